@@ -1,0 +1,39 @@
+"""GetModelMetadata: the model's SignatureDefMap packed in an Any.
+
+Lives with the servables (not model_servers/) because it only reads a
+SavedModelBundle; the gRPC/REST edges resolve the handle and call this.
+"""
+
+from tensorflow_serving.apis import get_model_metadata_pb2
+from tensorflow_serving.servables.tensorflow import util
+from tensorflow_serving.util import status
+
+SIGNATURE_DEF = "signature_def"
+
+
+def validate_request(request: get_model_metadata_pb2.GetModelMetadataRequest
+                     ) -> None:
+    """Upstream's checks, in its order; run before resolving the servable."""
+    if not request.HasField("model_spec"):
+        raise status.invalid_argument("Missing ModelSpec")
+    if not request.metadata_field:
+        raise status.invalid_argument(
+            "GetModelMetadataRequest must specify at least one metadata_field")
+    for field in request.metadata_field:
+        if field != SIGNATURE_DEF:
+            raise status.invalid_argument(
+                f"Metadata field {field} is not supported")
+
+
+def get_model_metadata(handle,
+                       request: get_model_metadata_pb2.GetModelMetadataRequest
+                       ) -> get_model_metadata_pb2.GetModelMetadataResponse:
+    validate_request(request)
+    response = get_model_metadata_pb2.GetModelMetadataResponse()
+    util.make_model_spec(response.model_spec, request.model_spec.name, None,
+                         handle.id.version)
+    signature_map = get_model_metadata_pb2.SignatureDefMap()
+    for name, signature in handle.servable.signature_defs.items():
+        signature_map.signature_def[name].CopyFrom(signature)
+    response.metadata[SIGNATURE_DEF].Pack(signature_map)
+    return response

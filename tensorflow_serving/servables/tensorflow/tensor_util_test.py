@@ -1,0 +1,133 @@
+"""Round trips every dtype through both encodings and checks the errors."""
+
+import grpc
+import numpy as np
+import tensorflow as tf
+from absl.testing import absltest
+from absl.testing import parameterized
+from tensorflow.core.framework import tensor_pb2
+from tensorflow.core.framework import types_pb2
+
+from tensorflow_serving.servables.tensorflow import tensor_util
+from tensorflow_serving.util import status
+
+_CASES = [
+    ("float", np.array([[1.5, -2.0, 3.25]], np.float32)),
+    ("double", np.array([1e300, -0.5], np.float64)),
+    ("half", np.array([[0.5], [65504.0]], np.float16)),
+    ("bfloat16", np.array([1.0, -3.5], tf.bfloat16.as_numpy_dtype)),
+    ("int8", np.array([-128, 127], np.int8)),
+    ("int16", np.array([-32768, 7], np.int16)),
+    ("int32", np.array([[-1, 2], [3, 2**31 - 1]], np.int32)),
+    ("int64", np.array([-(2**63), 2**62], np.int64)),
+    ("uint8", np.array([0, 255], np.uint8)),
+    ("uint16", np.array([65535], np.uint16)),
+    ("uint32", np.array([2**32 - 1], np.uint32)),
+    ("uint64", np.array([2**64 - 1], np.uint64)),
+    ("bool", np.array([True, False, True], np.bool_)),
+    ("complex64", np.array([1 + 2j, -3.5j], np.complex64)),
+    ("complex128", np.array([[1e200 - 1j]], np.complex128)),
+    ("string", np.array([[b"a", b""], [b"\xff\x00", b"long" * 40]],
+                        dtype=object)),
+    ("scalar", np.array(4.0, np.float32)),
+    ("empty", np.zeros((0, 3), np.float32)),
+]
+
+
+class TensorUtilTest(parameterized.TestCase):
+
+    def assertSameArray(self, expected, actual):
+        self.assertEqual(expected.dtype, actual.dtype)
+        self.assertEqual(expected.shape, actual.shape)
+        np.testing.assert_array_equal(expected, actual)
+
+    @parameterized.named_parameters(*_CASES)
+    def test_typed_fields_round_trip(self, array):
+        proto = tensor_util.from_ndarray(array)
+        self.assertEqual(b"", proto.tensor_content)
+        self.assertSameArray(array, tensor_util.to_ndarray(proto, "t"))
+        # TensorFlow itself reads our encoding the same way.
+        self.assertSameArray(
+            array, tf.make_ndarray(proto).astype(array.dtype))
+
+    @parameterized.named_parameters(*_CASES)
+    def test_reads_tensorflow_encoding(self, array):
+        proto = tf.make_tensor_proto(array)
+        self.assertSameArray(array, tensor_util.to_ndarray(proto, "t"))
+
+    @parameterized.named_parameters(*[c for c in _CASES if c[0] != "string"])
+    def test_tensor_content_round_trip(self, array):
+        proto = tensor_util.from_ndarray(array, use_tensor_content=True)
+        self.assertSameArray(array, tensor_util.to_ndarray(proto, "t"))
+
+    def test_floats_use_float_val_as_clients_read_them(self):
+        proto = tensor_util.from_ndarray(np.array([[0.25, 0.75]], np.float32))
+        self.assertEqual([0.25, 0.75], list(proto.float_val))
+        self.assertEqual([1, 2], [d.size for d in proto.tensor_shape.dim])
+        self.assertEqual(types_pb2.DT_FLOAT, proto.dtype)
+
+    def test_unicode_strings_are_utf8(self):
+        proto = tensor_util.from_ndarray(np.array(["é"]))
+        self.assertEqual(["é".encode()], list(proto.string_val))
+
+    def test_string_tensor_content_decodes(self):
+        proto = tensor_pb2.TensorProto(dtype=types_pb2.DT_STRING)
+        proto.tensor_shape.dim.add().size = 2
+        proto.tensor_content = b"\x01\x02a" + b"bc"
+        self.assertSameArray(np.array([b"a", b"bc"], dtype=object),
+                             tensor_util.to_ndarray(proto))
+
+    def test_single_value_fills_shape(self):
+        proto = tensor_pb2.TensorProto(dtype=types_pb2.DT_INT32, int_val=[7])
+        proto.tensor_shape.dim.add().size = 2
+        proto.tensor_shape.dim.add().size = 3
+        self.assertSameArray(np.full((2, 3), 7, np.int32),
+                             tensor_util.to_ndarray(proto))
+
+    def test_no_values_gives_zeros(self):
+        proto = tensor_pb2.TensorProto(dtype=types_pb2.DT_FLOAT)
+        proto.tensor_shape.dim.add().size = 3
+        self.assertSameArray(np.zeros(3, np.float32),
+                             tensor_util.to_ndarray(proto))
+
+    def _assert_invalid(self, proto, *fragments):
+        with self.assertRaises(status.ServingError) as cm:
+            tensor_util.to_ndarray(proto, "images")
+        self.assertEqual(grpc.StatusCode.INVALID_ARGUMENT, cm.exception.code)
+        for fragment in ("'images'",) + fragments:
+            self.assertIn(fragment, cm.exception.message)
+
+    def test_content_size_mismatch(self):
+        proto = tensor_pb2.TensorProto(dtype=types_pb2.DT_FLOAT,
+                                       tensor_content=b"\0" * 12)
+        proto.tensor_shape.dim.add().size = 4
+        self._assert_invalid(proto, "12 bytes", "[4]", "16")
+
+    def test_value_count_mismatch(self):
+        proto = tensor_pb2.TensorProto(dtype=types_pb2.DT_FLOAT,
+                                       float_val=[1, 2])
+        proto.tensor_shape.dim.add().size = 3
+        self._assert_invalid(proto, "float_val has 2 values", "needs 3")
+
+    def test_unsupported_dtype(self):
+        proto = tensor_pb2.TensorProto(dtype=types_pb2.DT_RESOURCE)
+        self._assert_invalid(proto, "unsupported dtype", "resource")
+
+    def test_bad_string_content(self):
+        proto = tensor_pb2.TensorProto(dtype=types_pb2.DT_STRING,
+                                       tensor_content=b"\x05ab")
+        proto.tensor_shape.dim.add().size = 1
+        self._assert_invalid(proto, "does not hold 1 strings")
+
+    def test_negative_dimension(self):
+        proto = tensor_pb2.TensorProto(dtype=types_pb2.DT_FLOAT)
+        proto.tensor_shape.dim.add().size = -1
+        self._assert_invalid(proto, "negative dimension")
+
+    def test_unsupported_numpy_dtype_on_output(self):
+        with self.assertRaises(status.ServingError):
+            tensor_util.from_ndarray(np.array([np.datetime64("2020-01-01")]))
+
+
+if __name__ == "__main__":
+    absltest.main()
