@@ -1,0 +1,140 @@
+"""End-to-end: config reloads (file polling, the RPC), readiness, warmup replay."""
+
+import json
+import os
+import shutil
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+import grpc
+from absl.testing import absltest
+
+from tensorflow.core.framework import tensor_pb2
+from tensorflow.core.framework import types_pb2
+from tensorflow_serving.apis import model_management_pb2
+from tensorflow_serving.apis import predict_pb2
+from tensorflow_serving.config import model_server_config_pb2
+from tensorflow_serving.model_servers.test_util import server_runner
+
+
+
+def predict_request(name, x=1.0):
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = name
+    t = tensor_pb2.TensorProto(dtype=types_pb2.DT_FLOAT)
+    t.tensor_shape.dim.add(size=1)
+    t.tensor_shape.dim.add(size=1)
+    t.float_val.append(x)
+    request.inputs["x"].CopyFrom(t)
+    return request
+
+
+def config_text(models):
+    """models: {name: base_path}."""
+    config = model_server_config_pb2.ModelServerConfig()
+    for name, base in models.items():
+        model = config.model_config_list.config.add()
+        model.name, model.base_path, model.model_platform = name, base, "tensorflow"
+    return config
+
+
+class ConfigReloadTest(absltest.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.tmp = tempfile.mkdtemp()
+        self.server = None
+
+    def tearDown(self):
+        if self.server is not None:
+            self.server.cleanup()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        super().tearDown()
+
+    def start(self, args, models=(), rest=False):
+        self.server = server_runner.ServerRunner(args, rest=rest)
+        self.server.start(models)
+        return self.server
+
+    def test_config_file_and_rpc_reload(self):
+        a, b = os.path.join(self.tmp, "a"), os.path.join(self.tmp, "b")
+        server_runner.export_half_plus_two_versions(a, {1: 2.0})
+        server_runner.export_half_plus_two_versions(b, {1: 10.0})
+        config_path = os.path.join(self.tmp, "models.config")
+        with open(config_path, "w") as f:
+            f.write(str(config_text({"a": a})))
+        server = self.start([f"--model_config_file={config_path}",
+                             "--model_config_file_poll_wait_seconds=1"], ["a"])
+        # The file changes: b is added, a removed.
+        with open(config_path + ".tmp", "w") as f:
+            f.write(str(config_text({"b": b})))
+        os.rename(config_path + ".tmp", config_path)
+        server.wait_for_version("b", 1, timeout=60)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                server.prediction_stub.Predict(predict_request("a"), timeout=30)
+            except grpc.RpcError as e:
+                self.assertIn(e.code(), (grpc.StatusCode.NOT_FOUND,
+                                         grpc.StatusCode.UNAVAILABLE))
+                break
+            time.sleep(0.2)
+        else:
+            self.fail("model a still served after it left the config")
+        response = server.prediction_stub.Predict(predict_request("b", 2.0), timeout=30)
+        self.assertEqual(response.outputs["y"].float_val, [11.0])
+        # HandleReloadConfigRequest: both models.
+        request = model_management_pb2.ReloadConfigRequest()
+        request.config.CopyFrom(config_text({"a": a, "b": b}))
+        response = server.model_stub.HandleReloadConfigRequest(request, timeout=60)
+        self.assertEqual(response.status.error_code, 0)
+        server.wait_for_version("a", 1, timeout=30)
+        response = server.prediction_stub.Predict(predict_request("a", 2.0), timeout=30)
+        self.assertEqual(response.outputs["y"].float_val, [3.0])
+        # A config that is not a model_config_list is refused.
+        with self.assertRaises(grpc.RpcError) as cm:
+            server.model_stub.HandleReloadConfigRequest(
+                model_management_pb2.ReloadConfigRequest(), timeout=30)
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+
+    def test_warmup_file_is_replayed(self):
+        from tensorflow_serving.servables.tensorflow.testdata import saved_model_half_plus_two  # pylint: disable=g-import-not-at-top
+        base = os.path.join(self.tmp, "m")
+        server_runner.export_half_plus_two_versions(base, {1: 2.0})
+        saved_model_half_plus_two.write_warmup_requests(
+            os.path.join(base, "1"), [predict_request("m", float(i)) for i in range(3)])
+        server = self.start(["--model_name=m", f"--model_base_path={base}",
+                             "--num_request_iterations_for_warmup=2"], ["m"])
+        logs = server.logs()
+        self.assertIn("Finished reading warmup data for model at", logs)
+        self.assertIn("Number of warmup records read: 3.", logs)
+
+    def test_model_without_versions_is_unavailable(self):
+        good, empty = os.path.join(self.tmp, "good"), os.path.join(self.tmp, "empty")
+        server_runner.export_half_plus_two_versions(good, {1: 2.0})
+        os.makedirs(empty)
+        config_path = os.path.join(self.tmp, "models.config")
+        with open(config_path, "w") as f:
+            f.write(str(config_text({"good": good, "empty": empty})))
+        server = self.start([f"--model_config_file={config_path}"], ["good"], rest=True)
+        with self.assertRaises(grpc.RpcError) as cm:
+            server.prediction_stub.Predict(predict_request("empty"), timeout=30)
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.UNAVAILABLE,
+                         cm.exception.details())
+        with self.assertRaises(urllib.error.HTTPError) as http_cm:
+            urllib.request.urlopen(urllib.request.Request(
+                f"http://localhost:{server.rest_port}/v1/models/empty:predict",
+                data=json.dumps({"instances": [[1.0]]}).encode()), timeout=30)
+        self.assertEqual(http_cm.exception.code, 503)
+        self.assertIn("empty", json.loads(http_cm.exception.read())["error"])
+        # Once a version appears it gets served.
+        server_runner.export_half_plus_two_versions(empty, {3: 1.0})
+        server.wait_for_version("empty", 3, timeout=60)
+        response = server.prediction_stub.Predict(predict_request("empty"), timeout=30)
+        self.assertEqual(response.outputs["y"].float_val, [1.5])
+
+
+if __name__ == "__main__":
+    absltest.main()

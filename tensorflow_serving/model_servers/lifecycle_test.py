@@ -1,0 +1,114 @@
+"""End-to-end: version rollover under load and a broken version next to a good one."""
+
+import os
+import shutil
+import tempfile
+import threading
+import time
+
+import grpc
+from absl.testing import absltest
+
+from tensorflow.core.framework import tensor_pb2
+from tensorflow.core.framework import types_pb2
+from tensorflow_serving.apis import get_model_status_pb2
+from tensorflow_serving.apis import predict_pb2
+from tensorflow_serving.model_servers.test_util import server_runner
+
+_State = get_model_status_pb2.ModelVersionStatus
+
+
+def predict_request(name, x=1.0):
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = name
+    t = tensor_pb2.TensorProto(dtype=types_pb2.DT_FLOAT)
+    t.tensor_shape.dim.add(size=1)
+    t.tensor_shape.dim.add(size=1)
+    t.float_val.append(x)
+    request.inputs["x"].CopyFrom(t)
+    return request
+
+
+class LifecycleTest(absltest.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.tmp = tempfile.mkdtemp()
+        self.server = None
+
+    def tearDown(self):
+        if self.server is not None:
+            self.server.cleanup()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        super().tearDown()
+
+    def start(self, args, models=()):
+        self.server = server_runner.ServerRunner(args, rest=False)
+        self.server.start(models)
+        return self.server
+
+    def test_rollover_under_load(self):
+        base = os.path.join(self.tmp, "m")
+        server_runner.export_half_plus_two_versions(base, {1: 2.0})
+        server = self.start([f"--model_name=m", f"--model_base_path={base}",
+                             "--file_system_poll_wait_seconds=1"], ["m"])
+        failures, answers, stop = [], set(), threading.Event()
+
+        def client():
+            while not stop.is_set():
+                try:
+                    response = server.prediction_stub.Predict(predict_request("m"),
+                                                              timeout=30)
+                    answers.add((response.model_spec.version.value,
+                                 response.outputs["y"].float_val[0]))
+                except grpc.RpcError as e:
+                    failures.append(e)
+
+        threads = [threading.Thread(target=client) for _ in range(3)]
+        for t in threads:
+            t.start()
+        try:
+            time.sleep(0.5)
+            server_runner.export_half_plus_two_versions(base, {2: 7.0})
+            server.wait_for_version("m", 2, timeout=60)
+            server.wait_for_version("m", 1, timeout=60, state=_State.END)
+            time.sleep(0.5)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join()
+        self.assertEqual(failures, [])
+        self.assertEqual(answers, {(1, 2.5), (2, 7.5)})
+        self.assertIn("Successfully loaded servable version {name: m version: 2}",
+                      server.logs())
+
+    def test_broken_version_next_to_good_one(self):
+        base = os.path.join(self.tmp, "m")
+        server_runner.export_half_plus_two_versions(base, {1: 2.0})
+        server = self.start(["--model_name=m", f"--model_base_path={base}",
+                             "--max_num_load_retries=1",
+                             "--load_retry_interval_micros=100000",
+                             "--file_system_poll_wait_seconds=1"], ["m"])
+        # A newer version that cannot load must not take the good one down.
+        os.makedirs(os.path.join(base, ".tmp-2"))
+        with open(os.path.join(base, ".tmp-2", "saved_model.pb"), "wb") as f:
+            f.write(b"this is not a SavedModel")
+        os.rename(os.path.join(base, ".tmp-2"), os.path.join(base, "2"))
+        server.wait_for_version("m", 2, state=_State.END)
+        status = {s.version: s for s in server.model_status("m").model_version_status}
+        self.assertEqual(status[1].state, _State.AVAILABLE)
+        self.assertNotEqual(status[2].status.error_code, 0)
+        self.assertIn("saved_model.pb", status[2].status.error_message)
+        response = server.prediction_stub.Predict(predict_request("m", 2.0), timeout=30)
+        self.assertEqual(response.model_spec.version.value, 1)
+        self.assertEqual(response.outputs["y"].float_val, [3.0])
+        with self.assertRaises(grpc.RpcError) as cm:
+            request = predict_request("m")
+            request.model_spec.version.value = 2
+            server.prediction_stub.Predict(request, timeout=30)
+        self.assertIn(cm.exception.code(), (grpc.StatusCode.NOT_FOUND,
+                                            grpc.StatusCode.UNAVAILABLE))
+
+
+if __name__ == "__main__":
+    absltest.main()

@@ -1,0 +1,348 @@
+"""Upstream's ServerCore: ModelServerConfig in, servable handles out.
+
+ServerCore wires a FileSystemStoragePathSource (which versions exist and are
+wanted) to an AspiredVersionsManager (loading, serving, unloading them),
+validates and applies configs (initially and on reload), resolves version
+labels and turns a ModelSpec into a ServableHandle, with the error codes the
+team's contract fixes. It knows nothing of TensorFlow: loaders come from
+ServerCoreOptions.loader_factory.
+"""
+
+import dataclasses
+import functools
+import threading
+from typing import Callable, Dict, List, Optional, Tuple
+
+from absl import logging
+from tensorflow_serving.apis import model_pb2
+from tensorflow_serving.config import model_server_config_pb2
+
+from tensorflow_serving.core.aspired_versions_manager import AspiredVersionsManager
+from tensorflow_serving.core.aspired_versions_manager import StateListener
+from tensorflow_serving.core.loader import Loader
+from tensorflow_serving.core.servable_handle import ServableHandle
+from tensorflow_serving.core.servable_state import ManagerState
+from tensorflow_serving.sources.storage_path import file_system_storage_path_source as fs_source
+from tensorflow_serving.util import status
+
+TENSORFLOW_MODEL_PLATFORM = "tensorflow"
+_EMPTY: Dict[str, int] = {}
+
+
+@dataclasses.dataclass
+class ServerCoreOptions:
+    model_server_config: model_server_config_pb2.ModelServerConfig
+    loader_factory: Callable[[str, int, str], Loader]   # (model name, version, version dir)
+    file_system_poll_wait_seconds: float = 1.0          # 0 = poll once at start
+    max_num_load_retries: int = 5
+    load_retry_interval_micros: int = 60_000_000
+    allow_version_labels_for_unavailable_models: bool = False
+    # Extensions beyond the contract (upstream flags of the same names).
+    num_load_threads: int = 0                            # 0: a small default pool
+    fail_if_no_model_versions_found: bool = False
+
+
+def _is_relative_path(path: str) -> bool:
+    """Upstream's UriIsRelativePath: no scheme and not an absolute path."""
+    return "://" not in path and not path.startswith("/")
+
+
+def _platform(model: model_server_config_pb2.ModelConfig) -> str:
+    """Upstream's GetPlatform (model_type is deprecated), naming the model."""
+    if model.model_type != model_server_config_pb2.MODEL_TYPE_UNSPECIFIED:
+        logging.warning("Deprecated ModelServerConfig::model_type field used. "
+                        "Prefer ModelServerConfig::model_platform.")
+        if model.model_platform:
+            raise status.invalid_argument(
+                "Illegal setting both ModelServerConfig::model_type (deprecated) and "
+                f"ModelServerConfig::model_platform for model {model.name}.")
+        if model.model_type != model_server_config_pb2.TENSORFLOW:
+            raise status.invalid_argument(
+                f"ModelServerConfig::model_type choice {model.model_type} not supported "
+                f"(model {model.name}).")
+        return TENSORFLOW_MODEL_PLATFORM
+    if not model.model_platform:
+        raise status.invalid_argument(
+            "Illegal setting neither ModelServerConfig::model_type (deprecated) nor "
+            f"ModelServerConfig::model_platform for model {model.name}.")
+    return model.model_platform
+
+
+def validate_model_config_list(config_list: model_server_config_pb2.ModelConfigList) -> None:
+    """Raises INVALID_ARGUMENT naming the model for anything ServerCore cannot serve."""
+    seen = set()
+    for index, model in enumerate(config_list.config):
+        if not model.name:
+            raise status.invalid_argument(
+                f"Model at index {index} of the model config list has an empty name.")
+        if model.name in seen:
+            raise status.invalid_argument(
+                f"Illegal to list model {model.name} multiple times in config list")
+        seen.add(model.name)
+        platform = _platform(model)
+        if platform != TENSORFLOW_MODEL_PLATFORM:
+            raise status.invalid_argument(
+                f"Model {model.name} requests unsupported platform {platform}")
+        if _is_relative_path(model.base_path):
+            raise status.invalid_argument(
+                f"Expected model {model.name} to have an absolute path or URI; "
+                f"got base_path()={model.base_path}")
+
+
+def _request_string(name: str, version: Optional[int]) -> str:
+    """Upstream's ServableRequest::DebugString."""
+    return f"Latest({name})" if version is None else f"Specific({name}, {version})"
+
+
+class ServerCore:
+    """Serves the models of a ModelServerConfig; see the module docstring."""
+
+    def __init__(self, options: ServerCoreOptions):
+        self._options = options
+        self._manager = AspiredVersionsManager(
+            max_num_load_retries=options.max_num_load_retries,
+            load_retry_interval_micros=options.load_retry_interval_micros,
+            num_load_threads=options.num_load_threads or 4)
+        self._source: Optional[fs_source.FileSystemStoragePathSource] = None
+        self._config_lock = threading.Lock()  # one config change at a time
+        self._config = model_server_config_pb2.ModelServerConfig()
+        self._models: Dict[str, model_server_config_pb2.ModelConfig] = {}
+        # Read without locks on the request path; replaced, never mutated.
+        self._model_names = frozenset()
+        self._labels: Dict[str, Dict[str, int]] = {}
+        self._stopped = False
+        # Models whose aspired versions changed since _apply() last looked.
+        self._changed_names = set()
+
+    # ------------------------------------------------------------------
+    # Configuration.
+
+    def start(self) -> None:
+        """Applies the initial config; returns once its versions are AVAILABLE or END."""
+        self._apply(self._options.model_server_config)
+
+    def reload_config(self, config: model_server_config_pb2.ModelServerConfig) -> None:
+        """Adds/removes models, updates policies and labels; blocks until new ones settle.
+
+        Raises ServingError: INVALID_ARGUMENT for a bad config (nothing is
+        changed then), FAILED_PRECONDITION for a label pointing to a version
+        that is not AVAILABLE (models are updated, labels are not).
+        """
+        self._apply(config)
+
+    def _apply(self, config: model_server_config_pb2.ModelServerConfig) -> None:
+        with self._config_lock:
+            if self._stopped:
+                raise status.failed_precondition("ServerCore has been stopped")
+            kind = config.WhichOneof("config")
+            if kind is None:
+                logging.info("Taking no action for empty config.")
+                return
+            if kind != "model_config_list":
+                raise status.invalid_argument(
+                    "Only model_config_list configs are supported; custom_model_config "
+                    "is not.")
+            validate_model_config_list(config.model_config_list)
+
+            logging.info("Adding/updating models.")
+            models = {m.name: m for m in config.model_config_list.config}
+            source_config = fs_source.FileSystemStoragePathSourceConfig()
+            to_wait = []
+            for name, model in models.items():
+                logging.info(" (Re-)adding model: %s", name)
+                servable = source_config.servables.add(
+                    servable_name=name, base_path=model.base_path)
+                servable.servable_version_policy.CopyFrom(model.model_version_policy)
+                old = self._models.get(name)
+                if (old is None or old.base_path != model.base_path
+                        or old.model_version_policy != model.model_version_policy):
+                    to_wait.append(name)
+
+            self._model_names = frozenset(models)
+            if self._source is None:
+                self._source = fs_source.FileSystemStoragePathSource(
+                    source_config, self._on_aspired_versions,
+                    poll_wait_seconds=self._options.file_system_poll_wait_seconds)
+            else:
+                self._source.update_config(source_config)
+            self._models = {name: _copy(model) for name, model in models.items()}
+            self._labels = {n: v for n, v in self._labels.items() if n in models}
+
+            self._changed_names.clear()
+            found = self._source.poll()
+            if self._options.fail_if_no_model_versions_found:
+                self._check_versions_found(found)
+            # Wait for new or changed models, and for new versions this poll found.
+            to_wait.extend(n for n in self._changed_names if n in models and n not in to_wait)
+            waiting = [n for n in to_wait if found.get(n) is not None]
+            self._manager.wait_until_settled(waiting)
+            self._source.start()
+            self._config = _copy(config)
+            self._log_unavailable(waiting)
+            logging.info("Finished adding/updating models")
+
+            self._update_labels_locked()
+            logging.info("Finished reloading config")
+
+    def _check_versions_found(self, found) -> None:
+        for name, versions in found.items():
+            base_path = self._models[name].base_path
+            if versions is None:
+                raise status.invalid_argument(
+                    f"Could not find base path {base_path} for servable {name}")
+            if not versions:
+                raise status.not_found(
+                    f"Unable to find a numerical version path for servable {name} "
+                    f"at: {base_path}")
+
+    def _log_unavailable(self, names: List[str]) -> None:
+        for name in names:
+            for version, (state, error) in sorted(self._manager.version_states(name).items()):
+                if state is ManagerState.END and error is not None:
+                    logging.error("Model %s version %d did not become available: %s",
+                                  name, version, error)
+
+    def _update_labels_locked(self) -> None:
+        """Upstream's UpdateModelVersionLabelMap, run after loads so startup labels work."""
+        new_labels: Dict[str, Dict[str, int]] = {}
+        allow_unavailable = self._options.allow_version_labels_for_unavailable_models
+        for name, model in self._models.items():
+            if not model.version_labels:
+                continue
+            states = self._manager.version_states(name)
+            for label, version in sorted(model.version_labels.items()):
+                allowed = False
+                if allow_unavailable:
+                    existing = self._labels.get(name, _EMPTY).get(label)
+                    allowed = existing is None or existing == version
+                state = states.get(version)
+                if not allowed and (state is None or state[0] is not ManagerState.AVAILABLE):
+                    raise status.failed_precondition(
+                        f"Request to assign label to version {version} of model {name}, "
+                        "which is not currently available for inference")
+                new_labels.setdefault(name, {})[label] = version
+        self._labels = new_labels
+
+    def _on_aspired_versions(self, name: str, versions: Dict[int, str]) -> None:
+        factory = self._options.loader_factory
+        self._changed_names.add(name)
+        self._manager.set_aspired_versions(
+            name, {v: functools.partial(factory, name, v, path) for v, path in versions.items()})
+
+    # ------------------------------------------------------------------
+    # Request path.
+
+    def servable_handle(self, model_spec: model_pb2.ModelSpec) -> ServableHandle:
+        """A handle (a context manager) to the version model_spec asks for.
+
+        Raises ServingError: INVALID_ARGUMENT (no name, unknown label),
+        NOT_FOUND (unknown model or version), UNAVAILABLE (model configured but
+        nothing loaded yet, or the version is still loading).
+        """
+        name = model_spec.name
+        if not name:
+            raise status.invalid_argument("ModelSpec has no name specified.")
+        choice = model_spec.WhichOneof("version_choice")
+        if choice is None:
+            version = None
+        elif choice == "version":
+            version = model_spec.version.value
+        else:
+            version = self._labels.get(name, _EMPTY).get(model_spec.version_label)
+            if version is None:
+                raise self._label_error(name, model_spec.version_label)
+        handle = self._manager.get_handle(name, version)
+        if handle is None:
+            raise self._not_found_error(name, version)
+        return handle
+
+    def _label_error(self, name: str, label: str) -> status.ServingError:
+        if name not in self._model_names:
+            return status.not_found(
+                f"Servable not found for request: {name} (version_label: {label})")
+        return status.invalid_argument(f"Unrecognized servable version label: {label}")
+
+    def _not_found_error(self, name: str, version: Optional[int]) -> status.ServingError:
+        message = f"Servable not found for request: {_request_string(name, version)}"
+        if name not in self._model_names:
+            return status.not_found(message)
+        states = self._manager.version_states(name)
+        loading = sorted(v for v, (s, _) in states.items()
+                         if s in (ManagerState.START, ManagerState.LOADING))
+        if version is not None:
+            if version in loading:
+                return status.unavailable(
+                    f"{message}. Version {version} of model {name} is still loading.")
+            return status.not_found(message)
+        if loading:
+            detail = f"model {name} is still loading (version(s) {loading})"
+        else:
+            failed = [(v, e) for v, (s, e) in sorted(states.items())
+                      if s is ManagerState.END and e is not None]
+            model = self._models.get(name)
+            if failed:
+                detail = "no version of model {} could be loaded: {}".format(
+                    name, "; ".join(f"version {v}: {e.message}" for v, e in failed))
+            else:
+                detail = (f"no versions of model {name} found under base path "
+                          f"{model.base_path if model else '?'}")
+        return status.unavailable(f"{message}. No version is available yet: {detail}.")
+
+    # ------------------------------------------------------------------
+    # Queries.
+
+    def model_version_states(
+            self, name: str, version: Optional[int] = None
+    ) -> List[Tuple[int, ManagerState, Optional[status.ServingError]]]:
+        """Every version the manager has seen for `name` (newest first)."""
+        states = self._manager.version_states(name)
+        if not states:
+            raise status.not_found(f"Could not find any versions of model {name}")
+        if version is not None:
+            state = states.get(version)
+            if state is None:
+                raise status.not_found(f"Could not find version {version} of model {name}")
+            return [(version, state[0], state[1])]
+        return [(v, s, e) for v, (s, e) in sorted(states.items(), reverse=True)]
+
+    def model_names(self) -> List[str]:
+        """The models of the current config."""
+        return sorted(self._model_names)
+
+    def available_versions(self, name: str) -> List[int]:
+        """AVAILABLE versions of `name`, ascending."""
+        return self._manager.available_versions(name)
+
+    def version_labels(self, name: str) -> Dict[str, int]:
+        """The label -> version map in effect for `name`."""
+        return dict(self._labels.get(name, _EMPTY))
+
+    @property
+    def config(self) -> model_server_config_pb2.ModelServerConfig:
+        """A copy of the config last applied."""
+        with self._config_lock:
+            return _copy(self._config)
+
+    def add_state_listener(self, listener: StateListener) -> None:
+        """listener(ServableId, ManagerState, ServingError | None) on each state change.
+
+        Called on manager threads, outside its locks; keep it cheap.
+        """
+        self._manager.add_listener(listener)
+
+    def stop(self) -> None:
+        """Stops polling and unloads everything (waiting for handles)."""
+        # No _config_lock: a reload blocked on loads must not delay shutdown; the
+        # manager's stop() wakes it up.
+        self._stopped = True
+        source = self._source
+        if source is not None:
+            source.stop()
+        self._manager.stop()
+        self._model_names = frozenset()
+
+
+def _copy(message):
+    copy = type(message)()
+    copy.CopyFrom(message)
+    return copy

@@ -1,0 +1,327 @@
+import os
+import threading
+import time
+
+from absl.testing import absltest
+import grpc
+from tensorflow_serving.apis import model_pb2
+from tensorflow_serving.config import model_server_config_pb2
+
+from tensorflow_serving.core.servable_state import ManagerState
+from tensorflow_serving.core.test_util.fake_loader import FakeLoader
+from tensorflow_serving.model_servers import server_core
+from tensorflow_serving.util import status
+
+_TIMEOUT = 10
+
+
+def _wait_for(predicate, timeout=_TIMEOUT):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.01)
+
+
+def _spec(name, version=None, label=None):
+    spec = model_pb2.ModelSpec(name=name)
+    if version is not None:
+        spec.version.value = version
+    if label is not None:
+        spec.version_label = label
+    return spec
+
+
+class ServerCoreTest(absltest.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.base = self.create_tempdir().full_path
+        self.loaders = {}
+        self.cores = []
+
+    def tearDown(self):
+        for core in self.cores:
+            core.stop()
+        super().tearDown()
+
+    def _loader_factory(self, name, version, path):
+        # A version directory holding a file named FAIL fails to load.
+        fail = os.path.exists(os.path.join(path, "FAIL"))
+        loader = FakeLoader(servable=(name, version, path), fail_times=-1 if fail else 0,
+                            error=status.not_found(f"no model in {path}"))
+        self.loaders[(name, version)] = loader
+        return loader
+
+    def _version(self, model, version, fail=False):
+        path = os.path.join(self.base, model, str(version))
+        os.makedirs(path, exist_ok=True)
+        if fail:
+            open(os.path.join(path, "FAIL"), "w").close()
+        return path
+
+    def _model_config(self, config, name, policy=None, labels=None, **fields):
+        model = config.model_config_list.config.add(
+            name=name, base_path=os.path.join(self.base, name), model_platform="tensorflow")
+        for key, value in fields.items():
+            setattr(model, key, value)
+        if policy == "all":
+            model.model_version_policy.all.SetInParent()
+        elif isinstance(policy, list):
+            model.model_version_policy.specific.versions.extend(policy)
+        elif isinstance(policy, int):
+            model.model_version_policy.latest.num_versions = policy
+        for label, version in (labels or {}).items():
+            model.version_labels[label] = version
+        return model
+
+    def _config(self, *models):
+        config = model_server_config_pb2.ModelServerConfig()
+        for model in models:
+            if isinstance(model, str):
+                model = (model,)
+            name, policy, labels, fields = (model + (None, None, None))[:4]
+            self._model_config(config, name, policy, labels, **(fields or {}))
+        return config
+
+    def _core(self, config, poll=0.0, start=True, **options):
+        core = server_core.ServerCore(server_core.ServerCoreOptions(
+            model_server_config=config, loader_factory=self._loader_factory,
+            file_system_poll_wait_seconds=poll, max_num_load_retries=1,
+            load_retry_interval_micros=0, **options))
+        self.cores.append(core)
+        if start:
+            core.start()
+        return core
+
+    def _assert_error(self, code, substring, fn, *args):
+        with self.assertRaises(status.ServingError) as cm:
+            fn(*args)
+        self.assertEqual(cm.exception.code, code, cm.exception.message)
+        self.assertIn(substring, cm.exception.message)
+        return cm.exception
+
+    def test_serves_latest_and_specific(self):
+        self._version("m", 1)
+        self._version("m", 2)
+        core = self._core(self._config(("m", 2)))
+        with core.servable_handle(_spec("m")) as handle:
+            self.assertEqual((handle.id.name, handle.id.version), ("m", 2))
+            self.assertEqual(handle.servable[:2], ("m", 2))
+        with core.servable_handle(_spec("m", 1)) as handle:
+            self.assertEqual(handle.id.version, 1)
+        self.assertEqual(core.model_names(), ["m"])
+        self.assertEqual(core.available_versions("m"), [1, 2])
+        self.assertEqual([(v, s) for v, s, _ in core.model_version_states("m")],
+                         [(2, ManagerState.AVAILABLE), (1, ManagerState.AVAILABLE)])
+
+    def test_request_errors(self):
+        self._version("m", 1)
+        core = self._core(self._config("m"))
+        e = self._assert_error(grpc.StatusCode.NOT_FOUND, "", core.servable_handle, _spec("foo"))
+        self.assertEqual(e.message, "Servable not found for request: Latest(foo)")
+        e = self._assert_error(grpc.StatusCode.NOT_FOUND, "", core.servable_handle, _spec("m", 3))
+        self.assertEqual(e.message, "Servable not found for request: Specific(m, 3)")
+        self._assert_error(grpc.StatusCode.INVALID_ARGUMENT, "ModelSpec has no name",
+                           core.servable_handle, _spec(""))
+        self._assert_error(grpc.StatusCode.INVALID_ARGUMENT,
+                           "Unrecognized servable version label: beta",
+                           core.servable_handle, _spec("m", label="beta"))
+        self._assert_error(grpc.StatusCode.NOT_FOUND, "Servable not found for request",
+                           core.servable_handle, _spec("foo", label="beta"))
+        self._assert_error(grpc.StatusCode.NOT_FOUND, "Could not find any versions of model foo",
+                           core.model_version_states, "foo")
+        self._assert_error(grpc.StatusCode.NOT_FOUND, "Could not find version 3 of model m",
+                           core.model_version_states, "m", 3)
+
+    def test_invalid_configs(self):
+        core = self._core(self._config(), start=False)
+        cases = [
+            (self._config("a", "a"), "Illegal to list model a multiple times"),
+            (self._config(("a", None, None, {"model_platform": "pytorch"})),
+             "Model a requests unsupported platform pytorch"),
+            (self._config(("a", None, None, {"model_platform": ""})), "for model a"),
+            (self._config(("a", None, None, {"base_path": ""})), "Expected model a to have an absolute"),
+            (self._config(("a", None, None, {"base_path": "rel/a"})), "got base_path()=rel/a"),
+            (self._config(("", None, None)), "empty name"),
+            (self._config(("a", None, None, {"model_platform": "", "model_type": 2})),
+             "not supported (model a)"),
+        ]
+        for config, message in cases:
+            self._assert_error(grpc.StatusCode.INVALID_ARGUMENT, message, core.reload_config, config)
+        custom = model_server_config_pb2.ModelServerConfig()
+        custom.custom_model_config.Pack(model_pb2.ModelSpec())
+        self._assert_error(grpc.StatusCode.INVALID_ARGUMENT, "custom_model_config",
+                           core.reload_config, custom)
+        self.assertEqual(core.model_names(), [])
+        # The deprecated model_type TENSORFLOW still works.
+        self._version("a", 1)
+        core.reload_config(self._config(("a", None, None, {"model_platform": "", "model_type": 1})))
+        self.assertEqual(core.available_versions("a"), [1])
+
+    def test_reload_adds_and_removes_models(self):
+        self._version("a", 1)
+        self._version("b", 5)
+        core = self._core(self._config("a"))
+        core.reload_config(self._config("b"))
+        # The new model is ready when reload_config returns.
+        with core.servable_handle(_spec("b")) as handle:
+            self.assertEqual(handle.id.version, 5)
+        self._assert_error(grpc.StatusCode.NOT_FOUND, "Latest(a)", core.servable_handle, _spec("a"))
+        self.assertTrue(self.loaders[("a", 1)].unloaded.wait(_TIMEOUT))
+        self.assertEqual(core.model_names(), ["b"])
+        self.assertEqual([m.name for m in core.config.model_config_list.config], ["b"])
+        # The removed model's history is still reported.
+        _wait_for(lambda: core.model_version_states("a")[0][1] == ManagerState.END)
+
+    def test_reload_changes_version_policy(self):
+        self._version("m", 1)
+        self._version("m", 2)
+        core = self._core(self._config("m"))
+        self.assertEqual(core.available_versions("m"), [2])
+        core.reload_config(self._config(("m", [1])))
+        self.assertEqual(core.available_versions("m"), [1])
+        self.assertTrue(self.loaders[("m", 2)].unloaded.wait(_TIMEOUT))
+        core.reload_config(self._config(("m", "all")))
+        self.assertEqual(core.available_versions("m"), [1, 2])
+
+    def test_labels(self):
+        for v in (1, 2):
+            self._version("m", v)
+        core = self._core(self._config(("m", "all", {"stable": 1, "canary": 2})))
+        with core.servable_handle(_spec("m", label="stable")) as handle:
+            self.assertEqual(handle.id.version, 1)
+        with core.servable_handle(_spec("m", label="canary")) as handle:
+            self.assertEqual(handle.id.version, 2)
+        self.assertEqual(core.version_labels("m"), {"stable": 1, "canary": 2})
+        # A label may only point to an AVAILABLE version.
+        self._assert_error(
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "Request to assign label to version 3 of model m, which is not currently "
+            "available for inference",
+            core.reload_config, self._config(("m", "all", {"stable": 1, "canary": 3})))
+        self.assertEqual(core.version_labels("m"), {"stable": 1, "canary": 2})
+        core.reload_config(self._config(("m", "all", {"stable": 2})))
+        with core.servable_handle(_spec("m", label="stable")) as handle:
+            self.assertEqual(handle.id.version, 2)
+        self._assert_error(grpc.StatusCode.INVALID_ARGUMENT, "Unrecognized servable version label",
+                           core.servable_handle, _spec("m", label="canary"))
+
+    def test_labels_for_unavailable_versions_when_allowed(self):
+        self._version("m", 1)
+        core = self._core(self._config(("m", None, {"next": 2})),
+                          allow_version_labels_for_unavailable_models=True)
+        self._assert_error(grpc.StatusCode.NOT_FOUND, "Specific(m, 2)",
+                           core.servable_handle, _spec("m", label="next"))
+        # Moving an existing label to an unavailable version is still refused.
+        self._assert_error(grpc.StatusCode.FAILED_PRECONDITION, "version 3 of model m",
+                           core.reload_config, self._config(("m", None, {"next": 3})))
+
+    def test_missing_base_path_is_unavailable_until_it_appears(self):
+        core = self._core(self._config("m"), poll=0.02)
+        e = self._assert_error(grpc.StatusCode.UNAVAILABLE, "Latest(m)",
+                               core.servable_handle, _spec("m"))
+        self.assertIn("no versions of model m found", e.message)
+        self._assert_error(grpc.StatusCode.NOT_FOUND, "Could not find any versions",
+                           core.model_version_states, "m")
+        self._version("m", 3)
+        _wait_for(lambda: core.available_versions("m") == [3])
+        with core.servable_handle(_spec("m")) as handle:
+            self.assertEqual(handle.id.version, 3)
+
+    def test_failed_new_version_keeps_old_one_serving(self):
+        self._version("m", 1)
+        core = self._core(self._config("m"), poll=0.02)
+        self._version("m", 2, fail=True)
+        _wait_for(lambda: any(v == 2 and s == ManagerState.END
+                              for v, s, _ in core.model_version_states("m")))
+        states = {v: (s, e) for v, s, e in core.model_version_states("m")}
+        self.assertEqual(states[1], (ManagerState.AVAILABLE, None))
+        self.assertEqual(states[2][1].code, grpc.StatusCode.NOT_FOUND)
+        self.assertEqual(self.loaders[("m", 2)].load_calls, 2)  # max_num_load_retries=1
+        with core.servable_handle(_spec("m")) as handle:
+            self.assertEqual(handle.id.version, 1)
+
+    def test_model_with_only_failed_versions_is_unavailable(self):
+        self._version("m", 1, fail=True)
+        core = self._core(self._config("m"))
+        e = self._assert_error(grpc.StatusCode.UNAVAILABLE, "Latest(m)",
+                               core.servable_handle, _spec("m"))
+        self.assertIn("version 1: no model in", e.message)
+        self._assert_error(grpc.StatusCode.NOT_FOUND, "Specific(m, 1)",
+                           core.servable_handle, _spec("m", 1))
+        [(version, state, error)] = core.model_version_states("m")
+        self.assertEqual((version, state, error.code),
+                         (1, ManagerState.END, grpc.StatusCode.NOT_FOUND))
+
+    def test_loading_version_is_unavailable(self):
+        self._version("m", 1)
+        gate = threading.Event()
+        slow = FakeLoader("slow", gate=gate)
+        core = server_core.ServerCore(server_core.ServerCoreOptions(
+            model_server_config=self._config("m"), loader_factory=lambda *a: slow,
+            file_system_poll_wait_seconds=0))
+        self.cores.append(core)
+        starter = threading.Thread(target=core.start)
+        starter.start()
+        self.assertTrue(slow.load_started.wait(_TIMEOUT))
+        self.assertTrue(starter.is_alive())  # start() blocks until the load ends
+        self._assert_error(grpc.StatusCode.UNAVAILABLE, "still loading",
+                           core.servable_handle, _spec("m"))
+        self._assert_error(grpc.StatusCode.UNAVAILABLE, "Specific(m, 1)",
+                           core.servable_handle, _spec("m", 1))
+        gate.set()
+        starter.join(_TIMEOUT)
+        self.assertFalse(starter.is_alive())
+        with core.servable_handle(_spec("m")) as handle:
+            self.assertEqual(handle.servable, "slow")
+
+    def test_poll_once_mode(self):
+        self._version("m", 1)
+        core = self._core(self._config("m"), poll=0)
+        self._version("m", 2)
+        time.sleep(0.1)
+        self.assertEqual(core.available_versions("m"), [1])
+        # A reload polls again.
+        core.reload_config(self._config("m"))
+        self.assertEqual(core.available_versions("m"), [2])
+
+    def test_rollover_with_held_handle(self):
+        self._version("m", 1)
+        core = self._core(self._config("m"), poll=0.02)
+        handle = core.servable_handle(_spec("m"))
+        self._version("m", 2)
+        _wait_for(lambda: core.available_versions("m") == [2])
+        self.assertEqual(self.loaders[("m", 1)].unload_calls, 0)
+        self.assertEqual(handle.servable[:2], ("m", 1))
+        handle.release()
+        self.assertTrue(self.loaders[("m", 1)].unloaded.wait(_TIMEOUT))
+
+    def test_fail_if_no_model_versions_found(self):
+        os.makedirs(os.path.join(self.base, "m"))
+        core = self._core(self._config("m"), start=False, fail_if_no_model_versions_found=True)
+        self._assert_error(grpc.StatusCode.NOT_FOUND, "Unable to find a numerical version path",
+                           core.start)
+
+    def test_state_listener_and_stop(self):
+        self._version("m", 1)
+        core = self._core(self._config(), start=False)
+        events = []
+        core.add_state_listener(lambda sid, state, err: events.append((sid.version, state)))
+        core.reload_config(self._config("m"))
+        core.stop()
+        self.assertTrue(self.loaders[("m", 1)].unloaded.is_set())
+        self.assertEqual([s for _, s in events],
+                         [ManagerState.START, ManagerState.LOADING, ManagerState.AVAILABLE,
+                          ManagerState.UNLOADING, ManagerState.END])
+        self._assert_error(grpc.StatusCode.NOT_FOUND, "Latest(m)", core.servable_handle, _spec("m"))
+        self._assert_error(grpc.StatusCode.FAILED_PRECONDITION, "stopped",
+                           core.reload_config, self._config("m"))
+
+    def test_empty_config_is_a_no_op(self):
+        core = self._core(model_server_config_pb2.ModelServerConfig())
+        self.assertEqual(core.model_names(), [])
+
+
+if __name__ == "__main__":
+    absltest.main()
