@@ -1,0 +1,78 @@
+"""What the kernel knows about the server process: resident memory, CPU time.
+
+Read from /proc so the figures cover every thread of the process, whatever it
+is written in (ours, or upstream's C++ binary).
+"""
+
+import os
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def parse_vm_rss_kib(status_text: str) -> int:
+    """VmRSS in KiB from the text of /proc/<pid>/status."""
+    for line in status_text.splitlines():
+        if line.startswith("VmRSS:"):
+            fields = line.split()
+            if len(fields) < 2 or (len(fields) > 2 and fields[2] != "kB"):
+                raise ValueError(f"unexpected VmRSS line: {line!r}")
+            return int(fields[1])
+    raise ValueError("no VmRSS line (is the process a zombie?)")
+
+
+def parse_cpu_seconds(stat_text: str, clock_ticks: int = _CLOCK_TICKS) -> float:
+    """utime + stime in seconds from the text of /proc/<pid>/stat.
+
+    The command name (field 2) is in parentheses and may hold spaces or ')',
+    so fields are counted from the last ')'.
+    """
+    rest = stat_text[stat_text.rindex(")") + 2:].split()
+    # rest[0] is field 3 (state); utime and stime are fields 14 and 15.
+    utime, stime = int(rest[11]), int(rest[12])
+    return (utime + stime) / clock_ticks
+
+
+def parse_ppid(stat_text: str) -> int:
+    return int(stat_text[stat_text.rindex(")") + 2:].split()[1])
+
+
+def _read(path: str) -> str:
+    with open(path, "r", encoding="utf-8", errors="replace") as f:
+        return f.read()
+
+
+def rss_bytes(pid: int) -> int:
+    return parse_vm_rss_kib(_read(f"/proc/{pid}/status")) * 1024
+
+
+def cpu_seconds(pid: int) -> float:
+    return parse_cpu_seconds(_read(f"/proc/{pid}/stat"))
+
+
+def children(pid: int) -> list[int]:
+    """Direct children of `pid` (scans /proc; fine for a handful of calls)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if parse_ppid(_read(f"/proc/{entry}/stat")) == pid:
+                found.append(int(entry))
+        except (OSError, ValueError, IndexError):
+            continue
+    return sorted(found)
+
+
+def serving_pid(pid: int) -> int:
+    """The process doing the work when `pid` may be a launcher (sh, Bazel's stub).
+
+    Follows single children down while there are any: a launcher that execs
+    is the server itself; one that forks has the server as its only child.
+    """
+    current = pid
+    for _ in range(8):
+        kids = children(current)
+        if len(kids) != 1:
+            return current
+        current = kids[0]
+    return current

@@ -1,0 +1,66 @@
+"""Tests for procstat: /proc parsing, on sample text and on live processes."""
+
+import os
+import subprocess
+import time
+
+from absl.testing import absltest
+
+from tensorflow_serving.benchmarks import procstat
+
+# A command name with a space and a ')' must not shift the fields.
+_STAT = ("4242 (my) server) S 1 4242 4242 0 -1 4194560 123 0 0 0 "
+         "250 50 0 0 20 0 9 0 1000 123456789 2048 18446744073709551615")
+
+
+class ParseTest(absltest.TestCase):
+
+    def test_cpu_seconds(self):
+        self.assertAlmostEqual(procstat.parse_cpu_seconds(_STAT, clock_ticks=100), 3.0)
+
+    def test_ppid(self):
+        self.assertEqual(procstat.parse_ppid(_STAT), 1)
+
+    def test_vm_rss(self):
+        status = "Name:\tpython\nVmPeak:\t  9999 kB\nVmRSS:\t  123456 kB\nThreads:\t9\n"
+        self.assertEqual(procstat.parse_vm_rss_kib(status), 123456)
+        with self.assertRaisesRegex(ValueError, "no VmRSS"):
+            procstat.parse_vm_rss_kib("Name:\tzombie\n")
+
+
+class LiveTest(absltest.TestCase):
+
+    def test_own_process(self):
+        self.assertGreater(procstat.rss_bytes(os.getpid()), 1 << 20)
+        before = procstat.cpu_seconds(os.getpid())
+        deadline = time.process_time() + 0.3
+        while time.process_time() < deadline:
+            pass
+        self.assertGreaterEqual(procstat.cpu_seconds(os.getpid()) - before, 0.2)
+
+    def test_serving_pid_follows_a_forking_launcher(self):
+        # sh forks `sleep` (a command follows it), as a non-exec launcher would.
+        launcher = subprocess.Popen(["sh", "-c", "sleep 30; true"])
+        try:
+            deadline = time.monotonic() + 10
+            while not procstat.children(launcher.pid) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            (child,) = procstat.children(launcher.pid)
+            self.assertEqual(procstat.serving_pid(launcher.pid), child)
+            with open(f"/proc/{child}/cmdline", "rb") as f:
+                self.assertTrue(f.read().startswith(b"sleep"))
+        finally:
+            launcher.kill()
+            launcher.wait()
+
+    def test_serving_pid_of_a_childless_process_is_itself(self):
+        process = subprocess.Popen(["sleep", "30"])
+        try:
+            self.assertEqual(procstat.serving_pid(process.pid), process.pid)
+        finally:
+            process.kill()
+            process.wait()
+
+
+if __name__ == "__main__":
+    absltest.main()

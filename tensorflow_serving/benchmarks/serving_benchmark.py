@@ -1,0 +1,509 @@
+r"""Benchmarks tensorflow_model_server on the tutorial's MNIST model.
+
+  tools/bazel run //tensorflow_serving/benchmarks:serving_benchmark -- \
+      [--duration_s=10] [--concurrency=1,8,32] [--skip_rest] [--skip_batching] \
+      [--soak_s=60] [--server_binary=/path/to/tensorflow_model_server] \
+      [--output_json=/tmp/bench.json]
+
+One run exports the model with mnist_saved_model, starts the server binary as
+a subprocess on free ports, drives it with h2load (gRPC Predict over h2c and
+REST predict over HTTP/1.1, with batching off and on, at each concurrency) and
+measures, in the same run, two ceilings the figures are divided by: a grpcio
+server answering Predict with canned bytes (what Python gRPC can do here) and
+the model called in-process in a tight loop (what the model costs).
+Absolute numbers drift on a shared machine; the ratios drift much less.
+
+With two or more cores the servers run on core 0 and h2load on core 1.
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app  # pylint: disable=g-import-not-at-top
+from absl import flags
+import numpy as np
+
+from tensorflow_serving.benchmarks import batching_config
+from tensorflow_serving.benchmarks import h2load
+from tensorflow_serving.benchmarks import mnist_model
+from tensorflow_serving.benchmarks import payloads
+from tensorflow_serving.benchmarks import procstat
+from tensorflow_serving.benchmarks import report
+from tensorflow_serving.benchmarks import stats
+
+MODEL_NAME = "mnist"
+
+flags.DEFINE_float("duration_s", 10.0, "Measured seconds per cell.")
+flags.DEFINE_float("warmup_s", 2.0, "Unmeasured h2load seconds before each "
+                   "server's cells (per API).")
+flags.DEFINE_list("concurrency", ["1", "8", "32"], "h2load clients (one stream "
+                  "each) per cell.")
+flags.DEFINE_bool("skip_rest", False, "Skip the REST cells.")
+flags.DEFINE_bool("skip_batching", False, "Skip the --enable_batching server.")
+flags.DEFINE_bool("skip_ceilings", False, "Skip the canned-server and in-process "
+                  "ceilings (ratios are then not printed).")
+flags.DEFINE_float("soak_s", 0.0, "If > 0, a separate gRPC c=8 phase of this "
+                   "many seconds on the batching-off server; RSS before/after.")
+flags.DEFINE_string("server_binary", "", "Model server to benchmark (default: "
+                    "this repo's, from the runfiles); e.g. upstream's C++ "
+                    "tensorflow_model_server.")
+flags.DEFINE_string("model_base_path", "", "Serve this existing MNIST export "
+                    "(base dir with numeric versions) instead of exporting one "
+                    "with mnist_saved_model.")
+flags.DEFINE_integer("training_iteration", 100, "mnist_saved_model "
+                     "--training_iteration for the export.")
+flags.DEFINE_string("output_json", "", "Also write the results here as JSON.")
+flags.DEFINE_integer("max_batch_size", 32, "Batching: max_batch_size.")
+flags.DEFINE_integer("batch_timeout_micros", 1000, "Batching: batch_timeout_micros.")
+flags.DEFINE_integer("num_batch_threads", 1, "Batching: num_batch_threads.")
+flags.DEFINE_integer("max_enqueued_batches", 1000, "Batching: max_enqueued_batches.")
+flags.DEFINE_bool("pin", True, "With 2+ cores, pin the servers to core 0 and "
+                  "h2load to core 1.")
+flags.DEFINE_float("startup_timeout_s", 120.0, "Give up if the model is not "
+                   "AVAILABLE after this long.")
+flags.DEFINE_string("work_dir", "", "Keep the model, bodies and logs here "
+                    "(default: a temporary directory, removed at the end).")
+
+FLAGS = flags.FLAGS
+
+
+def progress(message: str) -> None:
+    sys.stdout.write(f"[bench] {message}\n")
+    sys.stdout.flush()
+
+
+class Pinning:
+    """Which cores the servers and h2load get (None: no pinning)."""
+
+    def __init__(self, enabled: bool):
+        cores = sorted(os.sched_getaffinity(0))
+        self.server_cpu = cores[0] if enabled and len(cores) >= 2 else None
+        self.client_cpu = cores[1] if enabled and len(cores) >= 2 else None
+
+    def preexec_server(self):
+        cpu = self.server_cpu
+        if cpu is None:
+            return None
+        return lambda: os.sched_setaffinity(0, {cpu})
+
+    def describe(self) -> str:
+        if self.server_cpu is None:
+            return "no pinning"
+        return f"servers on core {self.server_cpu}, h2load on core {self.client_cpu}"
+
+
+def pick_unused_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, deadline: float, process: subprocess.Popen) -> None:
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before "
+                               f"listening on port {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"nothing listens on port {port}") from None
+            time.sleep(0.01)
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 30.0) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+class ModelServer:
+    """One model server process on fresh ports."""
+
+    def __init__(self, command, model_base_path, work_dir, pinning, *,
+                 batching_file=None, label="server"):
+        self.grpc_port = pick_unused_port()
+        self.rest_port = pick_unused_port()
+        while self.rest_port == self.grpc_port:
+            self.rest_port = pick_unused_port()
+        self.argv = list(command) + [
+            f"--port={self.grpc_port}", f"--rest_api_port={self.rest_port}",
+            f"--model_name={MODEL_NAME}", f"--model_base_path={model_base_path}"]
+        if batching_file:
+            self.argv += ["--enable_batching", f"--batching_parameters_file={batching_file}"]
+        self.log_path = os.path.join(work_dir, f"{label}.log")
+        self._pinning = pinning
+        self.process = None
+        self.pid = None
+        self.channel = None
+
+    def start(self, timeout: float) -> float:
+        """Starts; returns seconds from process start to the model AVAILABLE."""
+        import grpc  # pylint: disable=g-import-not-at-top
+        from tensorflow_serving.apis import get_model_status_pb2  # pylint: disable=g-import-not-at-top
+        from tensorflow_serving.apis import model_service_pb2_grpc  # pylint: disable=g-import-not-at-top
+        with open(self.log_path, "wb") as log:
+            start = time.monotonic()
+            self.process = subprocess.Popen(
+                self.argv, stdout=log, stderr=subprocess.STDOUT,
+                env=mnist_model.child_env(),
+                preexec_fn=self._pinning.preexec_server())
+        deadline = start + timeout
+        try:
+            wait_for_port(self.grpc_port, deadline, self.process)
+            # Short reconnect backoff: the default (1 s and up) would blur the
+            # startup figure.
+            self.channel = grpc.insecure_channel(
+                f"127.0.0.1:{self.grpc_port}",
+                options=[("grpc.initial_reconnect_backoff_ms", 20),
+                         ("grpc.min_reconnect_backoff_ms", 20),
+                         ("grpc.max_reconnect_backoff_ms", 100)])
+            stub = model_service_pb2_grpc.ModelServiceStub(self.channel)
+            request = get_model_status_pb2.GetModelStatusRequest()
+            request.model_spec.name = MODEL_NAME
+            available = get_model_status_pb2.ModelVersionStatus.AVAILABLE
+            while True:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"exited with {self.process.returncode}")
+                try:
+                    response = stub.GetModelStatus(request, timeout=1.0)
+                    if any(s.state == available for s in response.model_version_status):
+                        elapsed = time.monotonic() - start
+                        break
+                except grpc.RpcError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"model not AVAILABLE after {timeout:.0f} s")
+                time.sleep(0.01)
+        except Exception as e:
+            self.stop()
+            raise RuntimeError(f"{' '.join(self.argv)}: {e}\n--- server log ---\n"
+                               f"{self.log_tail()}") from None
+        self.pid = procstat.serving_pid(self.process.pid)
+        return elapsed
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            with open(self.log_path, "r", encoding="utf-8", errors="replace") as f:
+                return "".join(f.readlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self.channel is not None:
+            self.channel.close()
+            self.channel = None
+        if self.process is not None:
+            stop_process(self.process)
+
+
+def grpc_check(port: int, message: bytes) -> bytes:
+    """One Predict with the benchmark's exact request bytes; the raw response."""
+    import grpc  # pylint: disable=g-import-not-at-top
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        call = channel.unary_unary(payloads.GRPC_PREDICT_PATH)  # bytes in, bytes out
+        return call(message, timeout=30)
+
+
+def rest_check(port: int, body: bytes) -> dict:
+    import http.client  # pylint: disable=g-import-not-at-top
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request("POST", payloads.rest_predict_path(MODEL_NAME), body,
+                           {"Content-Type": "application/json"})
+        response = connection.getresponse()
+        text = response.read().decode("utf-8", errors="replace")
+        if response.status != 200:
+            raise RuntimeError(f"REST predict answered {response.status}: {text[:500]}")
+        return json.loads(text)
+    finally:
+        connection.close()
+
+
+class Driver:
+    """Runs h2load cells against one server."""
+
+    def __init__(self, binary: str, pinning: Pinning, work_dir: str, bodies: dict):
+        self._binary = binary
+        self._pinning = pinning
+        self._work_dir = work_dir
+        self._bodies = bodies   # api -> (body file, headers, path, http1)
+        self._runs = 0
+
+    def _argv(self, api, port, clients, duration_s, log_file=None):
+        body_file, headers, path, http1 = self._bodies[api]
+        return h2load.command(f"http://127.0.0.1:{port}{path}", clients=clients,
+                              duration_s=duration_s, data_file=body_file,
+                              headers=headers, http1=http1, log_file=log_file)
+
+    def warmup(self, api, port, clients, duration_s):
+        if duration_s > 0:
+            h2load.run(self._argv(api, port, clients, duration_s),
+                       binary=self._binary, cpu=self._pinning.client_cpu,
+                       timeout=duration_s + 120)
+
+    def cell(self, api, port, clients, duration_s, pid=None,
+             response_frame_bytes=None) -> dict:
+        """One measured run; the cell's dict (see report.render)."""
+        self._runs += 1
+        log_file = os.path.join(self._work_dir, f"h2load-{self._runs}-{api}-c{clients}.tsv")
+        cpu_before = procstat.cpu_seconds(pid) if pid else None
+        output = h2load.run(self._argv(api, port, clients, duration_s, log_file),
+                            binary=self._binary, cpu=self._pinning.client_cpu,
+                            timeout=duration_s + 120)
+        cpu_after = procstat.cpu_seconds(pid) if pid else None
+        summary = h2load.parse_summary(output)
+        with open(log_file, "r", encoding="utf-8") as f:
+            entries = h2load.parse_log(f.read())
+        ok = [e.duration_us for e in entries if 200 <= e.status < 300]
+        latency = stats.latency_ms(ok)
+        grpc_errors = None
+        if response_frame_bytes:
+            grpc_errors = h2load.grpc_errors_from_data(summary, response_frame_bytes)
+        requests = max(len(entries), summary.done)
+        cpu_us = None
+        if cpu_before is not None and requests:
+            cpu_us = 1e6 * (cpu_after - cpu_before) / requests
+        return {
+            "concurrency": clients, "req_per_s": summary.req_per_s,
+            "requests": requests, "seconds": summary.duration_s,
+            "mean_ms": summary.mean_ms,
+            "p50_ms": latency.p50_ms if latency else None,
+            "p90_ms": latency.p90_ms if latency else None,
+            "p99_ms": latency.p99_ms if latency else None,
+            "max_ms": latency.max_ms if latency else None,
+            "cpu_us_per_req": cpu_us,
+            "http_errors": h2load.http_errors(summary),
+            "grpc_errors": grpc_errors,
+        }
+
+
+def describe_cell(cell: dict) -> str:
+    def num(value, digits):
+        return "-" if value is None else f"{value:.{digits}f}"
+    errors = cell["http_errors"] + (cell.get("grpc_errors") or 0)
+    return (f"{cell['req_per_s']:.1f} req/s, p50 {num(cell['p50_ms'], 3)} ms, "
+            f"p99 {num(cell['p99_ms'], 3)} ms, CPU {num(cell['cpu_us_per_req'], 0)} "
+            f"us/req, {errors} errors")
+
+
+def batching_parameters_text() -> str:
+    return batching_config.batching_parameters_text(
+        FLAGS.max_batch_size, FLAGS.batch_timeout_micros, FLAGS.max_enqueued_batches,
+        FLAGS.num_batch_threads)
+
+
+def run_server_phase(results, label, batching, command, model_base_path, work_dir,
+                     pinning, driver, concurrency, apis, expected_frame, grpc_message,
+                     rest_body, batching_file=None):
+    from tensorflow_serving.apis import predict_pb2  # pylint: disable=g-import-not-at-top
+    server = ModelServer(command, model_base_path, work_dir, pinning,
+                         batching_file=batching_file, label=label)
+    progress(f"starting {label}: {' '.join(server.argv)}")
+    startup = server.start(FLAGS.startup_timeout_s)
+    phase = {"label": label, "batching": batching, "startup_s": startup, "pid": server.pid}
+    progress(f"{label}: model AVAILABLE {startup:.2f} s after process start "
+             f"(pid {server.pid}, RSS {procstat.rss_bytes(server.pid) / 2**20:.0f} MB)")
+    try:
+        raw = grpc_check(server.grpc_port, grpc_message)
+        response = predict_pb2.PredictResponse.FromString(raw)
+        scores = np.array(response.outputs[mnist_model.OUTPUT_ALIAS].float_val
+                          or np.frombuffer(response.outputs[mnist_model.OUTPUT_ALIAS]
+                                           .tensor_content, dtype=np.float32))
+        progress(f"{label}: gRPC check: digit {int(np.argmax(scores))}, response "
+                 f"{len(raw)} bytes, model version {response.model_spec.version.value}")
+        if expected_frame[0] is None:
+            expected_frame[0] = raw
+        if "rest" in apis:
+            predictions = rest_check(server.rest_port, rest_body)["predictions"]
+            progress(f"{label}: REST check: digit {int(np.argmax(predictions[0]))}")
+        ports = {"grpc": server.grpc_port, "rest": server.rest_port}
+        for api in apis:
+            progress(f"{label}: warming up {api} ({FLAGS.warmup_s:.0f} s at "
+                     f"c={max(concurrency)})")
+            driver.warmup(api, ports[api], max(concurrency), FLAGS.warmup_s)
+        phase["rss_after_warmup_mb"] = procstat.rss_bytes(server.pid) / 2**20
+        for api in apis:
+            for clients in concurrency:
+                cell = driver.cell(api, ports[api], clients, FLAGS.duration_s,
+                                   pid=server.pid,
+                                   response_frame_bytes=len(raw) + 5 if api == "grpc" else None)
+                cell.update(api=api, batching=batching)
+                results["cells"].append(cell)
+                progress(f"{label}: {api} c={clients}: {describe_cell(cell)}")
+        if FLAGS.soak_s > 0 and not batching:
+            before = procstat.rss_bytes(server.pid)
+            progress(f"{label}: soak, gRPC c=8 for {FLAGS.soak_s:.0f} s")
+            soak = driver.cell("grpc", server.grpc_port, 8, FLAGS.soak_s, pid=server.pid,
+                               response_frame_bytes=len(raw) + 5)
+            after = procstat.rss_bytes(server.pid)
+            results["soak"] = {"seconds": FLAGS.soak_s, "req_per_s": soak["req_per_s"],
+                               "rss_before_mb": before / 2**20,
+                               "rss_after_mb": after / 2**20,
+                               "rss_growth": (after - before) / before,
+                               "errors": soak["http_errors"] + (soak["grpc_errors"] or 0)}
+            progress(f"{label}: soak: {describe_cell(soak)}, RSS {before / 2**20:.0f} -> "
+                     f"{after / 2**20:.0f} MB")
+        phase["rss_after_run_mb"] = procstat.rss_bytes(server.pid) / 2**20
+        phase["cpu_s_total"] = procstat.cpu_seconds(server.pid)
+    finally:
+        server.stop()
+    results["phases"].append(phase)
+    return phase
+
+
+def run_canned(results, work_dir, pinning, driver, concurrency, response: bytes):
+    response_file = os.path.join(work_dir, "canned_response.bin")
+    with open(response_file, "wb") as f:
+        f.write(response)
+    port = pick_unused_port()
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "canned_server.py")
+    argv = [sys.executable, script, f"--port={port}", f"--response_file={response_file}"]
+    progress(f"starting the canned gRPC server on port {port}")
+    with open(os.path.join(work_dir, "canned.log"), "wb") as log:
+        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                                   env=mnist_model.child_env(),
+                                   preexec_fn=pinning.preexec_server())
+    try:
+        wait_for_port(port, time.monotonic() + 60, process)
+        driver.warmup("grpc", port, max(concurrency), FLAGS.warmup_s)
+        for clients in concurrency:
+            cell = driver.cell("grpc", port, clients, FLAGS.duration_s, pid=process.pid,
+                               response_frame_bytes=len(response) + 5)
+            cell.update(api="canned", batching=None)
+            results["cells"].append(cell)
+            progress(f"canned c={clients}: {describe_cell(cell)}")
+    finally:
+        stop_process(process)
+
+
+def run_inprocess(results, work_dir, pinning, version_dir, image_file):
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                          "inprocess_ceiling.py")
+    argv = [sys.executable, script, f"--model_dir={version_dir}",
+            f"--image_file={image_file}", f"--duration_s={FLAGS.duration_s}"]
+    progress(f"in-process ceiling: the model in a tight loop for {FLAGS.duration_s:.0f} s")
+    result = subprocess.run(argv, capture_output=True, text=True, check=False,
+                            env=mnist_model.child_env(),
+                            preexec_fn=pinning.preexec_server())
+    if result.returncode != 0:
+        raise RuntimeError(f"in-process ceiling failed:\n{result.stdout}\n{result.stderr}")
+    measured = json.loads(result.stdout.strip().splitlines()[-1])
+    results["inprocess"] = measured
+    progress(f"in-process: {measured['calls_per_s']:.0f} calls/s, "
+             f"{measured['us_per_call']:.1f} us/call")
+
+
+def main(argv):
+    del argv
+    binary = h2load.find_h2load()
+    if binary is None:
+        sys.stderr.write(h2load.INSTALL_HINT + "\n")
+        return 1
+    concurrency = sorted({int(c) for c in FLAGS.concurrency})
+    if not concurrency or concurrency[0] < 1:
+        sys.stderr.write("--concurrency needs positive integers\n")
+        return 2
+    pinning = Pinning(FLAGS.pin)
+    work_dir = FLAGS.work_dir or tempfile.mkdtemp(prefix="serving_benchmark_")
+    os.makedirs(work_dir, exist_ok=True)
+    if FLAGS.server_binary:
+        command = [os.path.abspath(FLAGS.server_binary)]
+    else:
+        command = mnist_model.program_command(mnist_model.SERVER)
+    progress(f"{os.cpu_count()} cores, {pinning.describe()}; work dir {work_dir}")
+    results = {"config": {
+        "duration_s": FLAGS.duration_s, "warmup_s": FLAGS.warmup_s,
+        "concurrency": concurrency, "server": command, "pinning": pinning.describe(),
+        "cores": os.cpu_count(), "batching_parameters": batching_parameters_text()},
+        "cells": [], "phases": [], "server": {}}
+    try:
+        if FLAGS.model_base_path:
+            model_base_path = os.path.abspath(FLAGS.model_base_path)
+            versions = sorted(int(v) for v in os.listdir(model_base_path) if v.isdigit())
+            if not versions:
+                raise RuntimeError(f"{model_base_path} has no numeric version directory")
+            version_dir = os.path.join(model_base_path, str(versions[-1]))
+        else:
+            model_base_path = os.path.join(work_dir, "mnist")
+            progress(f"exporting the MNIST model with mnist_saved_model "
+                     f"(--training_iteration={FLAGS.training_iteration})")
+            version_dir = mnist_model.export_model(
+                model_base_path, training_iteration=FLAGS.training_iteration,
+                log_path=os.path.join(work_dir, "export.log"))
+        image, label = mnist_model.load_digit(0)
+        progress(f"request: one MNIST test digit (label {label}), batch 1")
+        image_file = os.path.join(work_dir, "digit.npy")
+        np.save(image_file, image)
+        grpc_message = payloads.predict_request(
+            MODEL_NAME, mnist_model.SIGNATURE, mnist_model.INPUT_ALIAS,
+            image).SerializeToString()
+        grpc_body = os.path.join(work_dir, "predict.grpc")
+        with open(grpc_body, "wb") as f:
+            f.write(payloads.grpc_frame(grpc_message))
+        rest_body_bytes = payloads.rest_predict_body(mnist_model.SIGNATURE, image)
+        rest_body = os.path.join(work_dir, "predict.json")
+        with open(rest_body, "wb") as f:
+            f.write(rest_body_bytes)
+        batching_file = os.path.join(work_dir, "batching_parameters.txt")
+        with open(batching_file, "w", encoding="utf-8") as f:
+            f.write(batching_parameters_text())
+        bodies = {
+            "grpc": (grpc_body, payloads.GRPC_HEADERS, payloads.GRPC_PREDICT_PATH, False),
+            "rest": (rest_body, payloads.REST_HEADERS,
+                     payloads.rest_predict_path(MODEL_NAME), True),
+        }
+        driver = Driver(binary, pinning, work_dir, bodies)
+        apis = ["grpc"] + ([] if FLAGS.skip_rest else ["rest"])
+        first_response = [None]
+        phase = run_server_phase(results, "server", False, command, model_base_path,
+                                 work_dir, pinning, driver, concurrency, apis,
+                                 first_response, grpc_message, rest_body_bytes)
+        results["server"].update(startup_s=phase["startup_s"],
+                                 rss_after_warmup_mb=phase["rss_after_warmup_mb"],
+                                 rss_after_run_mb=phase["rss_after_run_mb"])
+        if not FLAGS.skip_batching:
+            phase = run_server_phase(results, "server-batching", True, command,
+                                     model_base_path, work_dir, pinning, driver,
+                                     concurrency, apis, first_response, grpc_message,
+                                     rest_body_bytes, batching_file=batching_file)
+            results["server"]["startup_batching_s"] = phase["startup_s"]
+        if not FLAGS.skip_ceilings:
+            run_canned(results, work_dir, pinning, driver, concurrency, first_response[0])
+            run_inprocess(results, work_dir, pinning, version_dir, image_file)
+    except RuntimeError as e:
+        sys.stderr.write(f"serving_benchmark: {e}\n")
+        return 1
+    finally:
+        if not FLAGS.work_dir:
+            shutil.rmtree(work_dir, ignore_errors=True)
+    # Order the table: our server's cells first, then the ceilings.
+    order = {("grpc", False): 0, ("grpc", True): 1, ("rest", False): 2, ("rest", True): 3,
+             ("canned", None): 4}
+    results["cells"].sort(key=lambda c: (order.get((c["api"], c["batching"]), 9),
+                                         c["concurrency"]))
+    results["targets"] = [t.__dict__ for t in report.evaluate_targets(results)]
+    sys.stdout.write("\n" + report.render(results) + "\n")
+    if FLAGS.output_json:
+        with open(FLAGS.output_json, "w", encoding="utf-8") as f:
+            json.dump(results, f, indent=2, default=str)
+        progress(f"results written to {FLAGS.output_json}")
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(main)
