@@ -1,0 +1,270 @@
+r"""TensorFlow Serving's MNIST tutorial in one command.
+
+    tools/bazel run //tensorflow_serving/example:mnist_tutorial
+
+does what the tutorial asks a learner to type in three terminals: train and
+export the model (mnist_saved_model), serve it (tensorflow_model_server on
+free gRPC and REST ports), query it with 1,000 test images (mnist_client),
+then stops the server and prints the error rate and the three commands to run
+the steps by hand. The server is stopped whatever happens (failure, Ctrl-C,
+SIGTERM). With --config=upstream_server (see .bazelrc) the server is
+upstream's C++ binary.
+
+Flags: --model_dir / --keep_model_dir keep the export (by default it goes to
+a temporary directory that is removed), --port / --rest_api_port choose the
+server's ports (0: any free port), --num_tests, --concurrency,
+--training_iteration.
+"""
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import time
+
+from absl import app
+from absl import flags
+
+from tensorflow_serving.example import mnist_loop
+
+flags.DEFINE_string('model_dir', '',
+                    'Export the model to this base directory and keep it '
+                    '(default: a temporary directory, removed at the end).')
+flags.DEFINE_bool('keep_model_dir', False,
+                  'Keep the temporary export directory at the end.')
+flags.DEFINE_integer('port', 0, 'gRPC port of the model server (0: any free).')
+flags.DEFINE_integer('rest_api_port', 0,
+                     'REST port of the model server (0: any free).')
+flags.DEFINE_integer('num_tests', 1000, 'Number of test images to query.')
+flags.DEFINE_integer('concurrency', 8,
+                     'Maximum number of concurrent requests of the client.')
+flags.DEFINE_integer('training_iteration', 1000,
+                     'Training iterations of mnist_saved_model.')
+FLAGS = flags.FLAGS
+
+MANUAL_COMMANDS = (
+    'tools/bazel run //tensorflow_serving/example:mnist_saved_model -- '
+    '/tmp/mnist_model',
+    'tools/bazel run //tensorflow_serving/model_servers:tensorflow_model_server'
+    ' -- --port=9000 --model_name=mnist --model_base_path=/tmp/mnist_model/',
+    'tools/bazel run //tensorflow_serving/example:mnist_client -- '
+    '--num_tests=1000 --server=localhost:9000',
+)
+_SERVER_START_TIMEOUT_SECONDS = 120
+
+
+class TutorialError(Exception):
+    """A step failed; reported as one line."""
+
+
+class _Terminated(Exception):
+    """SIGTERM or SIGHUP arrived: stop like on Ctrl-C."""
+
+    def __init__(self, signum):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _raise_terminated(signum, frame):
+    del frame
+    raise _Terminated(signum)
+
+
+@contextlib.contextmanager
+def _signals_held():
+    """Delays Ctrl-C and SIGTERM until the block is done: a second Ctrl-C
+    must not interrupt the stopping and leave the server running.
+
+    (Not around starting children: they would inherit the blocked signals.)
+    """
+    stopping = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stopping)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, stopping)
+
+
+def _say(message=''):
+    sys.stdout.write(message + '\n')
+    sys.stdout.flush()
+
+
+def _free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(('', 0))
+        return s.getsockname()[1]
+
+
+def _shown(command):
+    """A command as a learner would read it (program name, not its path)."""
+    args = list(command)
+    if args[0] == sys.executable:  # a script run from the source tree
+        args = args[1:]
+    name = os.path.basename(args[0])
+    if name.endswith('.py'):
+        name = name[:-3]
+    return '$ ' + ' '.join([name] + args[1:])
+
+
+def _user_path(path):
+    # `bazel run` starts us in the runfiles; relative paths mean the user's.
+    return os.path.join(os.environ.get('BUILD_WORKING_DIRECTORY', ''),
+                        os.path.expanduser(path))
+
+
+def _check_flags(argv):
+    if len(argv) > 1:
+        raise TutorialError('Unexpected arguments: %s' % ' '.join(argv[1:]))
+    for name in ('num_tests', 'concurrency', 'training_iteration'):
+        if FLAGS[name].value <= 0:
+            raise TutorialError('--%s should be positive' % name)
+    for name in ('port', 'rest_api_port'):
+        if not 0 <= FLAGS[name].value <= 65535:
+            raise TutorialError('--%s should be in [0, 65535]' % name)
+
+
+class Tutorial:
+    """The three steps; run() always leaves no server and no child behind."""
+
+    def __init__(self, model_base_path, out):
+        self.model_base_path = model_base_path
+        self._out = out
+        self._child = None  # the exporter or the client while it runs
+        self._server = None
+
+    def _run_step(self, command):
+        _say(_shown(command))
+        # In its own session: Ctrl-C reaches only us, and stop() ends the
+        # child quietly (no KeyboardInterrupt traceback from it). Left in
+        # self._child if interrupted.
+        self._child = mnist_loop.Child(command, out=self._out, quiet=True,
+                                       new_session=True)
+        code = self._child.wait()
+        child, self._child = self._child, None
+        return code, child.output()
+
+    def export(self):
+        command = mnist_loop.export_command(
+            self.model_base_path, version=1,
+            training_iteration=FLAGS.training_iteration)
+        code, _ = self._run_step(command)
+        if code != 0:
+            raise TutorialError('mnist_saved_model failed (exit code %d)'
+                                % code)
+
+    def serve(self, grpc_port, rest_api_port):
+        flags_ = mnist_loop.server_flags(grpc_port, rest_api_port,
+                                         self.model_base_path)
+        command = mnist_loop.server_command()
+        if command[0].endswith(mnist_loop.UPSTREAM_SERVER):
+            _say("(upstream's tensorflow_model_server: --config=upstream_server)")
+        _say(_shown(command + flags_))
+        self._server = mnist_loop.ModelServer(flags_, rest_api_port,
+                                              out=self._out)
+        try:
+            versions = self._server.wait_until_available(
+                timeout=_SERVER_START_TIMEOUT_SECONDS)
+        except RuntimeError as e:
+            raise TutorialError(str(e)) from None
+        _say('Model status (GET /v1/models/%s): version %s AVAILABLE' % (
+            mnist_loop.MODEL_NAME, ', '.join(map(str, versions))))
+
+    def query(self, grpc_port):
+        command = mnist_loop.client_command(
+            'localhost:%d' % grpc_port, num_tests=FLAGS.num_tests,
+            concurrency=FLAGS.concurrency)
+        code, output = self._run_step(command)
+        line = mnist_loop.error_rate_line(output)
+        if line is None:
+            raise TutorialError('mnist_client failed (exit code %d)' % code)
+        return code, line
+
+    def stop(self):
+        """Stops the running child and the server; idempotent."""
+        with _signals_held():
+            if self._child is not None:
+                child, self._child = self._child, None
+                child.stop()
+            if self._server is not None:
+                server, self._server = self._server, None
+                if server.poll() is None:
+                    _say('Stopping the model server...')
+                server.stop()
+
+
+def _run(model_base_path):
+    grpc_port = FLAGS.port or _free_port()
+    rest_api_port = FLAGS.rest_api_port or _free_port()
+    out = sys.stdout.buffer
+    tutorial = Tutorial(model_base_path, out)
+    start = time.monotonic()
+    try:
+        _say('== 1/3 Train the model and export it to %s' % model_base_path)
+        tutorial.export()
+        _say('\n== 2/3 Serve it with tensorflow_model_server (gRPC port %d, '
+             'REST port %d)' % (grpc_port, rest_api_port))
+        tutorial.serve(grpc_port, rest_api_port)
+        _say('\n== 3/3 Query it with mnist_client (%d test images, '
+             'concurrency %d)' % (FLAGS.num_tests, FLAGS.concurrency))
+        code, error_line = tutorial.query(grpc_port)
+    finally:
+        tutorial.stop()
+    _say('\nDone in %.0f s. The same steps by hand, in three terminals:'
+         % (time.monotonic() - start))
+    for command in MANUAL_COMMANDS:
+        _say('  ' + command)
+    _say()
+    return code, error_line
+
+
+def main(argv):
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    signal.signal(signal.SIGHUP, _raise_terminated)
+    temporary = None
+    try:
+        _check_flags(argv)
+        if FLAGS.model_dir:
+            model_base_path = os.path.abspath(_user_path(FLAGS.model_dir))
+        else:
+            temporary = tempfile.mkdtemp(prefix='mnist_tutorial_')
+            model_base_path = os.path.join(temporary, 'mnist_model')
+        code, error_line = _run(model_base_path)
+        if temporary and FLAGS.keep_model_dir:
+            _say('The exported model is kept in %s' % model_base_path)
+            temporary = None
+        elif FLAGS.model_dir:
+            _say('The exported model is in %s' % model_base_path)
+        # The client's verdict, repeated as the last line.
+        _say(error_line)
+        return code
+    except TutorialError as e:
+        print('Error: %s' % e, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print('Interrupted; stopped everything the tutorial started.',
+              file=sys.stderr)
+        return 128 + signal.SIGINT
+    except _Terminated as e:
+        print('Got %s; stopped everything the tutorial started.' % e,
+              file=sys.stderr)
+        return 128 + e.signum
+    finally:
+        if temporary:
+            shutil.rmtree(temporary, ignore_errors=True)
+
+
+def _parse_flags(argv):
+    """Like absl's default parser, but a bad flag is one line, not a report."""
+    try:
+        return FLAGS(argv)
+    except flags.Error as e:
+        print(e, file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == '__main__':
+    app.run(main, flags_parser=_parse_flags)

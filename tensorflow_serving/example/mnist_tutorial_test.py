@@ -1,0 +1,95 @@
+"""mnist_tutorial end to end: the whole loop, and the server always stopped."""
+
+import os
+import signal
+import socket
+import subprocess
+import time
+
+from absl.testing import absltest
+
+from tensorflow_serving.example import mnist_loop
+from tensorflow_serving.model_servers.test_util import server_runner
+
+_TUTORIAL = 'tensorflow_serving/example/mnist_tutorial'
+# Small numbers: this tests the orchestration, the loop tests the accuracy.
+_QUICK_FLAGS = ['--num_tests=100', '--training_iteration=100']
+_TIMEOUT_SECONDS = 240
+
+
+def _tutorial_command(*flags):
+    return mnist_loop.program_command(_TUTORIAL) + list(flags)
+
+
+def _nothing_listens(port):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        return s.connect_ex(('localhost', port)) != 0
+
+
+class MnistTutorialTest(absltest.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.grpc_port = server_runner.pick_unused_port()
+        self.rest_port = server_runner.pick_unused_port()
+        self.ports = ['--port=%d' % self.grpc_port,
+                      '--rest_api_port=%d' % self.rest_port]
+
+    def _assert_server_gone(self, output):
+        self.assertTrue(_nothing_listens(self.grpc_port), output)
+        self.assertTrue(_nothing_listens(self.rest_port), output)
+
+    def test_runs_the_loop_and_ends_with_the_error_rate(self):
+        model_dir = self.create_tempdir('kept').full_path
+        result = subprocess.run(
+            _tutorial_command('--model_dir=' + model_dir, *self.ports,
+                              *_QUICK_FLAGS),
+            env=mnist_loop.child_env(), stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True, timeout=_TIMEOUT_SECONDS,
+            check=False)
+        output = result.stdout
+        self.assertEqual(result.returncode, 0, output)
+        lines = [line for line in output.splitlines() if line.strip()]
+        self.assertRegex(lines[-1], r'^Inference error rate: [0-9.]+%$')
+        # The client's own line, repeated as the tutorial's last.
+        self.assertEqual(output.count(lines[-1]), 2, output)
+        self.assertIn('100 requests in', output)
+        self.assertIn('version 1 AVAILABLE', output)
+        self.assertIn('[server] ', output)  # the server's log, prefixed
+        self.assertIn('--port=9000 --model_name=mnist '
+                      '--model_base_path=/tmp/mnist_model/', output)
+        self.assertTrue(os.path.isfile(
+            os.path.join(model_dir, '1', 'saved_model.pb')), output)
+        self._assert_server_gone(output)
+
+    def test_sigterm_stops_the_server(self):
+        log_path = os.path.join(self.create_tempdir().full_path, 'out.log')
+        with open(log_path, 'wb') as log:
+            tutorial = subprocess.Popen(
+                _tutorial_command(*self.ports, *_QUICK_FLAGS),
+                env=mnist_loop.child_env(), stdout=log,
+                stderr=subprocess.STDOUT)
+        self.addCleanup(lambda: tutorial.poll() is None and tutorial.kill())
+
+        def output():
+            with open(log_path, encoding='utf-8', errors='replace') as f:
+                return f.read()
+
+        deadline = time.monotonic() + _TIMEOUT_SECONDS
+        while 'version 1 AVAILABLE' not in output():
+            self.assertIsNone(tutorial.poll(), output())
+            self.assertLess(time.monotonic(), deadline, output())
+            time.sleep(0.1)
+        self.assertFalse(_nothing_listens(self.grpc_port), output())
+
+        tutorial.send_signal(signal.SIGTERM)
+        code = tutorial.wait(_TIMEOUT_SECONDS)
+        self.assertEqual(code, 128 + signal.SIGTERM, output())
+        self.assertIn('Got SIGTERM; stopped everything the tutorial started.',
+                      output())
+        self.assertNotIn('Traceback', output())
+        self._assert_server_gone(output())
+
+
+if __name__ == '__main__':
+    absltest.main()
