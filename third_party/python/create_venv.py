@@ -38,7 +38,8 @@ def create(lock_path, cache_root):
         python = os.path.join(staging, "bin", "python3")
         # --no-deps: the lock names every package, so pip must not resolve
         # anything beyond it; `pip check` then proves the set is consistent.
-        subprocess.run([python, "-m", "pip", "install", "--quiet",
+        # Quiet twice: errors only, not warnings about a host's pip config.
+        subprocess.run([python, "-m", "pip", "install", "--quiet", "--quiet",
                         "--disable-pip-version-check", "--no-deps",
                         "--requirement", lock_path], check=True)
         subprocess.run([python, "-m", "pip", "check"], check=True)
