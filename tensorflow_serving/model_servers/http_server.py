@@ -5,10 +5,12 @@ metrics, anything else is a 404 like upstream's evhttp server. Tracks requests
 in flight so a graceful stop can wait for them.
 """
 
+import email.utils
 import http.server
 import socket
 import socketserver
 import threading
+import time
 
 from absl import logging
 
@@ -38,16 +40,39 @@ class _InFlight:
             return self._cond.wait_for(lambda: self._n == 0, timeout)
 
 
+_date_cache = (0, "")
+
+
+def _http_date(timestamp=None) -> str:
+    """RFC 7231 date of now, formatted once a second (it is on every response)."""
+    global _date_cache  # pylint: disable=global-statement
+    if timestamp is not None:
+        return email.utils.formatdate(timestamp, usegmt=True)
+    now = int(time.time())
+    cached = _date_cache
+    if cached[0] != now:
+        cached = _date_cache = (now, email.utils.formatdate(now, usegmt=True))
+    return cached[1]
+
+
 class _RequestHandler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    # Headers and body go out in two writes; without TCP_NODELAY the body
-    # waits for the client's delayed ACK (~40 ms a response on Linux).
+    # Our responses leave in one write (see _send), and TCP_NODELAY keeps
+    # any other write (errors from http.server itself) from waiting for the
+    # client's delayed ACK (~40 ms a response on Linux).
     disable_nagle_algorithm = True
     server_version = "TensorFlowServing"
     sys_version = ""
 
     def log_message(self, format, *args):  # pylint: disable=redefined-builtin
         logging.vlog(1, "REST %s - " + format, self.address_string(), *args)
+
+    def log_request(self, code="-", size="-"):
+        if logging.vlog_is_on(1):
+            super().log_request(code, size)
+
+    def date_time_string(self, timestamp=None):
+        return _http_date(timestamp)
 
     def _send(self, code: int, body: bytes, content_type="application/json"):
         self.send_response(code)
@@ -58,8 +83,13 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
         if self.server.stopping:
             self.send_header("Connection", "close")
             self.close_connection = True
-        self.end_headers()
-        if self.command != "HEAD":
+        if self.command == "HEAD" or not body:
+            self.end_headers()
+        elif self.request_version != "HTTP/0.9":
+            # Headers and body in one write: one syscall, one segment.
+            self._headers_buffer.append(b"\r\n" + body)
+            self.flush_headers()
+        else:
             self.wfile.write(body)
 
     def _read_body(self) -> bytes:

@@ -345,8 +345,13 @@ def _map_nested(value, fn):
     return fn(value)
 
 
+# json.dumps with arguments builds an encoder per call; one shared encoder
+# (it keeps no per-call state) spares that on every response.
+_ENCODER = json.JSONEncoder(allow_nan=True, separators=(",", ":"))
+
+
 def dumps(obj) -> bytes:
-    return json.dumps(obj, allow_nan=True, separators=(",", ":")).encode("utf-8")
+    return _ENCODER.encode(obj).encode("utf-8")
 
 
 def make_predict_response(outputs: Mapping[str, np.ndarray],

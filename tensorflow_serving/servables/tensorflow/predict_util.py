@@ -37,6 +37,20 @@ def _check_signature(bundle, signature_name: str, input_aliases) -> None:
     bundle.check_input_aliases(signature_name, input_aliases)
 
 
+def _check_signature_once(bundle, signature_name: str, input_aliases) -> None:
+    """_check_signature, remembered per bundle for (signature, aliases) that passed."""
+    checked = getattr(bundle, "checked_requests", None)
+    if checked is None:
+        _check_signature(bundle, signature_name, input_aliases)
+        return
+    key = (signature_name, tuple(input_aliases))
+    if key not in checked:
+        _check_signature(bundle, signature_name, input_aliases)
+        if len(checked) >= 1024:
+            checked.clear()
+        checked.add(key)
+
+
 def predict_arrays(handle, signature_name: str,
                    inputs: Mapping[str, np.ndarray],
                    output_filter: Sequence[str] = ()
@@ -44,22 +58,27 @@ def predict_arrays(handle, signature_name: str,
     """Array-level Predict (the REST path); returns (signature used, outputs)."""
     signature_name = signature_name or util.DEFAULT_SIGNATURE
     bundle = handle.servable
-    _check_signature(bundle, signature_name, inputs)
+    _check_signature_once(bundle, signature_name, inputs)
     return signature_name, bundle.run(signature_name, inputs, output_filter)
 
 
 def predict(handle, request: predict_pb2.PredictRequest
             ) -> predict_pb2.PredictResponse:
-    signature_name = request.model_spec.signature_name or util.DEFAULT_SIGNATURE
+    # The hot path of the gRPC API: keep it short.
+    model_spec = request.model_spec
+    signature_name = model_spec.signature_name or util.DEFAULT_SIGNATURE
     bundle = handle.servable
-    _check_signature(bundle, signature_name, request.inputs)
-    inputs = {alias: tensor_util.to_ndarray(proto, alias)
-              for alias, proto in request.inputs.items()}
+    request_inputs = request.inputs
+    _check_signature_once(bundle, signature_name, request_inputs)
+    to_ndarray = tensor_util.to_ndarray
+    inputs = {alias: to_ndarray(proto, alias)
+              for alias, proto in request_inputs.items()}
     outputs = bundle.run(signature_name, inputs, request.output_filter)
     response = predict_pb2.PredictResponse()
-    util.make_model_spec(response.model_spec, request.model_spec.name,
+    util.make_model_spec(response.model_spec, model_spec.name,
                          signature_name, handle.id.version)
     response_outputs = response.outputs
+    from_ndarray = tensor_util.from_ndarray
     for alias, value in outputs.items():
-        tensor_util.from_ndarray(value, response_outputs[alias], name=alias)
+        from_ndarray(value, response_outputs[alias], name=alias)
     return response

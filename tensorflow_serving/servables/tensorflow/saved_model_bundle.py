@@ -37,6 +37,24 @@ def from_op_error(e: tf.errors.OpError) -> status.ServingError:
     return status.ServingError(code, e.message)
 
 
+# Graphs up to this many nodes (functions included) count as small.
+_MAX_INLINE_NODES = 1000
+# Ops that may block a step waiting for another op of the same step or for
+# another step: they need TF's inter-op pool.
+_BLOCKING_OP_PARTS = ("Queue", "Barrier", "Stage", "Accumulator")
+
+
+def _runs_well_inline(graph_def) -> bool:
+    """Whether steps of this graph may run on the caller's thread."""
+    nodes = list(graph_def.node)
+    for function in graph_def.library.function:
+        nodes.extend(function.node_def)
+    if len(nodes) > _MAX_INLINE_NODES:
+        return False
+    return not any(part in node.op for node in nodes
+                   for part in _BLOCKING_OP_PARTS)
+
+
 def _shape_str(dims) -> str:
     return "[" + ",".join(str(d) for d in dims) + "]"
 
@@ -45,7 +63,8 @@ class _Signature:
     """One SignatureDef, pre-digested for per-request validation."""
 
     __slots__ = ("name", "inputs", "outputs", "defaults", "input_names",
-                 "output_names", "batchable", "_alias_list", "_output_list")
+                 "output_names", "batchable", "_alias_list", "_output_list",
+                 "_valid")
 
     def __init__(self, name, signature_def):
         self.name = name
@@ -67,6 +86,10 @@ class _Signature:
         self.batchable = bool(self.inputs) and all(
             dims is not None and len(dims) >= 1 and dims[0] == -1
             for _, _, dims in self.inputs.values())
+        # Request layouts that passed check_inputs: ((alias, dtype, shape),
+        # ...) in request order -> aliases in signature order. Requests
+        # repeat the same few layouts, so most skip the checks below.
+        self._valid = {}
 
     def check_aliases(self, aliases) -> None:
         for alias in aliases:
@@ -76,6 +99,22 @@ class _Signature:
                     f"Inputs expected to be in the set {{{self._alias_list}}}.")
 
     def check_inputs(self, inputs: Mapping[str, np.ndarray]) -> dict:
+        key = tuple([(alias, value.dtype, value.shape)
+                     if type(value) is np.ndarray else None
+                     for alias, value in inputs.items()])
+        order = self._valid.get(key)
+        if order is not None:
+            return {alias: inputs[alias] for alias in order}
+        checked = self._check_inputs(inputs)
+        # Remember layouts that needed no defaults and no conversion.
+        if len(checked) == len(key) and None not in key and all(
+                checked[alias] is value for alias, value in inputs.items()):
+            if len(self._valid) >= 1024:
+                self._valid.clear()
+            self._valid[key] = tuple(checked)
+        return checked
+
+    def _check_inputs(self, inputs: Mapping[str, np.ndarray]) -> dict:
         self.check_aliases(inputs)
         checked = {}
         for alias, (_, dtype, dims) in self.inputs.items():
@@ -156,10 +195,21 @@ class SavedModelBundle:
             self.session.close()
             raise
         self.graph.finalize()
+        # Small graphs run their ops on the calling (request) thread: handing
+        # each step to TF's inter-op pool and waiting for it costs more than
+        # the ops themselves (about half of a small model's Session call).
+        # Only when the user left inter-op parallelism to TensorFlow.
+        self._run_options = None
+        if inter_op_parallelism == 0 and _runs_well_inline(
+                self.meta_graph_def.graph_def):
+            self._run_options = config_pb2.RunOptions(inter_op_thread_pool=-1)
         self.signature_defs = dict(self.meta_graph_def.signature_def)
         self._signatures = {name: _Signature(name, sig)
                             for name, sig in self.signature_defs.items()}
         self._callables = {}
+        # Request handlers remember here which (signature, input aliases)
+        # already passed their signature-level checks (see predict_util).
+        self.checked_requests = set()
         self._batching_options = batching_options
         self._batching_sessions = {}
         self._lock = threading.Lock()
@@ -226,7 +276,8 @@ class SavedModelBundle:
                 fn = self.session._make_callable_from_options(  # pylint: disable=protected-access
                     config_pb2.CallableOptions(
                         feed=[sig.inputs[a][0] for a in input_aliases],
-                        fetch=[sig.outputs[k] for k in output_keys]))
+                        fetch=[sig.outputs[k] for k in output_keys],
+                        run_options=self._run_options))
                 self._callables[key] = fn
             return fn
 
@@ -259,7 +310,8 @@ class SavedModelBundle:
                             f"Model at {self.export_dir} is being unloaded")
                     fn = self.session._make_callable_from_options(  # pylint: disable=protected-access
                         config_pb2.CallableOptions(feed=list(key[0]),
-                                                   fetch=list(key[1])))
+                                                   fetch=list(key[1]),
+                                                   run_options=self._run_options))
                     self._callables[key] = fn
         try:
             return fn(*feeds.values())

@@ -106,6 +106,44 @@ class SavedModelBundleTest(absltest.TestCase):
                          self.bundle.run, "serving_default",
                          {"x": np.zeros((2,), np.float32)}, ["y"])
 
+    def test_validation_is_remembered_per_layout_only(self):
+        run = self.bundle.run
+        ok = {"x": np.zeros((3, 1), np.float32)}
+        for _ in range(2):  # the second call hits the remembered layout
+            self.assertEqual((3, 1), run("serving_default", ok, ["y"])["y"].shape)
+        # Other dtype or shape of the same alias is still checked.
+        self.assertError(grpc.StatusCode.INVALID_ARGUMENT, ["float32", "int64"],
+                         run, "serving_default",
+                         {"x": np.zeros((3, 1), np.int64)}, ["y"])
+        self.assertError(grpc.StatusCode.INVALID_ARGUMENT, ["[-1,1]", "[3,2]"],
+                         run, "serving_default",
+                         {"x": np.zeros((3, 2), np.float32)}, ["y"])
+        # Non-arrays (converted on the way) keep working on every call.
+        value = [[np.float32(1.0)]]
+        for _ in range(2):
+            np.testing.assert_allclose(
+                [[3.5]], run("serving_default", {"x": value}, ["y"])["y"])
+
+    def test_small_graphs_run_on_the_calling_thread(self):
+        graph_def = self.bundle.meta_graph_def.graph_def
+        self.assertTrue(saved_model_bundle._runs_well_inline(graph_def))
+        queued = type(graph_def)()
+        queued.CopyFrom(graph_def)
+        queued.node.add(name="q", op="FIFOQueueV2")
+        self.assertFalse(saved_model_bundle._runs_well_inline(queued))
+        # An explicit inter-op setting is the user's choice: no inline runs.
+        bundle = saved_model_bundle.SavedModelBundle(
+            self.export_dir, inter_op_parallelism=2)
+        try:
+            self.assertIsNone(bundle._run_options)
+            self.assertEqual(-1, self.bundle._run_options.inter_op_thread_pool)
+            x = {"x": np.array([[1.0]], np.float32)}
+            np.testing.assert_allclose(
+                bundle.run("serving_default", x, ["y"])["y"],
+                self.bundle.run("serving_default", x, ["y"])["y"])
+        finally:
+            bundle.close()
+
     def test_bad_output_keys(self):
         x = {"x": np.zeros((1, 1), np.float32)}
         self.assertError(grpc.StatusCode.INVALID_ARGUMENT,

@@ -104,8 +104,52 @@ def _decode_string_content(content: bytes, count: int, name: str):
     return out
 
 
+# Request shapes repeat (the same batch shapes over and over): serialized
+# TensorShapeProto -> (dims, element count), filled once a shape has passed
+# _shape()'s checks. Reading dims through the proto API costs more than the
+# rest of decoding a small tensor. Bounded: cleared when full.
+_SHAPE_CACHE: dict = {}
+# Response shapes: dims tuple -> serialized TensorShapeProto.
+_SHAPE_BYTES: dict = {}
+_SHAPE_CACHE_MAX = 1024
+# Dtypes whose tensor_content is a plain little-endian array.
+_CONTENT_DTYPES = {dt: np_dtype for dt, (np_dtype, _) in _DTYPES.items()
+                   if np_dtype.kind not in "O"}
+
+
+def _cache_shape(proto, dims, count) -> None:
+    if len(_SHAPE_CACHE) >= _SHAPE_CACHE_MAX:
+        _SHAPE_CACHE.clear()
+    _SHAPE_CACHE[proto.tensor_shape.SerializeToString()] = (dims, count)
+
+
+def _shape_bytes(dims) -> bytes:
+    data = _SHAPE_BYTES.get(dims)
+    if data is None:
+        shape = tensor_pb2.TensorProto().tensor_shape
+        for d in dims:
+            shape.dim.add().size = d
+        data = shape.SerializeToString()
+        if len(_SHAPE_BYTES) >= _SHAPE_CACHE_MAX:
+            _SHAPE_BYTES.clear()
+        _SHAPE_BYTES[dims] = data
+    return data
+
+
 def to_ndarray(proto: tensor_pb2.TensorProto, name: str = "") -> np.ndarray:
     """Decodes a request tensor; INVALID_ARGUMENT naming `name` if malformed."""
+    content = proto.tensor_content
+    if content:
+        # Fast path: packed numbers of a shape seen before.
+        np_dtype = _CONTENT_DTYPES.get(proto.dtype)
+        if np_dtype is not None:
+            hit = _SHAPE_CACHE.get(proto.tensor_shape.SerializeToString())
+            if hit is not None and len(content) == hit[1] * np_dtype.itemsize:
+                return np.frombuffer(content, dtype=np_dtype).reshape(hit[0])
+    return _to_ndarray(proto, name)
+
+
+def _to_ndarray(proto: tensor_pb2.TensorProto, name: str) -> np.ndarray:
     entry = _DTYPES.get(proto.dtype)
     if entry is None:
         raise status.invalid_argument(
@@ -124,6 +168,7 @@ def to_ndarray(proto: tensor_pb2.TensorProto, name: str = "") -> np.ndarray:
                 f"tensor {name!r}: tensor_content has {len(content)} bytes but "
                 f"shape {list(shape)} of {dtype_name(proto.dtype)} needs "
                 f"{count * np_dtype.itemsize}")
+        _cache_shape(proto, shape, count)
         return np.frombuffer(content, dtype=np_dtype).reshape(shape)
 
     values = getattr(proto, field)
@@ -175,9 +220,8 @@ def from_ndarray(array, proto: tensor_pb2.TensorProto | None = None, *,
         raise status.invalid_argument(
             f"tensor {name!r} has unsupported numpy dtype {array.dtype}")
     proto.dtype = dt
-    dims = proto.tensor_shape.dim
-    for d in array.shape:
-        dims.add().size = d
+    if array.ndim:  # a scalar leaves tensor_shape unset, as before
+        proto.tensor_shape.MergeFromString(_shape_bytes(array.shape))
     if dt == types_pb2.DT_STRING:
         flat = array.ravel()
         if array.dtype.kind == "U":

@@ -128,6 +128,30 @@ class TensorUtilTest(parameterized.TestCase):
         with self.assertRaises(status.ServingError):
             tensor_util.from_ndarray(np.array([np.datetime64("2020-01-01")]))
 
+    def test_cached_shape_still_checks_content_size(self):
+        good = tf.make_tensor_proto(np.ones((2, 3), np.float32))
+        # Twice: the second decode takes the cached-shape path.
+        for _ in range(2):
+            self.assertSameArray(np.ones((2, 3), np.float32),
+                                 tensor_util.to_ndarray(good, "x"))
+        bad = tensor_pb2.TensorProto()
+        bad.CopyFrom(good)
+        bad.tensor_content = good.tensor_content[:-4]
+        with self.assertRaises(status.ServingError) as cm:
+            tensor_util.to_ndarray(bad, "x")
+        self.assertIn("tensor_content has 20 bytes", cm.exception.message)
+        # Same shape, other dtype: sized by that dtype.
+        as_double = tf.make_tensor_proto(np.ones((2, 3), np.float64))
+        self.assertSameArray(np.ones((2, 3), np.float64),
+                             tensor_util.to_ndarray(as_double, "x"))
+
+    def test_scalar_output_has_no_shape_field(self):
+        proto = tensor_util.from_ndarray(np.array(4.0, np.float32))
+        self.assertFalse(proto.HasField("tensor_shape"))
+        self.assertEqual([4.0], list(proto.float_val))
+        proto = tensor_util.from_ndarray(np.zeros((2, 0), np.int64))
+        self.assertEqual([2, 0], [d.size for d in proto.tensor_shape.dim])
+
 
 if __name__ == "__main__":
     absltest.main()
