@@ -2,55 +2,32 @@
 
 import concurrent.futures
 import os
-import shutil
 import signal
-import tempfile
 import time
 
 from absl.testing import absltest
 
-from tensorflow.core.framework import tensor_pb2
-from tensorflow.core.framework import types_pb2
-from tensorflow_serving.apis import predict_pb2
 from tensorflow_serving.model_servers.test_util import server_runner
 
 
 def predict(stub, x):
-    request = predict_pb2.PredictRequest()
-    request.model_spec.name = "m"
-    t = tensor_pb2.TensorProto(dtype=types_pb2.DT_FLOAT)
-    t.tensor_shape.dim.add(size=2)
-    t.tensor_shape.dim.add(size=1)
-    t.float_val.extend([x, x + 0.25])
-    request.inputs["x"].CopyFrom(t)
+    request = server_runner.half_plus_two_request("m", [x, x + 0.25])
     return list(stub.Predict(request, timeout=60).outputs["y"].float_val)
 
 
-class BatchingTest(absltest.TestCase):
+class BatchingTest(server_runner.ServerTestCase):
 
     def setUp(self):
         super().setUp()
-        self.tmp = tempfile.mkdtemp()
         self.base = os.path.join(self.tmp, "m")
         server_runner.export_half_plus_two_versions(self.base, {1: 2.0})
-        self.servers = []
-
-    def tearDown(self):
-        for server in self.servers:
-            server.cleanup()
-        shutil.rmtree(self.tmp, ignore_errors=True)
-        super().tearDown()
 
     def start(self, batching_text=None):
         args = ["--model_name=m", f"--model_base_path={self.base}"]
         if batching_text is not None:
-            path = os.path.join(self.tmp, f"batching{len(self.servers)}.config")
-            with open(path, "w") as f:
-                f.write(batching_text)
+            path = self.create_tempfile(content=batching_text).full_path
             args += ["--enable_batching", f"--batching_parameters_file={path}"]
-        server = server_runner.ServerRunner(args, rest=False)
-        self.servers.append(server)
-        return server.start(["m"])
+        return self.start_server(args, ["m"])
 
     def test_batched_equals_unbatched(self):
         plain = self.start()

@@ -2,8 +2,6 @@
 
 import json
 import os
-import shutil
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -11,24 +9,11 @@ import urllib.request
 import grpc
 from absl.testing import absltest
 
-from tensorflow.core.framework import tensor_pb2
-from tensorflow.core.framework import types_pb2
 from tensorflow_serving.apis import model_management_pb2
-from tensorflow_serving.apis import predict_pb2
 from tensorflow_serving.config import model_server_config_pb2
 from tensorflow_serving.model_servers.test_util import server_runner
 
-
-
-def predict_request(name, x=1.0):
-    request = predict_pb2.PredictRequest()
-    request.model_spec.name = name
-    t = tensor_pb2.TensorProto(dtype=types_pb2.DT_FLOAT)
-    t.tensor_shape.dim.add(size=1)
-    t.tensor_shape.dim.add(size=1)
-    t.float_val.append(x)
-    request.inputs["x"].CopyFrom(t)
-    return request
+_request = server_runner.half_plus_two_request
 
 
 def config_text(models):
@@ -40,23 +25,7 @@ def config_text(models):
     return config
 
 
-class ConfigReloadTest(absltest.TestCase):
-
-    def setUp(self):
-        super().setUp()
-        self.tmp = tempfile.mkdtemp()
-        self.server = None
-
-    def tearDown(self):
-        if self.server is not None:
-            self.server.cleanup()
-        shutil.rmtree(self.tmp, ignore_errors=True)
-        super().tearDown()
-
-    def start(self, args, models=(), rest=False):
-        self.server = server_runner.ServerRunner(args, rest=rest)
-        self.server.start(models)
-        return self.server
+class ConfigReloadTest(server_runner.ServerTestCase):
 
     def test_config_file_and_rpc_reload(self):
         a, b = os.path.join(self.tmp, "a"), os.path.join(self.tmp, "b")
@@ -65,8 +34,8 @@ class ConfigReloadTest(absltest.TestCase):
         config_path = os.path.join(self.tmp, "models.config")
         with open(config_path, "w") as f:
             f.write(str(config_text({"a": a})))
-        server = self.start([f"--model_config_file={config_path}",
-                             "--model_config_file_poll_wait_seconds=1"], ["a"])
+        server = self.start_server([f"--model_config_file={config_path}",
+                                    "--model_config_file_poll_wait_seconds=1"], ["a"])
         # The file changes: b is added, a removed.
         with open(config_path + ".tmp", "w") as f:
             f.write(str(config_text({"b": b})))
@@ -75,7 +44,7 @@ class ConfigReloadTest(absltest.TestCase):
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                server.prediction_stub.Predict(predict_request("a"), timeout=30)
+                server.prediction_stub.Predict(_request("a", [1.0]), timeout=30)
             except grpc.RpcError as e:
                 self.assertIn(e.code(), (grpc.StatusCode.NOT_FOUND,
                                          grpc.StatusCode.UNAVAILABLE))
@@ -83,7 +52,7 @@ class ConfigReloadTest(absltest.TestCase):
             time.sleep(0.2)
         else:
             self.fail("model a still served after it left the config")
-        response = server.prediction_stub.Predict(predict_request("b", 2.0), timeout=30)
+        response = server.prediction_stub.Predict(_request("b", [2.0]), timeout=30)
         self.assertEqual(response.outputs["y"].float_val, [11.0])
         # HandleReloadConfigRequest: both models.
         request = model_management_pb2.ReloadConfigRequest()
@@ -91,7 +60,7 @@ class ConfigReloadTest(absltest.TestCase):
         response = server.model_stub.HandleReloadConfigRequest(request, timeout=60)
         self.assertEqual(response.status.error_code, 0)
         server.wait_for_version("a", 1, timeout=30)
-        response = server.prediction_stub.Predict(predict_request("a", 2.0), timeout=30)
+        response = server.prediction_stub.Predict(_request("a", [2.0]), timeout=30)
         self.assertEqual(response.outputs["y"].float_val, [3.0])
         # A config that is not a model_config_list is refused.
         with self.assertRaises(grpc.RpcError) as cm:
@@ -104,9 +73,9 @@ class ConfigReloadTest(absltest.TestCase):
         base = os.path.join(self.tmp, "m")
         server_runner.export_half_plus_two_versions(base, {1: 2.0})
         saved_model_half_plus_two.write_warmup_requests(
-            os.path.join(base, "1"), [predict_request("m", float(i)) for i in range(3)])
-        server = self.start(["--model_name=m", f"--model_base_path={base}",
-                             "--num_request_iterations_for_warmup=2"], ["m"])
+            os.path.join(base, "1"), [_request("m", [float(i)]) for i in range(3)])
+        server = self.start_server(["--model_name=m", f"--model_base_path={base}",
+                                    "--num_request_iterations_for_warmup=2"], ["m"])
         logs = server.logs()
         self.assertIn("Finished reading warmup data for model at", logs)
         self.assertIn("Number of warmup records read: 3.", logs)
@@ -118,9 +87,9 @@ class ConfigReloadTest(absltest.TestCase):
         config_path = os.path.join(self.tmp, "models.config")
         with open(config_path, "w") as f:
             f.write(str(config_text({"good": good, "empty": empty})))
-        server = self.start([f"--model_config_file={config_path}"], ["good"], rest=True)
+        server = self.start_server([f"--model_config_file={config_path}"], ["good"], rest=True)
         with self.assertRaises(grpc.RpcError) as cm:
-            server.prediction_stub.Predict(predict_request("empty"), timeout=30)
+            server.prediction_stub.Predict(_request("empty", [1.0]), timeout=30)
         self.assertEqual(cm.exception.code(), grpc.StatusCode.UNAVAILABLE,
                          cm.exception.details())
         with self.assertRaises(urllib.error.HTTPError) as http_cm:
@@ -132,7 +101,7 @@ class ConfigReloadTest(absltest.TestCase):
         # Once a version appears it gets served.
         server_runner.export_half_plus_two_versions(empty, {3: 1.0})
         server.wait_for_version("empty", 3, timeout=60)
-        response = server.prediction_stub.Predict(predict_request("empty"), timeout=30)
+        response = server.prediction_stub.Predict(_request("empty", [1.0]), timeout=30)
         self.assertEqual(response.outputs["y"].float_val, [1.5])
 
 

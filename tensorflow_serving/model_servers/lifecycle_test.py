@@ -1,63 +1,33 @@
 """End-to-end: version rollover under load and a broken version next to a good one."""
 
 import os
-import shutil
-import tempfile
 import threading
 import time
 
 import grpc
 from absl.testing import absltest
 
-from tensorflow.core.framework import tensor_pb2
-from tensorflow.core.framework import types_pb2
 from tensorflow_serving.apis import get_model_status_pb2
-from tensorflow_serving.apis import predict_pb2
 from tensorflow_serving.model_servers.test_util import server_runner
+
+_request = server_runner.half_plus_two_request
 
 _State = get_model_status_pb2.ModelVersionStatus
 
 
-def predict_request(name, x=1.0):
-    request = predict_pb2.PredictRequest()
-    request.model_spec.name = name
-    t = tensor_pb2.TensorProto(dtype=types_pb2.DT_FLOAT)
-    t.tensor_shape.dim.add(size=1)
-    t.tensor_shape.dim.add(size=1)
-    t.float_val.append(x)
-    request.inputs["x"].CopyFrom(t)
-    return request
-
-
-class LifecycleTest(absltest.TestCase):
-
-    def setUp(self):
-        super().setUp()
-        self.tmp = tempfile.mkdtemp()
-        self.server = None
-
-    def tearDown(self):
-        if self.server is not None:
-            self.server.cleanup()
-        shutil.rmtree(self.tmp, ignore_errors=True)
-        super().tearDown()
-
-    def start(self, args, models=()):
-        self.server = server_runner.ServerRunner(args, rest=False)
-        self.server.start(models)
-        return self.server
+class LifecycleTest(server_runner.ServerTestCase):
 
     def test_rollover_under_load(self):
         base = os.path.join(self.tmp, "m")
         server_runner.export_half_plus_two_versions(base, {1: 2.0})
-        server = self.start([f"--model_name=m", f"--model_base_path={base}",
-                             "--file_system_poll_wait_seconds=1"], ["m"])
+        server = self.start_server([f"--model_name=m", f"--model_base_path={base}",
+                                    "--file_system_poll_wait_seconds=1"], ["m"])
         failures, answers, stop = [], set(), threading.Event()
 
         def client():
             while not stop.is_set():
                 try:
-                    response = server.prediction_stub.Predict(predict_request("m"),
+                    response = server.prediction_stub.Predict(_request("m", [1.0]),
                                                               timeout=30)
                     answers.add((response.model_spec.version.value,
                                  response.outputs["y"].float_val[0]))
@@ -85,8 +55,8 @@ class LifecycleTest(absltest.TestCase):
     def test_broken_version_next_to_good_one(self):
         base = os.path.join(self.tmp, "m")
         server_runner.export_half_plus_two_versions(base, {1: 2.0})
-        server = self.start(["--model_name=m", f"--model_base_path={base}",
-                             "--max_num_load_retries=1",
+        server = self.start_server(["--model_name=m", f"--model_base_path={base}",
+                                    "--max_num_load_retries=1",
                              "--load_retry_interval_micros=100000",
                              "--file_system_poll_wait_seconds=1"], ["m"])
         # A newer version that cannot load must not take the good one down.
@@ -99,11 +69,11 @@ class LifecycleTest(absltest.TestCase):
         self.assertEqual(status[1].state, _State.AVAILABLE)
         self.assertNotEqual(status[2].status.error_code, 0)
         self.assertIn("saved_model.pb", status[2].status.error_message)
-        response = server.prediction_stub.Predict(predict_request("m", 2.0), timeout=30)
+        response = server.prediction_stub.Predict(_request("m", [2.0]), timeout=30)
         self.assertEqual(response.model_spec.version.value, 1)
         self.assertEqual(response.outputs["y"].float_val, [3.0])
         with self.assertRaises(grpc.RpcError) as cm:
-            request = predict_request("m")
+            request = _request("m", [1.0])
             request.model_spec.version.value = 2
             server.prediction_stub.Predict(request, timeout=30)
         self.assertIn(cm.exception.code(), (grpc.StatusCode.NOT_FOUND,

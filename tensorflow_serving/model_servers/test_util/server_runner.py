@@ -14,10 +14,14 @@ import sys
 import tempfile
 import time
 
+from absl.testing import absltest
 import grpc
 
+from tensorflow.core.framework import tensor_pb2
+from tensorflow.core.framework import types_pb2
 from tensorflow_serving.apis import get_model_status_pb2
 from tensorflow_serving.apis import model_service_pb2_grpc
+from tensorflow_serving.apis import predict_pb2
 from tensorflow_serving.apis import prediction_service_pb2_grpc
 
 _BINARY = "tensorflow_serving/model_servers/tensorflow_model_server"
@@ -89,6 +93,18 @@ def export_half_plus_two_versions(base_path: str, versions: dict) -> None:
         saved_model_half_plus_two.export_half_plus_two(tmp, b=b)
         # Appear atomically so a polling server never sees half a SavedModel.
         os.rename(tmp, os.path.join(base_path, str(version)))
+
+
+def half_plus_two_request(name, values, shape=None) -> predict_pb2.PredictRequest:
+    """A Predict request for half_plus_two's `x` (float, shape [len(values), 1])."""
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = name
+    tensor = tensor_pb2.TensorProto(dtype=types_pb2.DT_FLOAT)
+    for size in shape or (len(values), 1):
+        tensor.tensor_shape.dim.add(size=size)
+    tensor.float_val.extend(values)
+    request.inputs["x"].CopyFrom(tensor)
+    return request
 
 
 class ServerRunner:
@@ -219,3 +235,19 @@ class ServerRunner:
 
     def __exit__(self, *exc):
         self.cleanup()
+
+
+class ServerTestCase(absltest.TestCase):
+    """A test with its own temp dir (self.tmp) whose servers always stop."""
+
+    def setUp(self):
+        super().setUp()
+        self.tmp = self.create_tempdir().full_path
+        self.server = None
+
+    def start_server(self, args, models=(), rest=False) -> ServerRunner:
+        """Starts a server (the latest is also self.server); stopped on cleanup."""
+        server = ServerRunner(args, rest=rest)
+        self.addCleanup(server.cleanup)
+        self.server = server
+        return server.start(models)

@@ -11,20 +11,11 @@ from tensorflow_serving.util import status
 
 def get_classification_signature(bundle, model_spec):
     """(name, SignatureDef) of the classify signature the request names."""
-    name = model_spec.signature_name or util.DEFAULT_SIGNATURE
-    signature = bundle.signature_defs.get(name)
-    if signature is None:
-        raise status.invalid_argument(
-            f"No signature was found with the name: {name}")
-    _check_method(signature)
-    return name, signature
+    return util.get_signature(bundle, model_spec, sc.CLASSIFY_METHOD_NAME, "classification")
 
 
 def _check_method(signature):
-    if signature.method_name != sc.CLASSIFY_METHOD_NAME:
-        raise status.invalid_argument(
-            "Expected classification signature method_name to be "
-            f"{sc.CLASSIFY_METHOD_NAME}. Was: {signature.method_name}")
+    util.check_method(signature, sc.CLASSIFY_METHOD_NAME, "classification")
 
 
 def pre_process_classification(signature) -> tuple[str, tuple[str, ...]]:

@@ -11,20 +11,11 @@ from tensorflow_serving.util import status
 
 def get_regression_signature(bundle, model_spec):
     """(name, SignatureDef) of the regress signature the request names."""
-    name = model_spec.signature_name or util.DEFAULT_SIGNATURE
-    signature = bundle.signature_defs.get(name)
-    if signature is None:
-        raise status.invalid_argument(
-            f"No signature was found with the name: {name}")
-    _check_method(signature)
-    return name, signature
+    return util.get_signature(bundle, model_spec, sc.REGRESS_METHOD_NAME, "regression")
 
 
 def _check_method(signature):
-    if signature.method_name != sc.REGRESS_METHOD_NAME:
-        raise status.invalid_argument(
-            "Expected regression signature method_name to be "
-            f"{sc.REGRESS_METHOD_NAME}. Was: {signature.method_name}")
+    util.check_method(signature, sc.REGRESS_METHOD_NAME, "regression")
 
 
 def pre_process_regression(signature) -> tuple[str, tuple[str, ...]]:

@@ -43,3 +43,22 @@ def make_model_spec(model_spec: model_pb2.ModelSpec, name: str,
         model_spec.signature_name = signature_name or DEFAULT_SIGNATURE
     if version is not None:
         model_spec.version.value = version
+
+
+def check_method(signature, method_name: str, kind: str) -> None:
+    """INVALID_ARGUMENT unless `signature` is of `method_name` (upstream's text)."""
+    if signature.method_name != method_name:
+        raise status.invalid_argument(
+            f"Expected {kind} signature method_name to be {method_name}. "
+            f"Was: {signature.method_name}")
+
+
+def get_signature(bundle, model_spec, method_name: str, kind: str):
+    """(name, SignatureDef) the request names, checked to be of `method_name`."""
+    name = model_spec.signature_name or DEFAULT_SIGNATURE
+    signature = bundle.signature_defs.get(name)
+    if signature is None:
+        raise status.invalid_argument(
+            f"No signature was found with the name: {name}")
+    check_method(signature, method_name, kind)
+    return name, signature
