@@ -39,6 +39,7 @@ from tensorflow_serving.benchmarks import payloads
 from tensorflow_serving.benchmarks import procstat
 from tensorflow_serving.benchmarks import report
 from tensorflow_serving.benchmarks import stats
+from tensorflow_serving.util import net_util
 
 MODEL_NAME = "mnist"
 
@@ -101,10 +102,7 @@ class Pinning:
         return f"servers on core {self.server_cpu}, h2load on core {self.client_cpu}"
 
 
-def pick_unused_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+pick_unused_port = net_util.pick_unused_port
 
 
 def wait_for_port(port: int, deadline: float, process: subprocess.Popen) -> None:

@@ -13,7 +13,6 @@ import io
 import json
 import os
 import re
-import socket
 import struct
 import subprocess
 import sys
@@ -30,6 +29,7 @@ from tensorflow_serving.apis import predict_pb2
 from tensorflow_serving.apis import prediction_service_pb2_grpc
 from tensorflow_serving.example import mnist_client
 from tensorflow_serving.example import mnist_input_data
+from tensorflow_serving.util import net_util
 
 FLAGS = flags.FLAGS
 
@@ -56,11 +56,6 @@ def _write_dataset(work_dir):
                        'wb') as f:
             f.write(struct.pack('>II', 2049, count) + labels.tobytes())
 
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('localhost', 0))
-        return s.getsockname()[1]
 
 
 class _FakeModel:
@@ -310,7 +305,8 @@ class MnistClientTest(absltest.TestCase):
             self.assertEqual(model.calls, 1)  # stopped after the first
 
     def test_unreachable_rest_server_is_one_line_error(self):
-        code, out, err = self._run_main(server='localhost:%d' % _free_port(),
+        port = net_util.pick_unused_port()
+        code, out, err = self._run_main(server='localhost:%d' % port,
                                         rest=True)
         self.assertEqual(code, 1)
         self.assertLen(err.splitlines(), 1, err)
@@ -319,7 +315,7 @@ class MnistClientTest(absltest.TestCase):
 
     def test_unreachable_grpc_server_exits_with_one_line(self):
         # Through the real command line: flags parsing and the exit code too.
-        port = _free_port()
+        port = net_util.pick_unused_port()
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path),
                    TF_CPP_MIN_LOG_LEVEL='2')
         result = subprocess.run(
@@ -357,7 +353,8 @@ class MnistClientTest(absltest.TestCase):
         with open(os.path.join(self.work_dir, 't10k-images-idx3-ubyte.gz'),
                   'wb') as f:
             f.write(b'garbage')
-        code, _, err = self._run_main(server='localhost:%d' % _free_port())
+        port = net_util.pick_unused_port()
+        code, _, err = self._run_main(server='localhost:%d' % port)
         self.assertEqual(code, 1)
         self.assertLen(err.splitlines(), 1, err)
         self.assertIn('t10k-images-idx3-ubyte.gz', err)

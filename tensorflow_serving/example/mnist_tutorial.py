@@ -20,7 +20,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import sys
 import tempfile
 import time
@@ -29,6 +28,7 @@ from absl import app
 from absl import flags
 
 from tensorflow_serving.example import mnist_loop
+from tensorflow_serving.util import net_util
 
 flags.DEFINE_string('model_dir', '',
                     'Export the model to this base directory and keep it '
@@ -91,12 +91,6 @@ def _signals_held():
 def _say(message=''):
     sys.stdout.write(message + '\n')
     sys.stdout.flush()
-
-
-def _free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(('', 0))
-        return s.getsockname()[1]
 
 
 def _shown(command):
@@ -197,8 +191,8 @@ class Tutorial:
 
 
 def _run(model_base_path):
-    grpc_port = FLAGS.port or _free_port()
-    rest_api_port = FLAGS.rest_api_port or _free_port()
+    grpc_port = FLAGS.port or net_util.pick_unused_port()
+    rest_api_port = FLAGS.rest_api_port or net_util.pick_unused_port()
     out = sys.stdout.buffer
     tutorial = Tutorial(model_base_path, out)
     start = time.monotonic()

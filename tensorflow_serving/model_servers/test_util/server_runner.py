@@ -8,7 +8,6 @@ chatty server never blocks on a full pipe; tests read them with `logs()`.
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,6 +22,7 @@ from tensorflow_serving.apis import get_model_status_pb2
 from tensorflow_serving.apis import model_service_pb2_grpc
 from tensorflow_serving.apis import predict_pb2
 from tensorflow_serving.apis import prediction_service_pb2_grpc
+from tensorflow_serving.util import net_util
 
 _BINARY = "tensorflow_serving/model_servers/tensorflow_model_server"
 _SCRIPT = _BINARY + ".py"
@@ -71,10 +71,7 @@ def server_env(extra=None) -> dict:
     return env
 
 
-def pick_unused_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("", 0))
-        return s.getsockname()[1]
+pick_unused_port = net_util.pick_unused_port
 
 
 def run_to_completion(args, timeout=60):
