@@ -28,6 +28,14 @@ class ParseTest(absltest.TestCase):
             procstat.parse_vm_rss_kib("Name:\tzombie\n")
 
 
+def _cmdline(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
 class LiveTest(absltest.TestCase):
 
     def test_own_process(self):
@@ -42,13 +50,16 @@ class LiveTest(absltest.TestCase):
         # sh forks `sleep` (a command follows it), as a non-exec launcher would.
         launcher = subprocess.Popen(["sh", "-c", "sleep 30; true"])
         try:
+            # The child exists before it has exec'd `sleep`: wait for both.
             deadline = time.monotonic() + 10
-            while not procstat.children(launcher.pid) and time.monotonic() < deadline:
+            while time.monotonic() < deadline:
+                kids = procstat.children(launcher.pid)
+                if kids and _cmdline(kids[0]).startswith(b"sleep"):
+                    break
                 time.sleep(0.01)
             (child,) = procstat.children(launcher.pid)
             self.assertEqual(procstat.serving_pid(launcher.pid), child)
-            with open(f"/proc/{child}/cmdline", "rb") as f:
-                self.assertTrue(f.read().startswith(b"sleep"))
+            self.assertTrue(_cmdline(child).startswith(b"sleep"))
         finally:
             launcher.kill()
             launcher.wait()
