@@ -9,6 +9,8 @@ the gRPC services and the HTTP/REST API and log where they listen.
 import concurrent.futures
 import dataclasses
 import os
+import shutil
+import tempfile
 import threading
 
 import grpc
@@ -126,6 +128,24 @@ def parse_grpc_channel_arguments(text: str) -> list[tuple[str, object]]:
     return result
 
 
+# Unix socket paths hold at most 107 bytes; TMPDIR (e.g. under Bazel) may be long.
+_MAX_SOCKET_PATH = 100
+
+
+def _private_socket_dir() -> str:
+    """A fresh directory only this user can enter, for the Python plane's socket."""
+    for parent in ("/tmp", None):
+        try:
+            path = tempfile.mkdtemp(prefix="tfs-", dir=parent)
+        except OSError:
+            continue
+        if len(os.path.join(path, "grpc.sock")) <= _MAX_SOCKET_PATH:
+            return path  # mkdtemp makes it 0700
+        os.rmdir(path)
+    raise StartupError("No directory for the Python plane's private socket: /tmp and "
+                       "TMPDIR are unusable or TMPDIR's path is too long")
+
+
 def _import_bundle_factory():
     from tensorflow_serving.servables.tensorflow import saved_model_bundle_factory  # pylint: disable=g-import-not-at-top
     return saved_model_bundle_factory
@@ -141,6 +161,8 @@ class Server:
         self._http_server = None
         self._health = None
         self._metrics = None
+        self._native = None          # NativeDataPlane when the native plane serves
+        self._private_dir = None     # holds the Python plane's Unix socket then
         self._stop_polling = threading.Event()
         self._poll_thread = None
         self._config_lock = threading.Lock()
@@ -245,6 +267,7 @@ class Server:
                          "%s model_base_path: %s", o.model_name, o.model_base_path)
 
         from tensorflow_serving.model_servers import server_core  # pylint: disable=g-import-not-at-top
+        self._native = self._load_native_data_plane(batching_options)
         core_options = server_core.ServerCoreOptions(
             model_server_config=config,
             loader_factory=self._loader_factory(batching_options),
@@ -252,7 +275,8 @@ class Server:
             max_num_load_retries=o.max_num_load_retries,
             load_retry_interval_micros=o.load_retry_interval_micros,
             allow_version_labels_for_unavailable_models=(
-                o.allow_version_labels_for_unavailable_models))
+                o.allow_version_labels_for_unavailable_models),
+            serving_observer=self._native)
         self._core = server_core.ServerCore(core_options)
         self._core.start()
 
@@ -271,6 +295,21 @@ class Server:
             self._poll_thread = threading.Thread(
                 target=self._poll_config_file, name="model_config_poller", daemon=True)
             self._poll_thread.start()
+
+    def _load_native_data_plane(self, batching_options):
+        """The NativeDataPlane, or None (logged once) for the pure Python plane."""
+        o = self._options
+        if not (o.grpc_port or o.grpc_socket_path):
+            return None
+        from tensorflow_serving.model_servers import native_data_plane  # pylint: disable=g-import-not-at-top
+        module, reason = native_data_plane.load()
+        if module is None:
+            logging.info("Serving gRPC with the pure Python data plane: the native "
+                         "data plane is unavailable (%s).", reason)
+            return None
+        logging.info("Serving gRPC Predict with the native data plane (C++, no "
+                     "Python per request); other RPCs go to the Python plane.")
+        return native_data_plane.NativeDataPlane(module, batching_options)
 
     def _start_grpc(self, channel_args) -> None:
         # pylint: disable=g-import-not-at-top
@@ -300,6 +339,9 @@ class Server:
             self._health = health.HealthServicer()
             health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
             self._health.set("", health_pb2.HealthCheckResponse.SERVING)
+        if self._native is not None:
+            self._start_native_grpc(server, channel_args)
+            return
         address = f"0.0.0.0:{o.grpc_port}"
         if o.grpc_port:  # --port=0 disables the TCP listener, as upstream.
             try:
@@ -319,6 +361,38 @@ class Server:
                                    f"'{o.grpc_socket_path}'")
         server.start()
         self._grpc_server = server
+        self._log_grpc_listening()
+
+    def _start_native_grpc(self, server, channel_args) -> None:
+        """The Python server on a private socket; the native one on the public ports."""
+        from tensorflow_serving.model_servers import native_data_plane  # pylint: disable=g-import-not-at-top
+        o = self._options
+        self._private_dir = _private_socket_dir()
+        python_target = f"unix:{os.path.join(self._private_dir, 'grpc.sock')}"
+        if not server.add_insecure_port(python_target):
+            raise StartupError(f"Failed to listen on {python_target}")
+        server.start()
+        self._grpc_server = server
+        addresses = []
+        if o.grpc_port:
+            addresses.append(f"0.0.0.0:{o.grpc_port}")
+        if o.grpc_socket_path:
+            addresses.append("unix:" + o.grpc_socket_path)
+        try:
+            ports = self._native.start(native_data_plane.Options(
+                addresses=addresses, channel_arguments=channel_args,
+                python_target=python_target))
+        except RuntimeError as e:
+            if o.grpc_socket_path and not o.grpc_port:
+                raise StartupError(f"Failed to listen on --grpc_socket_path "
+                                   f"'{o.grpc_socket_path}'") from None
+            raise StartupError(str(e)) from None
+        if o.grpc_port:
+            self.grpc_port = ports[0]
+        self._log_grpc_listening()
+
+    def _log_grpc_listening(self) -> None:
+        o = self._options
         if o.grpc_port:
             logging.info("Running gRPC ModelServer at 0.0.0.0:%d ...", self.grpc_port)
         if o.grpc_socket_path:
@@ -377,6 +451,9 @@ class Server:
         if self._health is not None:
             self._health.enter_graceful_shutdown()
         events = []
+        if self._native is not None:
+            # First, while the Python plane still answers what it relays.
+            self._native.stop(grace)
         if self._grpc_server is not None:
             events.append(self._grpc_server.stop(grace))
         if self._http_server is not None:
@@ -385,4 +462,6 @@ class Server:
             event.wait(grace + 1)
         if self._core is not None:
             self._core.stop()
+        if self._private_dir is not None:
+            shutil.rmtree(self._private_dir, ignore_errors=True)
         logging.info("Server stopped.")

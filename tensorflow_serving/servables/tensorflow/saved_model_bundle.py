@@ -14,7 +14,9 @@ from typing import Mapping, Sequence
 import grpc
 import numpy as np
 import tensorflow as tf
+from absl import logging
 from tensorflow.core.protobuf import config_pb2
+from tensorflow.core.protobuf import meta_graph_pb2
 
 from tensorflow_serving.servables.tensorflow import tensor_util
 from tensorflow_serving.util import status
@@ -214,6 +216,7 @@ class SavedModelBundle:
         self._batching_sessions = {}
         self._lock = threading.Lock()
         self._closed = False
+        self._close_callbacks = []
 
     def signature(self, signature_name: str):
         """The SignatureDef, or FAILED_PRECONDITION as upstream's Predict."""
@@ -318,6 +321,40 @@ class SavedModelBundle:
         except tf.errors.OpError as e:
             raise from_op_error(e) from e
 
+    def native_parts(self):
+        """What a native data plane borrows to serve this bundle's signatures.
+
+        Returns (the Session's TF_Session object, {graph node name: its
+        TF_Operation object} for every node the signatures name, the
+        signatures as a serialized MetaGraphDef, the serialized RunOptions
+        every run uses). The Session stays this bundle's: register a close
+        callback that returns only once the borrower is done with it.
+        """
+        operations = {}
+        signatures = meta_graph_pb2.MetaGraphDef()
+        for name, signature in self.signature_defs.items():
+            signatures.signature_def[name].CopyFrom(signature)
+            infos = list(signature.inputs.values()) + list(signature.outputs.values())
+            for info in infos:
+                if info.WhichOneof("encoding") != "name":
+                    continue
+                node, sep, index = info.name.rpartition(":")
+                if not sep or not index.isdigit():
+                    node = info.name
+                try:
+                    operations[node] = self.graph.get_operation_by_name(node)._c_op  # pylint: disable=protected-access
+                except (KeyError, ValueError):
+                    pass
+        run_options = (self._run_options.SerializeToString()
+                       if self._run_options is not None else b"")
+        return (self.session._session, operations,  # pylint: disable=protected-access
+                signatures.SerializeToString(), run_options)
+
+    def add_close_callback(self, callback) -> None:
+        """Runs callback() first thing in close(), before the Session closes."""
+        with self._lock:
+            self._close_callbacks.append(callback)
+
     def close(self) -> None:
         """Stops batching (finishing queued work), then closes the Session."""
         with self._lock:
@@ -325,6 +362,12 @@ class SavedModelBundle:
                 return
             self._closed = True
             batching = list(self._batching_sessions.values())
+            callbacks, self._close_callbacks = self._close_callbacks, []
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:  # pylint: disable=broad-except
+                logging.exception("A close callback of %s failed", self.export_dir)
         for session in batching:
             session.close()
         self._callables.clear()
