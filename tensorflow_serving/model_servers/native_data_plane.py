@@ -111,6 +111,11 @@ class NativeDataPlane(server_core.ServingObserver):
         """Stops accepting calls; waits up to grace_seconds for those in flight."""
         if self._server is not None:
             self._server.stop(grace_seconds)
+            counts = self._server.counts()
+            logging.info("Native data plane: %d Predict calls answered natively, %d "
+                         "relayed to the Python plane; %d other calls relayed.",
+                         counts["predict_native"], counts["predict_relayed"],
+                         counts["other_relayed"])
             self._server = None
 
     # ------------------------------------------------------ ServingObserver

@@ -331,11 +331,22 @@ PyObject* Server_stop(ServerObject* self, PyObject* args) {
   Py_RETURN_NONE;
 }
 
+PyObject* Server_counts(ServerObject* self, PyObject*) {
+  if (self->server == nullptr || *self->server == nullptr) return PyDict_New();
+  const NativeGrpcServer::Counts counts = (*self->server)->counts();
+  return Py_BuildValue("{s:K,s:K,s:K}", "predict_native",
+                       static_cast<unsigned long long>(counts.predict_native), "predict_relayed",
+                       static_cast<unsigned long long>(counts.predict_relayed), "other_relayed",
+                       static_cast<unsigned long long>(counts.other_relayed));
+}
+
 PyMethodDef server_methods[] = {
     {"start", reinterpret_cast<PyCFunction>(Server_start), METH_NOARGS,
      "Binds and starts serving; returns the bound port of each address."},
     {"stop", reinterpret_cast<PyCFunction>(Server_stop), METH_VARARGS,
      "Stops accepting calls; waits up to `grace` seconds for calls in flight."},
+    {"counts", reinterpret_cast<PyCFunction>(Server_counts), METH_NOARGS,
+     "{predict_native, predict_relayed, other_relayed}: calls so far."},
     {nullptr, nullptr, 0, nullptr},
 };
 

@@ -70,6 +70,14 @@ absl::Status NativeGrpcServer::Start(const NativeGrpcServerOptions& options,
 
 NativeGrpcServer::~NativeGrpcServer() { Stop(0); }
 
+NativeGrpcServer::Counts NativeGrpcServer::counts() const {
+  Counts counts;
+  counts.predict_native = prediction_service_->num_native();
+  counts.predict_relayed = prediction_service_->num_relayed();
+  counts.other_relayed = proxy_->num_relayed();
+  return counts;
+}
+
 void NativeGrpcServer::Stop(double grace_seconds) {
   if (server_ == nullptr) return;
   server_->Shutdown(std::chrono::system_clock::now() +

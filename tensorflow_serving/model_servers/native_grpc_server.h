@@ -50,6 +50,15 @@ class NativeGrpcServer {
   // Stops accepting; calls in flight get `grace_seconds` to finish.
   void Stop(double grace_seconds);
 
+  // Predict calls answered natively, Predict calls relayed to the Python
+  // plane, and calls of other methods relayed.
+  struct Counts {
+    uint64_t predict_native = 0;
+    uint64_t predict_relayed = 0;
+    uint64_t other_relayed = 0;
+  };
+  Counts counts() const;
+
  private:
   NativeGrpcServer() = default;
 

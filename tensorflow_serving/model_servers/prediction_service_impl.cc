@@ -9,6 +9,8 @@
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <grpcpp/support/proto_buffer_reader.h>
 
+#include "absl/strings/str_cat.h"
+
 #include "tensorflow_serving/batching/batching_session.h"
 
 namespace tensorflow {
@@ -17,6 +19,12 @@ namespace serving {
 namespace {
 
 constexpr char kPredictMethod[] = "/tensorflow.serving.PredictionService/Predict";
+
+grpc::Status NoRequestMessage() {
+  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                      absl::StrCat("\"b'", kPredictMethod,
+                                   "'\" requires exactly one request message."));
+}
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
@@ -54,6 +62,9 @@ class PredictReactor final : public grpc::ServerUnaryReactor {
         response_(google::protobuf::Arena::CreateMessage<PredictResponse>(&arena_)) {}
 
   void Start() {
+    // A call without a request message (its client half-closed without
+    // sending one): answered as the Python plane's grpcio answers it.
+    if (!request_bytes_->Valid()) return Finish(NoRequestMessage());
     if (!Parse()) return Forward();
     int64_t version = 0;
     bundle_ = service_->serving_map().Find(request_->model_spec(), &version);
@@ -62,7 +73,7 @@ class PredictReactor final : public grpc::ServerUnaryReactor {
     const absl::Status status = PreProcessPrediction(
         *bundle_, version, *request_, service_->options(), &prepared_, response_, &forward);
     if (forward) return Forward();
-    if (!status.ok()) return Finish(ToGrpcStatus(status));
+    if (!status.ok()) return Fail(status);
     BatchingSession* batching = bundle_->batching_session();
     if (batching != nullptr && prepared_.signature->batchable) {
       batching->Run(prepared_.signature_name, prepared_.input_aliases, prepared_.feeds,
@@ -99,19 +110,26 @@ class PredictReactor final : public grpc::ServerUnaryReactor {
   }
 
   void Complete(const absl::Status& status, const OwnedTensorViews& outputs) {
-    if (!status.ok()) return Finish(ToGrpcStatus(status));
+    if (!status.ok()) return Fail(status);
     bool forward = false;
     const absl::Status post = PostProcessPredictionResult(prepared_, outputs.views,
                                                           service_->options(), response_,
                                                           &forward);
     if (forward) return Forward();
-    if (!post.ok()) return Finish(ToGrpcStatus(post));
+    if (!post.ok()) return Fail(post);
     *response_bytes_ = SerializeDeterministically(*response_);
+    service_->CountNative();
     Finish(grpc::Status::OK);
+  }
+
+  void Fail(const absl::Status& status) {
+    service_->CountNative();
+    Finish(ToGrpcStatus(status));
   }
 
   // Hands the untouched request bytes to the Python plane.
   void Forward() {
+    service_->CountRelayed();
     forwarding_.store(true);
     response_->Clear();
     bundle_.reset();  // the Python plane takes its own handle

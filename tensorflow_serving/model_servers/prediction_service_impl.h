@@ -8,6 +8,8 @@
 #ifndef TENSORFLOW_SERVING_MODEL_SERVERS_PREDICTION_SERVICE_IMPL_H_
 #define TENSORFLOW_SERVING_MODEL_SERVERS_PREDICTION_SERVICE_IMPL_H_
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 
 #include "tensorflow_serving/apis/prediction_service.grpc.pb.h"
@@ -38,10 +40,18 @@ class PredictionServiceImpl final : public PredictionServiceWithRawPredict {
   PythonPlaneProxy* proxy() const { return proxy_; }
   const PredictOptions& options() const { return options_; }
 
+  // Predict calls answered here, and those relayed to the Python plane.
+  uint64_t num_native() const { return num_native_.load(std::memory_order_relaxed); }
+  uint64_t num_relayed() const { return num_relayed_.load(std::memory_order_relaxed); }
+  void CountNative() const { num_native_.fetch_add(1, std::memory_order_relaxed); }
+  void CountRelayed() const { num_relayed_.fetch_add(1, std::memory_order_relaxed); }
+
  private:
   std::shared_ptr<const ServingMap> serving_map_;
   PythonPlaneProxy* proxy_;
   const PredictOptions options_;
+  mutable std::atomic<uint64_t> num_native_{0};
+  mutable std::atomic<uint64_t> num_relayed_{0};
 };
 
 }  // namespace serving

@@ -1,8 +1,6 @@
 #include "tensorflow_serving/model_servers/python_plane_proxy.h"
 
 #include <atomic>
-#include <climits>
-#include <mutex>
 
 #include "absl/strings/match.h"
 
@@ -28,8 +26,13 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target) {
 }
 
 // One relayed call of any kind (unary or streaming): a server-side reactor
-// facing our client and a client-side reactor facing the Python server,
-// passing each message along once the other side has taken the previous one.
+// facing our client and a client-side reactor facing the Python server.
+// Messages flow in two independent chains, each with at most one operation
+// in flight: upstream (server read -> client write -> server read ...) and
+// downstream (client read -> server write -> client read ...). Each chain
+// holds the client call open (AddHold) until it has started its last
+// client-side operation, so no operation is ever started on a finished
+// client call; the client's OnDone then finishes the server side.
 class Relay {
  public:
   Relay(grpc::GenericStub* stub, grpc::GenericCallbackServerContext* context)
@@ -37,6 +40,7 @@ class Relay {
     PythonPlaneProxy::PrepareClientContext(*context, &client_context_);
     stub->PrepareBidiStreamingCall(&client_context_, method_, grpc::StubOptions(),
                                    &client_);
+    client_.AddMultipleHolds(2);  // upstream and downstream
     server_.StartRead(&from_client_);
     client_.StartRead(&from_python_);
     client_.StartCall();
@@ -48,18 +52,22 @@ class Relay {
   class ServerSide : public grpc::ServerGenericBidiReactor {
    public:
     explicit ServerSide(Relay* relay) : relay_(relay) {}
+    // Upstream: a message (or the half-close) from our client.
     void OnReadDone(bool ok) override {
       if (ok) {
         relay_->client_.StartWrite(&relay_->from_client_);
       } else {
         relay_->client_.StartWritesDone();
+        relay_->client_.RemoveHold();  // upstream done
       }
     }
+    // Downstream: our client took the Python server's message.
     void OnWriteDone(bool ok) override {
       if (ok) {
         relay_->client_.StartRead(&relay_->from_python_);
       } else {
         relay_->client_context_.TryCancel();
+        relay_->client_.RemoveHold();  // downstream done
       }
     }
     void OnCancel() override { relay_->client_context_.TryCancel(); }
@@ -75,11 +83,21 @@ class Relay {
     void OnReadInitialMetadataDone(bool ok) override {
       if (ok) PythonPlaneProxy::CopyInitialMetadata(relay_->client_context_, relay_->context_);
     }
+    // Downstream: a message from the Python server, or the end of them.
     void OnReadDone(bool ok) override {
-      if (ok) relay_->server_.StartWrite(&relay_->from_python_);
+      if (ok) {
+        relay_->server_.StartWrite(&relay_->from_python_);
+      } else {
+        RemoveHold();  // downstream done
+      }
     }
+    // Upstream: the Python server took our client's message.
     void OnWriteDone(bool ok) override {
-      if (ok) relay_->server_.StartRead(&relay_->from_client_);
+      if (ok) {
+        relay_->server_.StartRead(&relay_->from_client_);
+      } else {
+        RemoveHold();  // upstream done: the Python side takes no more
+      }
     }
     void OnDone(const grpc::Status& status) override {
       PythonPlaneProxy::CopyTrailingMetadata(relay_->client_context_, relay_->context_);
@@ -112,6 +130,7 @@ PythonPlaneProxy::PythonPlaneProxy(const std::string& target)
 
 grpc::ServerGenericBidiReactor* PythonPlaneProxy::CreateReactor(
     grpc::GenericCallbackServerContext* context) {
+  num_relayed_.fetch_add(1, std::memory_order_relaxed);
   return (new Relay(&stub_, context))->reactor();
 }
 
@@ -120,6 +139,10 @@ void PythonPlaneProxy::ForwardUnary(grpc::CallbackServerContext* server_context,
                                     const grpc::ByteBuffer* request,
                                     grpc::ByteBuffer* response,
                                     std::function<void(grpc::Status)> done) {
+  if (!request->Valid()) {  // nothing to relay (callers answer such calls)
+    done(grpc::Status(grpc::StatusCode::INTERNAL, "No request message"));
+    return;
+  }
   PrepareClientContext(*server_context, client_context);
   stub_.UnaryCall(client_context, method, grpc::StubOptions(), request, response,
                   [client_context, server_context, done = std::move(done)](

@@ -11,6 +11,8 @@
 #ifndef TENSORFLOW_SERVING_MODEL_SERVERS_PYTHON_PLANE_PROXY_H_
 #define TENSORFLOW_SERVING_MODEL_SERVERS_PYTHON_PLANE_PROXY_H_
 
+#include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -49,9 +51,13 @@ class PythonPlaneProxy : public grpc::CallbackGenericService {
   static void CopyTrailingMetadata(const grpc::ClientContext& client,
                                    grpc::CallbackServerContext* server);
 
+  // Calls of other methods relayed so far.
+  uint64_t num_relayed() const { return num_relayed_.load(std::memory_order_relaxed); }
+
  private:
   std::shared_ptr<grpc::Channel> channel_;
   grpc::GenericStub stub_;
+  std::atomic<uint64_t> num_relayed_{0};
 };
 
 }  // namespace serving
