@@ -139,6 +139,9 @@ class NativeFuzzTest(absltest.TestCase):
             rest=False)
         cls.server.start(models=["half_plus_two", "all_dtypes"])
         cls.server.wait_for_version("half_plus_two", 1)
+        if os.environ.get("MODEL_SERVER_ASAN"):  # --config=asan: really under ASan?
+            with open(f"/proc/{cls.server.process.pid}/maps", encoding="utf-8") as f:
+                assert "libasan" in f.read(), "the server runs without ASan"
 
     @classmethod
     def tearDownClass(cls):

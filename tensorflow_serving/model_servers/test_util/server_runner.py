@@ -94,8 +94,24 @@ def expected_plane_line() -> str | None:
     return NATIVE_PLANE_LINE
 
 
+def _asan_env() -> dict:
+    """With --config=asan: the ASan runtime the native extension needs, preloaded."""
+    if not os.environ.get("MODEL_SERVER_ASAN"):
+        return {}
+    def library(name):
+        return os.path.realpath(subprocess.run(
+            ["gcc", f"-print-file-name={name}"], capture_output=True, text=True,
+            check=True).stdout.strip())
+    # libstdc++ too: ASan intercepts C++ exceptions only if it is loaded at
+    # startup (Python itself is C), and TensorFlow throws some internally.
+    # Leaks: Python and TensorFlow keep what they allocate until exit.
+    return {"LD_PRELOAD": f"{library('libasan.so')} {library('libstdc++.so')}",
+            "ASAN_OPTIONS": "detect_leaks=0:abort_on_error=1:halt_on_error=1"}
+
+
 def server_env(extra=None) -> dict:
     env = dict(os.environ)
+    env.update(_asan_env())
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     root = repo_root()
     paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
