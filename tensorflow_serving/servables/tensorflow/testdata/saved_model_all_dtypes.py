@@ -9,6 +9,8 @@ SavedModel with these Predict signatures:
                   string, complex64 and complex128
   with_defaults   "a" float [-1], "b" float scalar (default 10.0)
                   -> "sum" = a + b, "doubled" = 2a, "total" = sum(a + b) (scalar)
+  batch_float     "x" float [-1,-1] -> "y" = 2x, "rows" = the row sums [-1]
+  batch_string    "x" string [-1] -> "y" = x (batchable: dim 0 unknown)
   serving_default the same as echo_float
 """
 
@@ -49,6 +51,16 @@ def export_all_dtypes(export_dir: str) -> None:
                      "total": info(tf.reduce_sum(total, name="total"))},
             method_name=consts.PREDICT_METHOD_NAME,
             defaults={"b": default_b})
+        x = v1.placeholder(tf.float32, shape=[None, None], name="batch_float_x")
+        signatures["batch_float"] = v1.saved_model.signature_def_utils.build_signature_def(
+            inputs={"x": info(x)},
+            outputs={"y": info(tf.identity(2.0 * x, name="batch_float_y")),
+                     "rows": info(tf.reduce_sum(x, axis=1, name="batch_float_rows"))},
+            method_name=consts.PREDICT_METHOD_NAME)
+        x = v1.placeholder(tf.string, shape=[None], name="batch_string_x")
+        signatures["batch_string"] = v1.saved_model.signature_def_utils.build_signature_def(
+            inputs={"x": info(x)}, outputs={"y": info(tf.identity(x, name="batch_string_y"))},
+            method_name=consts.PREDICT_METHOD_NAME)
         builder.add_meta_graph_and_variables(
             sess, [v1.saved_model.tag_constants.SERVING], signature_def_map=signatures)
     builder.save()
