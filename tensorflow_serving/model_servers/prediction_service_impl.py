@@ -11,6 +11,7 @@ import time
 import grpc
 from absl import logging
 
+from tensorflow_serving.apis import model_pb2
 from tensorflow_serving.apis import prediction_service_pb2_grpc
 from tensorflow_serving.model_servers import metrics as metrics_lib
 from tensorflow_serving.servables.tensorflow import classifier
@@ -18,15 +19,16 @@ from tensorflow_serving.servables.tensorflow import get_model_metadata_impl
 from tensorflow_serving.servables.tensorflow import multi_inference
 from tensorflow_serving.servables.tensorflow import predict_util
 from tensorflow_serving.servables.tensorflow import regressor
+from tensorflow_serving.servables.tensorflow import util
 from tensorflow_serving.util.status import ServingError
 
 
-def _model_spec_of_multi_inference(request):
-    # MultiInferenceRequest has no top-level model_spec: tasks carry theirs.
-    if not request.tasks:
-        from tensorflow_serving.util import status  # pylint: disable=g-import-not-at-top
-        raise status.invalid_argument("Expected at least one task")
-    return request.tasks[0].model_spec
+def _model_spec_of_multi_inference(request) -> model_pb2.ModelSpec:
+    # Upstream's GetModelSpecFromRequest: the first task's spec, else an empty
+    # one (which ServerCore refuses: "ModelSpec has no name specified.").
+    if request.tasks and request.tasks[0].HasField("model_spec"):
+        return request.tasks[0].model_spec
+    return model_pb2.ModelSpec()
 
 
 def abort_with(context, api: str, error: BaseException):
@@ -46,11 +48,15 @@ class PredictionServiceImpl(prediction_service_pb2_grpc.PredictionServiceService
         self._core = core
         self._metrics = metrics
 
-    def _call(self, api, handler, request, context, model_spec):
+    def _call(self, api, handler, request, context, model_spec,
+              check=util.require_model_spec):
+        """check(request), then handler(handle, request) on the version asked for."""
         metrics = self._metrics
         start = time.perf_counter() if metrics is not None else 0.0
         code = "OK"
         try:
+            if check is not None:
+                check(request)
             with self._core.servable_handle(model_spec) as handle:
                 return handler(handle, request)
         except Exception as e:  # pylint: disable=broad-except
@@ -65,6 +71,8 @@ class PredictionServiceImpl(prediction_service_pb2_grpc.PredictionServiceService
         # The hot path: kept free of anything optional.
         if self._metrics is None:
             try:
+                if not request.HasField("model_spec"):
+                    util.require_model_spec(request)
                 with self._core.servable_handle(request.model_spec) as handle:
                     return predict_util.predict(handle, request)
             except Exception as e:  # pylint: disable=broad-except
@@ -81,14 +89,12 @@ class PredictionServiceImpl(prediction_service_pb2_grpc.PredictionServiceService
                           request.model_spec)
 
     def MultiInference(self, request, context):
-        try:
-            spec = _model_spec_of_multi_inference(request)
-        except Exception as e:  # pylint: disable=broad-except
-            abort_with(context, "MultiInference", e)
         return self._call("MultiInference", multi_inference.run_multi_inference,
-                          request, context, spec)
+                          request, context, _model_spec_of_multi_inference(request),
+                          check=None)
 
     def GetModelMetadata(self, request, context):
         return self._call("GetModelMetadata",
                           get_model_metadata_impl.get_model_metadata, request,
-                          context, request.model_spec)
+                          context, request.model_spec,
+                          check=get_model_metadata_impl.validate_request)

@@ -34,8 +34,7 @@ class SavedModelBundleFactoryTest(absltest.TestCase):
         super().tearDownClass()
 
     def _y(self, bundle, x):
-        return bundle.run("serving_default",
-                          {"x": np.array([[x]], np.float32)}, ["y"])["y"]
+        return bundle.run({"x:0": np.array([[x]], np.float32)}, ["y:0"])["y:0"]
 
     def test_load_and_unload(self):
         make = factory_lib.make_loader_factory(factory_lib.BundleOptions())
@@ -123,8 +122,10 @@ class SavedModelBundleFactoryTest(absltest.TestCase):
             "hp2", 1, os.path.join(self.base, "1"))
         loader.load()
         bundle = loader.servable()
-        np.testing.assert_allclose([[3.0]], self._y(bundle, 2.0))
-        self.assertLen(bundle._batching_sessions, 1)  # pylint: disable=protected-access
+        out = bundle.run({"x:0": np.array([[2.0]], np.float32)}, ["y:0"],
+                         batchable=True)
+        np.testing.assert_allclose([[3.0]], out["y:0"])
+        self.assertIsNotNone(bundle._batching)  # pylint: disable=protected-access
         loader.unload()
 
 
