@@ -80,7 +80,7 @@ class ConfigReloadTest(server_runner.ServerTestCase):
         self.assertIn("Finished reading warmup data for model at", logs)
         self.assertIn("Number of warmup records read: 3.", logs)
 
-    def test_model_without_versions_is_unavailable(self):
+    def test_model_without_versions_is_not_found_as_upstream(self):
         good, empty = os.path.join(self.tmp, "good"), os.path.join(self.tmp, "empty")
         server_runner.export_half_plus_two_versions(good, {1: 2.0})
         os.makedirs(empty)
@@ -90,13 +90,16 @@ class ConfigReloadTest(server_runner.ServerTestCase):
         server = self.start_server([f"--model_config_file={config_path}"], ["good"], rest=True)
         with self.assertRaises(grpc.RpcError) as cm:
             server.prediction_stub.Predict(_request("empty", [1.0]), timeout=30)
-        self.assertEqual(cm.exception.code(), grpc.StatusCode.UNAVAILABLE,
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.NOT_FOUND,
                          cm.exception.details())
+        self.assertTrue(cm.exception.details().startswith(
+            "Servable not found for request: Latest(empty)"), cm.exception.details())
+        self.assertNotIn(empty, cm.exception.details())  # no server paths
         with self.assertRaises(urllib.error.HTTPError) as http_cm:
             urllib.request.urlopen(urllib.request.Request(
                 f"http://localhost:{server.rest_port}/v1/models/empty:predict",
                 data=json.dumps({"instances": [[1.0]]}).encode()), timeout=30)
-        self.assertEqual(http_cm.exception.code, 503)
+        self.assertEqual(http_cm.exception.code, 404)
         self.assertIn("empty", json.loads(http_cm.exception.read())["error"])
         # Once a version appears it gets served.
         server_runner.export_half_plus_two_versions(empty, {3: 1.0})

@@ -23,6 +23,9 @@ from tensorflow_serving.model_servers import metrics as metrics_lib
 # one line, before TensorFlow's start-up noise.
 
 _INT32_MAX = 2**31 - 1
+_HEALTH_SERVICES = ("", "ModelService", "PredictionService",
+                    "tensorflow.serving.ModelService",
+                    "tensorflow.serving.PredictionService")
 
 
 class StartupError(Exception):
@@ -58,6 +61,7 @@ class Options:
     tensorflow_inter_op_parallelism: int = 0
     tensorflow_session_parallelism: int = 0
     allow_version_labels_for_unavailable_models: bool = False
+    enable_signature_method_name_check: bool = False
     shutdown_grace_seconds: float = 30.0
 
 
@@ -77,8 +81,19 @@ def read_model_server_config(path: str) -> model_server_config_pb2.ModelServerCo
     try:
         text_format.Parse(text, config)
     except text_format.ParseError as e:
-        raise StartupError(f"Invalid protobuf file: '{path}': {e}") from None
+        raise StartupError(f"{parse_error_line(config, e)}; Invalid protobuf "
+                           f"file: '{path}'") from None
     return config
+
+
+def parse_error_line(message, error: text_format.ParseError) -> str:
+    """The line protobuf's C++ parser logs: upstream's report of a bad text proto."""
+    detail = str(error)
+    prefix = f"{error.GetLine()}:{error.GetColumn()} : "
+    if detail.startswith(prefix):
+        detail = detail[len(prefix):]
+    return (f"Error parsing text-format {message.DESCRIPTOR.full_name}: "
+            f"{error.GetLine()}:{error.GetColumn()}: {detail}")
 
 
 def build_single_model_config(name: str, base_path: str):
@@ -245,6 +260,9 @@ class Server:
                          "%s model_base_path: %s", o.model_name, o.model_base_path)
 
         from tensorflow_serving.model_servers import server_core  # pylint: disable=g-import-not-at-top
+        from tensorflow_serving.servables.tensorflow import util as servables_util  # pylint: disable=g-import-not-at-top
+        servables_util.set_signature_method_name_check_feature(
+            o.enable_signature_method_name_check)
         core_options = server_core.ServerCoreOptions(
             model_server_config=config,
             loader_factory=self._loader_factory(batching_options),
@@ -299,7 +317,10 @@ class Server:
             from grpc_health.v1 import health_pb2_grpc  # pylint: disable=g-import-not-at-top
             self._health = health.HealthServicer()
             health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
-            self._health.set("", health_pb2.HealthCheckResponse.SERVING)
+            # Upstream's names ("", "ModelService", "PredictionService") and
+            # the services' full names, which health clients usually ask for.
+            for service in _HEALTH_SERVICES:
+                self._health.set(service, health_pb2.HealthCheckResponse.SERVING)
         address = f"0.0.0.0:{o.grpc_port}"
         if o.grpc_port:  # --port=0 disables the TCP listener, as upstream.
             try:

@@ -3,8 +3,8 @@
 ServerCore wires a FileSystemStoragePathSource (which versions exist and are
 wanted) to an AspiredVersionsManager (loading, serving, unloading them),
 validates and applies configs (initially and on reload), resolves version
-labels and turns a ModelSpec into a ServableHandle, with the error codes the
-team's contract fixes. It knows nothing of TensorFlow: loaders come from
+labels and turns a ModelSpec into a ServableHandle, with upstream's error
+codes. It knows nothing of TensorFlow: loaders come from
 ServerCoreOptions.loader_factory.
 """
 
@@ -236,8 +236,7 @@ class ServerCore:
         """A handle (a context manager) to the version model_spec asks for.
 
         Raises ServingError: INVALID_ARGUMENT (no name, unknown label),
-        NOT_FOUND (unknown model or version), UNAVAILABLE (model configured but
-        nothing loaded yet, or the version is still loading).
+        NOT_FOUND (no such model or version AVAILABLE), as upstream.
         """
         name = model_spec.name
         if not name:
@@ -250,43 +249,37 @@ class ServerCore:
         else:
             version = self._labels.get(name, _EMPTY).get(model_spec.version_label)
             if version is None:
-                raise self._label_error(name, model_spec.version_label)
+                raise status.invalid_argument(
+                    f"Unrecognized servable version label: {model_spec.version_label}")
         handle = self._manager.get_handle(name, version)
         if handle is None:
             raise self._not_found_error(name, version)
         return handle
 
-    def _label_error(self, name: str, label: str) -> status.ServingError:
-        if name not in self._model_names:
-            return status.not_found(
-                f"Servable not found for request: {name} (version_label: {label})")
-        return status.invalid_argument(f"Unrecognized servable version label: {label}")
-
     def _not_found_error(self, name: str, version: Optional[int]) -> status.ServingError:
+        """Upstream's NOT_FOUND, with a short reason when the model is configured.
+
+        The reason (still loading, failed to load, nothing on disk) never
+        names server paths or load errors: GetModelStatus reports those.
+        """
         message = f"Servable not found for request: {_request_string(name, version)}"
         if name not in self._model_names:
             return status.not_found(message)
         states = self._manager.version_states(name)
-        loading = sorted(v for v, (s, _) in states.items()
-                         if s in (ManagerState.START, ManagerState.LOADING))
         if version is not None:
-            if version in loading:
-                return status.unavailable(
-                    f"{message}. Version {version} of model {name} is still loading.")
+            state = states.get(version)
+            if state is not None and state[0] in (ManagerState.START, ManagerState.LOADING):
+                return status.not_found(f"{message}; version {version} is still loading")
             return status.not_found(message)
-        if loading:
-            detail = f"model {name} is still loading (version(s) {loading})"
+        if any(s in (ManagerState.START, ManagerState.LOADING) for s, _ in states.values()):
+            reason = "the model is still loading"
+        elif any(s is ManagerState.END and e is not None for s, e in states.values()):
+            reason = "no version of the model could be loaded"
+        elif not states:
+            reason = "no versions of the model were found"
         else:
-            failed = [(v, e) for v, (s, e) in sorted(states.items())
-                      if s is ManagerState.END and e is not None]
-            model = self._models.get(name)
-            if failed:
-                detail = "no version of model {} could be loaded: {}".format(
-                    name, "; ".join(f"version {v}: {e.message}" for v, e in failed))
-            else:
-                detail = (f"no versions of model {name} found under base path "
-                          f"{model.base_path if model else '?'}")
-        return status.unavailable(f"{message}. No version is available yet: {detail}.")
+            return status.not_found(message)
+        return status.not_found(f"{message}; {reason}")
 
     # ------------------------------------------------------------------
     # Queries.
@@ -296,13 +289,13 @@ class ServerCore:
     ) -> List[Tuple[int, ManagerState, Optional[status.ServingError]]]:
         """Every version the manager has seen for `name` (newest first)."""
         states = self._manager.version_states(name)
-        if not states:
-            raise status.not_found(f"Could not find any versions of model {name}")
         if version is not None:
             state = states.get(version)
             if state is None:
                 raise status.not_found(f"Could not find version {version} of model {name}")
             return [(version, state[0], state[1])]
+        if not states:
+            raise status.not_found(f"Could not find any versions of model {name}")
         return [(v, s, e) for v, (s, e) in sorted(states.items(), reverse=True)]
 
     def model_names(self) -> List[str]:

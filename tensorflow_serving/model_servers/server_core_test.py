@@ -127,7 +127,9 @@ class ServerCoreTest(absltest.TestCase):
         self._assert_error(grpc.StatusCode.INVALID_ARGUMENT,
                            "Unrecognized servable version label: beta",
                            core.servable_handle, _spec("m", label="beta"))
-        self._assert_error(grpc.StatusCode.NOT_FOUND, "Servable not found for request",
+        # Upstream: a label on an unknown model is an unknown label.
+        self._assert_error(grpc.StatusCode.INVALID_ARGUMENT,
+                           "Unrecognized servable version label: beta",
                            core.servable_handle, _spec("foo", label="beta"))
         self._assert_error(grpc.StatusCode.NOT_FOUND, "Could not find any versions of model foo",
                            core.model_version_states, "foo")
@@ -217,11 +219,12 @@ class ServerCoreTest(absltest.TestCase):
         self._assert_error(grpc.StatusCode.FAILED_PRECONDITION, "version 3 of model m",
                            core.reload_config, self._config(("m", None, {"next": 3})))
 
-    def test_missing_base_path_is_unavailable_until_it_appears(self):
+    def test_missing_base_path_is_not_found_until_it_appears(self):
         core = self._core(self._config("m"), poll=0.02)
-        e = self._assert_error(grpc.StatusCode.UNAVAILABLE, "Latest(m)",
+        e = self._assert_error(grpc.StatusCode.NOT_FOUND, "Latest(m)",
                                core.servable_handle, _spec("m"))
-        self.assertIn("no versions of model m found", e.message)
+        self.assertEqual("Servable not found for request: Latest(m); no versions of "
+                         "the model were found", e.message)
         self._assert_error(grpc.StatusCode.NOT_FOUND, "Could not find any versions",
                            core.model_version_states, "m")
         self._version("m", 3)
@@ -242,19 +245,21 @@ class ServerCoreTest(absltest.TestCase):
         with core.servable_handle(_spec("m")) as handle:
             self.assertEqual(handle.id.version, 1)
 
-    def test_model_with_only_failed_versions_is_unavailable(self):
+    def test_model_with_only_failed_versions_is_not_found(self):
         self._version("m", 1, fail=True)
         core = self._core(self._config("m"))
-        e = self._assert_error(grpc.StatusCode.UNAVAILABLE, "Latest(m)",
+        e = self._assert_error(grpc.StatusCode.NOT_FOUND, "Latest(m)",
                                core.servable_handle, _spec("m"))
-        self.assertIn("version 1: no model in", e.message)
+        # The reason, but never the load error or paths: GetModelStatus has those.
+        self.assertEqual("Servable not found for request: Latest(m); no version of "
+                         "the model could be loaded", e.message)
         self._assert_error(grpc.StatusCode.NOT_FOUND, "Specific(m, 1)",
                            core.servable_handle, _spec("m", 1))
         [(version, state, error)] = core.model_version_states("m")
         self.assertEqual((version, state, error.code),
                          (1, ManagerState.END, grpc.StatusCode.NOT_FOUND))
 
-    def test_loading_version_is_unavailable(self):
+    def test_loading_version_is_not_found_as_upstream(self):
         self._version("m", 1)
         gate = threading.Event()
         slow = FakeLoader("slow", gate=gate)
@@ -266,9 +271,11 @@ class ServerCoreTest(absltest.TestCase):
         starter.start()
         self.assertTrue(slow.load_started.wait(_TIMEOUT))
         self.assertTrue(starter.is_alive())  # start() blocks until the load ends
-        self._assert_error(grpc.StatusCode.UNAVAILABLE, "still loading",
-                           core.servable_handle, _spec("m"))
-        self._assert_error(grpc.StatusCode.UNAVAILABLE, "Specific(m, 1)",
+        self._assert_error(grpc.StatusCode.NOT_FOUND,
+                           "Servable not found for request: Latest(m); the model "
+                           "is still loading", core.servable_handle, _spec("m"))
+        self._assert_error(grpc.StatusCode.NOT_FOUND,
+                           "Servable not found for request: Specific(m, 1)",
                            core.servable_handle, _spec("m", 1))
         gate.set()
         starter.join(_TIMEOUT)

@@ -110,7 +110,8 @@ flags.DEFINE_bool("remove_unused_fields_from_bundle_metagraph", True,
                   "save memory (accepted for compatibility).")
 flags.DEFINE_bool("prefer_tflite_model", False, "EXPERIMENTAL; not supported.")
 flags.DEFINE_bool("enable_signature_method_name_check", False, "Enable method_"
-                  "name check for SignatureDef (accepted for compatibility).")
+                  "name check for SignatureDef. Disable this if serving native "
+                  "TF2 regression/classification models.")
 flags.DEFINE_bool("xla_cpu_compilation_enabled", False, "Accepted for "
                   "compatibility.")
 flags.DEFINE_bool("enable_grpc_healthcheck_service", False, "Enable the "
@@ -173,7 +174,8 @@ def _options_from_flags():
         tensorflow_inter_op_parallelism=FLAGS.tensorflow_inter_op_parallelism,
         tensorflow_session_parallelism=FLAGS.tensorflow_session_parallelism,
         allow_version_labels_for_unavailable_models=(
-            FLAGS.allow_version_labels_for_unavailable_models))
+            FLAGS.allow_version_labels_for_unavailable_models),
+        enable_signature_method_name_check=FLAGS.enable_signature_method_name_check)
 
 
 def main(argv):
