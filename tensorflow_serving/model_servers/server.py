@@ -17,6 +17,7 @@ from google.protobuf import text_format
 
 from tensorflow_serving.config import model_server_config_pb2
 from tensorflow_serving.model_servers import metrics as metrics_lib
+from tensorflow_serving.util import log_rate_limit
 
 # The serving modules (and so TensorFlow) are imported only after the flags
 # and config files have been checked: a config error is reported at once, as
@@ -62,6 +63,7 @@ class Options:
     tensorflow_session_parallelism: int = 0
     allow_version_labels_for_unavailable_models: bool = False
     enable_signature_method_name_check: bool = False
+    max_tensor_fill_bytes: int = 64 << 20
     shutdown_grace_seconds: float = 30.0
 
 
@@ -261,8 +263,10 @@ class Server:
 
         from tensorflow_serving.model_servers import server_core  # pylint: disable=g-import-not-at-top
         from tensorflow_serving.servables.tensorflow import util as servables_util  # pylint: disable=g-import-not-at-top
+        from tensorflow_serving.servables.tensorflow import tensor_util  # pylint: disable=g-import-not-at-top
         servables_util.set_signature_method_name_check_feature(
             o.enable_signature_method_name_check)
+        tensor_util.set_max_fill_bytes(o.max_tensor_fill_bytes)
         core_options = server_core.ServerCoreOptions(
             model_server_config=config,
             loader_factory=self._loader_factory(batching_options),
@@ -298,6 +302,9 @@ class Server:
         from tensorflow_serving.model_servers import prediction_service_impl
         # pylint: enable=g-import-not-at-top
         o = self._options
+        # grpcio logs a traceback for every request it cannot decode: one per
+        # minute is enough, whatever a client sends.
+        log_rate_limit.install("grpc._common", "Exception deserializing")
         executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=o.grpc_max_threads, thread_name_prefix="grpc")
         grpc_options = [("grpc.max_send_message_length", _INT32_MAX),

@@ -102,6 +102,12 @@ flags.DEFINE_bool("enable_model_warmup", True, "Enables model warmup, which "
 flags.DEFINE_integer("num_request_iterations_for_warmup", 1, "Number of times "
                      "a request is iterated during warmup replay. This value "
                      "is used only if > 0.")
+flags.DEFINE_integer("max_tensor_fill_bytes", 64 << 20, "Not in upstream. A "
+                     "request tensor whose *_val list is shorter than its "
+                     "shape is filled with its last value, as TensorFlow does; "
+                     "fills to more than this many bytes are refused with "
+                     "INVALID_ARGUMENT before anything is allocated.",
+                     lower_bound=0)
 flags.DEFINE_bool("version", False, "Display version")
 flags.DEFINE_string("monitoring_config_file", "", "If non-empty, read an ascii "
                     "MonitoringConfig protobuf from the supplied file name")
@@ -175,7 +181,8 @@ def _options_from_flags():
         tensorflow_session_parallelism=FLAGS.tensorflow_session_parallelism,
         allow_version_labels_for_unavailable_models=(
             FLAGS.allow_version_labels_for_unavailable_models),
-        enable_signature_method_name_check=FLAGS.enable_signature_method_name_check)
+        enable_signature_method_name_check=FLAGS.enable_signature_method_name_check,
+        max_tensor_fill_bytes=FLAGS.max_tensor_fill_bytes)
 
 
 def main(argv):

@@ -23,6 +23,7 @@ import re
 
 import numpy as np
 from tensorflow.core.example import example_pb2
+from tensorflow.core.framework import tensor_pb2
 from tensorflow.core.framework import types_pb2
 
 from tensorflow_serving.util import json_text
@@ -213,6 +214,8 @@ def _fill(value, dtype: int, shape: list[int]) -> list:
 
 _END = object()
 _MAX_RANK = 64  # numpy's limit on dimensions
+# Stands in for a tensor too deep to build; it never decodes.
+_UNBUILDABLE = tensor_pb2.TensorProto(dtype=types_pb2.DT_INVALID)
 
 _NUMPY = {
     types_pb2.DT_FLOAT: np.float32,
@@ -274,22 +277,21 @@ def _fast_array(value, dtype: int, shape, plain_numbers: bool):
     return raw.astype(_NUMPY[dtype])
 
 
-def value_to_array(value, dtype: int, name: str, plain_numbers: bool = False
-                   ) -> tuple[np.ndarray, int]:
-    """One JSON value -> (tensor of `dtype`, number of values), as upstream.
+def value_to_array(value, dtype: int, plain_numbers: bool = False):
+    """One JSON value -> (tensor of `dtype`, its shape, its number of values).
 
-    `name` is the input alias, for the one error that names it.
+    The tensor is a TensorProto that decodes to nothing when it is deeper
+    than numpy can hold: the request then fails where upstream's fails for
+    tensors it cannot build ("tensor parsing error: <alias>").
     """
     shape = _dense_shape(value)
     array = _fast_array(value, dtype, shape, plain_numbers)
-    if array is None:
-        leaves = _fill(value, dtype, shape)
-        if len(shape) > _MAX_RANK:
-            # Deeper than numpy (or TensorFlow) can hold: what upstream's
-            # Predict says of a tensor it cannot build.
-            raise status.invalid_argument(f"tensor parsing error: {name}")
-        array = _leaves_to_array(leaves, dtype, shape)
-    return array, array.size
+    if array is not None:
+        return array, shape, array.size
+    leaves = _fill(value, dtype, shape)
+    if len(shape) > _MAX_RANK:
+        return _UNBUILDABLE, shape, len(leaves)
+    return _leaves_to_array(leaves, dtype, shape), shape, len(leaves)
 
 
 def _plain_numbers(body: bytes) -> bool:
@@ -304,7 +306,8 @@ def parse_predict_request(body: bytes, input_dtypes):
 
     `input_dtypes(signature_name)` returns {alias: DataType} of the named
     signature's inputs (it may raise, e.g. for an unknown signature).
-    Returns (signature_name, {alias: ndarray}, JsonPredictRequestFormat).
+    Returns (signature_name, {alias: tensor}, JsonPredictRequestFormat); a
+    tensor is an ndarray, or a TensorProto (see value_to_array).
     """
     doc = parse_json_object(body)
     signature_name = _signature_name(doc)
@@ -350,8 +353,7 @@ class _Instances:
         if name not in self.infos:
             raise status.invalid_argument(
                 f"JSON object: does not have named input: {name}")
-        array, size = value_to_array(value, self.infos[name], name, self.plain)
-        shape = list(array.shape)
+        array, shape, size = value_to_array(value, self.infos[name], self.plain)
         if name not in self.sizes:
             self.sizes[name] = size
             self.shapes[name] = shape
@@ -366,7 +368,8 @@ class _Instances:
         self.arrays[name].append(array)
 
     def stacked(self) -> dict:
-        return {name: np.stack(arrays) for name, arrays in self.arrays.items()}
+        return {name: _UNBUILDABLE if any(a is _UNBUILDABLE for a in arrays)
+                else np.stack(arrays) for name, arrays in self.arrays.items()}
 
 
 def _shape_string(shape) -> str:
@@ -426,13 +429,13 @@ def _from_inputs(value, infos, plain: bool) -> dict:
                 "inputs is a plain value/list, but expecting an object as multiple "
                 "input tensors required as per tensorinfo_map")
         name = min(infos)
-        return {name: value_to_array(value, infos[name], name, plain)[0]}
+        return {name: value_to_array(value, infos[name], plain)[0]}
     tensors = {}
     for name in sorted(infos):
         if name not in value:
             raise status.invalid_argument(
                 f"Missing named input: {name} in '{INPUTS_KEY}' object.")
-        tensors[name] = value_to_array(value[name], infos[name], name, plain)[0]
+        tensors[name] = value_to_array(value[name], infos[name], plain)[0]
     return tensors
 
 

@@ -52,7 +52,10 @@ def _check_input_count(signature, request_aliases) -> None:
 def _decode(value, alias: str) -> np.ndarray:
     if type(value) is np.ndarray:
         return value
-    array = tensor_util.to_ndarray(value)
+    try:
+        array = tensor_util.to_ndarray(value)
+    except tensor_util.FillTooLarge as e:
+        raise status.invalid_argument(f"tensor parsing error: {alias}: {e}") from None
     if array is None:
         raise status.invalid_argument(f"tensor parsing error: {alias}")
     return array

@@ -45,6 +45,23 @@ _DTYPES = {
 _NP_TO_DTYPE = {np_dtype: dt for dt, (np_dtype, _) in _DTYPES.items()
                 if dt != types_pb2.DT_STRING}
 _HALF_BITS = {np.dtype(np.float16), _BFLOAT16}
+# A short *_val list fills its tensor's shape (TensorFlow repeats the last
+# value): a few bytes can declare gigabytes. Fills beyond this many bytes are
+# refused before anything is allocated (--max_tensor_fill_bytes).
+DEFAULT_MAX_FILL_BYTES = 64 << 20
+_max_fill_bytes = DEFAULT_MAX_FILL_BYTES
+
+
+class FillTooLarge(Exception):
+    """A request tensor whose few values would be filled beyond the limit."""
+
+
+def set_max_fill_bytes(limit: int) -> None:
+    """The largest tensor a short value list may be filled to, in bytes."""
+    global _max_fill_bytes  # pylint: disable=global-statement
+    _max_fill_bytes = limit
+
+
 # TensorFlow's TensorShape allows 254 dimensions, numpy 64: tensors deeper
 # than numpy can hold cannot be decoded here.
 _MAX_DIMS = 64
@@ -161,7 +178,11 @@ def _shape_bytes(dims) -> bytes:
 
 
 def to_ndarray(proto: tensor_pb2.TensorProto) -> np.ndarray | None:
-    """Decodes a tensor as Tensor::FromProto does; None where FromProto fails."""
+    """Decodes a tensor as Tensor::FromProto does; None where FromProto fails.
+
+    Raises FillTooLarge when a short value list would be filled to more than
+    set_max_fill_bytes() bytes.
+    """
     content = proto.tensor_content
     if content:
         # Fast path: packed numbers of a shape seen before.
@@ -195,7 +216,14 @@ def _to_ndarray(proto: tensor_pb2.TensorProto) -> np.ndarray | None:
     content = proto.tensor_content
     if content:
         return _from_content(content, np_dtype, shape, count)
-    return _from_field(getattr(proto, field), np_dtype, shape, count)
+    values = getattr(proto, field)
+    sent = len(values) // 2 if np_dtype.kind == "c" else len(values)
+    if count > sent and count * np_dtype.itemsize > _max_fill_bytes:
+        raise FillTooLarge(
+            f"its {sent} value(s) would fill shape "
+            f"{shape_debug_string(shape)} ({count * np_dtype.itemsize} bytes), "
+            f"more than --max_tensor_fill_bytes={_max_fill_bytes}")
+    return _from_field(values, np_dtype, shape, count)
 
 
 def _from_content(content: bytes, np_dtype, shape, count):

@@ -100,6 +100,22 @@ class TensorUtilTest(parameterized.TestCase):
         self.assertSameArray(np.array([1, 2, 2, 2], np.float32),
                              tensor_util.to_ndarray(proto))
 
+    def test_fill_beyond_the_limit_is_refused_before_allocating(self):
+        proto = self._proto(types_pb2.DT_FLOAT, [1, 2**30], float_val=[1])
+        with self.assertRaisesRegex(tensor_util.FillTooLarge,
+                                    r"fill shape \[1,1073741824\] \(4294967296 bytes\)"):
+            tensor_util.to_ndarray(proto)
+        # Within the limit, and values actually sent, are what upstream serves.
+        proto = self._proto(types_pb2.DT_FLOAT, [1000, 1000], float_val=[7])
+        self.assertEqual(7.0, tensor_util.to_ndarray(proto)[999, 999])
+        tensor_util.set_max_fill_bytes(16)
+        self.addCleanup(tensor_util.set_max_fill_bytes,
+                        tensor_util.DEFAULT_MAX_FILL_BYTES)
+        proto = self._proto(types_pb2.DT_FLOAT, [8], float_val=list(range(8)))
+        self.assertEqual(8, tensor_util.to_ndarray(proto).size)
+        with self.assertRaises(tensor_util.FillTooLarge):
+            tensor_util.to_ndarray(self._proto(types_pb2.DT_FLOAT, [8], float_val=[1]))
+
     def test_long_value_list_is_cut_to_the_shape(self):
         proto = self._proto(types_pb2.DT_FLOAT, [3], float_val=[1, 2, 3, 4, 5])
         self.assertSameArray(np.array([1, 2, 3], np.float32),
