@@ -2,12 +2,17 @@
 
 `process(method, path, body)` returns (http status, body bytes); http_server
 owns sockets and threads. Errors are {"error": "..."} with upstream's HTTP
-mapping of the gRPC code.
+mapping of the gRPC code. Model runs get --rest_api_timeout_in_ms as their
+RunOptions timeout, and every request is counted in upstream's request_count
+(request_latency for the successful ones), labelled as upstream's REST
+dispatcher labels them: the model name and the lowercase method of the path
+("predict", "classify", "regress"; empty for GET).
 """
 
 import re
 import time
 
+import grpc
 from absl import logging
 from google.protobuf import json_format
 
@@ -21,7 +26,10 @@ from tensorflow_serving.servables.tensorflow import classifier
 from tensorflow_serving.servables.tensorflow import get_model_metadata_impl
 from tensorflow_serving.servables.tensorflow import predict_util
 from tensorflow_serving.servables.tensorflow import regressor
+from tensorflow_serving.servables.tensorflow import request_metrics
 from tensorflow_serving.util import json_tensor
+from tensorflow_serving.util import monitoring
+from tensorflow_serving.util import run_options
 from tensorflow_serving.util import status as status_lib
 
 PATH_REGEX = re.compile(r"(?i)/v1/.*")
@@ -37,46 +45,46 @@ _INT64_MAX = 2**63 - 1
 
 class HttpRestApiHandler:
 
-    def __init__(self, core, metrics=None):
+    def __init__(self, core, timeout_in_ms: int = 0):
         self._core = core
-        self._metrics = metrics
+        self._timeout = timeout_in_ms / 1000.0 if timeout_in_ms > 0 else None
 
     def process(self, method: str, path: str, body: bytes):
         """Returns (http_status, json body bytes)."""
         start = time.perf_counter()
-        model, api, code = "", "", "OK"
+        model, api, code = "", "", grpc.StatusCode.OK
         try:
             path = path.split("?", 1)[0]
             m = _PREDICTION_API.fullmatch(path) if method == "POST" else None
             if m:
-                model, api = m.group(1), m.group(4).lower()
+                model, api = m.group(1), m.group(4)
                 spec = self._spec(m.group(1), m.group(2), m.group(3))
-                api = {"predict": "Predict", "classify": "Classify",
-                       "regress": "Regress"}[api]
-                return 200, getattr(self, "_" + api.lower())(spec, body)
+                handler = getattr(self, "_" + api.lower())
+                with run_options.scope(self._timeout, model, api.lower().capitalize()):
+                    return 200, handler(spec, body)
             m = _MODEL_STATUS_API.fullmatch(path) if method == "GET" else None
             if m:
+                model = m.group(1) or ""
                 if not m.group(1):
                     raise status_lib.invalid_argument("Missing model name in request.")
                 spec = self._spec(m.group(1), m.group(2), m.group(3))
-                model = m.group(1)
                 if m.group(4):
-                    api = "GetModelMetadata"
                     return 200, self._metadata(spec)
-                api = "GetModelStatus"
                 return 200, self._status(spec)
             raise status_lib.invalid_argument(f"Malformed request: {method} {path}")
         except status_lib.ServingError as e:
-            code = e.code.name
+            code = e.code
             return status_lib.http_status(e.code), json_tensor.error_json(e.message)
         except Exception as e:  # pylint: disable=broad-except
-            code = "INTERNAL"
+            code = grpc.StatusCode.INTERNAL
             logging.exception("REST %s %s failed", method, path)
             return 500, json_tensor.error_json(f"{type(e).__name__}: {e}")
         finally:
-            if self._metrics is not None and api:
-                self._metrics.record(model, api, "REST", code,
-                                     time.perf_counter() - start)
+            if monitoring.enabled():
+                if code is grpc.StatusCode.OK:
+                    request_metrics.record_request_latency(
+                        model, api, "REST", (time.perf_counter() - start) * 1e6)
+                request_metrics.record_request_count(model, code)
 
     @staticmethod
     def _spec(name, version, label) -> model_pb2.ModelSpec:

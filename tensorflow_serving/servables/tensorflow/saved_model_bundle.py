@@ -7,8 +7,11 @@ Session.make_callable (far cheaper per call than Session.run) — or, when
 batching is enabled, goes through one BatchingSession per signature.
 """
 
+import bisect
+import math
 import os
 import threading
+import time
 from typing import Mapping, Sequence
 
 import grpc
@@ -16,10 +19,51 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import config_pb2
 
+from tensorflow_serving.servables.tensorflow import request_metrics
+from tensorflow_serving.util import run_options
 from tensorflow_serving.servables.tensorflow import tensor_util
 from tensorflow_serving.util import status
 
 _DEFAULT_SIGNATURE = "serving_default"
+_RUNTIME_LATENCY_APIS = frozenset(("Predict", "Classify", "Regress"))
+# Callables carry their RunOptions, so a request's timeout picks one of a
+# ladder of callables whose timeouts grow by this factor: the run is cut off
+# at most 5% after the request's own deadline, and a model holds a few
+# dozen callables at most however its clients set their deadlines.
+_TIMEOUT_STEP = 1.05
+_TIMEOUT_LADDER_MAX_MS = 2**31 - 1
+
+
+def _timeout_ladder():
+    ladder, value = [], 1.0
+    while value < _TIMEOUT_LADDER_MAX_MS:
+        step = math.ceil(value)
+        if not ladder or step > ladder[-1]:
+            ladder.append(step)
+        value *= _TIMEOUT_STEP
+    ladder.append(_TIMEOUT_LADDER_MAX_MS)
+    return ladder
+
+
+_TIMEOUTS_MS = _timeout_ladder()
+
+
+def _remaining_or_expired(options) -> float | None:
+    """Seconds left for the current request's run; DEADLINE_EXCEEDED if none."""
+    remaining = options.remaining_seconds()
+    if remaining is not None and remaining <= 0:
+        raise status.deadline_exceeded("Deadline exceeded before the model run")
+    return remaining
+
+
+def _timeout_in_ms() -> int:
+    """RunOptions.timeout_in_ms for the current request's run (0: none)."""
+    options = run_options.current()
+    if options is None or options.deadline is None:
+        return 0
+    remaining_ms = math.ceil(_remaining_or_expired(options) * 1000)
+    return _TIMEOUTS_MS[bisect.bisect_left(_TIMEOUTS_MS, remaining_ms)] \
+        if remaining_ms < _TIMEOUT_LADDER_MAX_MS else _TIMEOUT_LADDER_MAX_MS
 
 
 def signature_not_found(signature_name: str) -> status.ServingError:
@@ -166,17 +210,21 @@ class SavedModelBundle:
 
     def __init__(self, export_dir: str, tags: Sequence[str] = ("serve",),
                  intra_op_parallelism: int = 0, inter_op_parallelism: int = 0,
-                 batching_options=None):
+                 batching_options=None, session_config=None):
         self.export_dir = export_dir
-        if not any(os.path.exists(os.path.join(export_dir, f))
+        if not any(tf.io.gfile.exists(os.path.join(export_dir, f))
                    for f in ("saved_model.pb", "saved_model.pbtxt")):
             raise status.not_found(
                 "Could not find SavedModel .pb or .pbtxt at supplied export "
                 f"directory path: {export_dir}")
         v1 = tf.compat.v1
-        config = v1.ConfigProto(
-            intra_op_parallelism_threads=intra_op_parallelism,
-            inter_op_parallelism_threads=inter_op_parallelism)
+        # --tensorflow_session_config_file's ConfigProto, whose thread counts
+        # the parallelism flags always set, as upstream.
+        config = v1.ConfigProto()
+        if session_config is not None:
+            config.CopyFrom(session_config)
+        config.intra_op_parallelism_threads = intra_op_parallelism
+        config.inter_op_parallelism_threads = inter_op_parallelism
         self.graph = tf.Graph()
         self.session = v1.Session(graph=self.graph, config=config)
         try:
@@ -230,12 +278,22 @@ class SavedModelBundle:
             raise signature_not_found(signature_name)
         feeds = sig.check_inputs(inputs)
         output_keys = sig.check_outputs(output_keys)
+        options = run_options.current()
+        start = time.perf_counter()
         if self._batching_options is not None and sig.batchable:
             batching = self._batching_sessions.get(signature_name)
             if batching is None:
                 batching = self._batching_session(sig)
-            return batching.run(feeds, output_keys)
-        return self._run_direct(sig, feeds, output_keys)
+            outputs = batching.run(
+                feeds, output_keys,
+                timeout=_remaining_or_expired(options) if options else None)
+        else:
+            outputs = self._run_direct(sig, feeds, output_keys)
+        if options is not None and options.api in _RUNTIME_LATENCY_APIS:
+            request_metrics.record_runtime_latency(
+                options.model_name, options.api, "TF1",
+                (time.perf_counter() - start) * 1e6)
+        return outputs
 
     def _batching_session(self, sig):
         from tensorflow_serving.batching import batching_session  # pylint: disable=g-import-not-at-top
@@ -252,7 +310,7 @@ class SavedModelBundle:
             return session
 
     def _run_direct(self, sig, feeds, output_keys):
-        key = (sig.name, tuple(feeds), tuple(output_keys))
+        key = (sig.name, tuple(feeds), tuple(output_keys), _timeout_in_ms())
         fn = self._callables.get(key)
         if fn is None:
             fn = self._make_callable(sig, key)
@@ -263,7 +321,7 @@ class SavedModelBundle:
         return dict(zip(output_keys, values))
 
     def _make_callable(self, sig, key):
-        _, input_aliases, output_keys = key
+        _, input_aliases, output_keys, timeout_in_ms = key
         with self._lock:
             fn = self._callables.get(key)
             if fn is None:
@@ -277,7 +335,7 @@ class SavedModelBundle:
                     config_pb2.CallableOptions(
                         feed=[sig.inputs[a][0] for a in input_aliases],
                         fetch=[sig.outputs[k] for k in output_keys],
-                        run_options=self._run_options))
+                        run_options=self._run_options_with_timeout(timeout_in_ms)))
                 self._callables[key] = fn
             return fn
 
@@ -299,7 +357,7 @@ class SavedModelBundle:
     def run_tensors(self, feeds: Mapping[str, np.ndarray],
                     fetches: Sequence[str]) -> list[np.ndarray]:
         """Runs by graph tensor names (multi-inference shares one run)."""
-        key = (tuple(feeds), tuple(fetches))
+        key = (tuple(feeds), tuple(fetches), _timeout_in_ms())
         fn = self._callables.get(key)
         if fn is None:
             with self._lock:
@@ -309,14 +367,22 @@ class SavedModelBundle:
                         raise status.unavailable(
                             f"Model at {self.export_dir} is being unloaded")
                     fn = self.session._make_callable_from_options(  # pylint: disable=protected-access
-                        config_pb2.CallableOptions(feed=list(key[0]),
-                                                   fetch=list(key[1]),
-                                                   run_options=self._run_options))
+                        config_pb2.CallableOptions(
+                            feed=list(key[0]), fetch=list(key[1]),
+                            run_options=self._run_options_with_timeout(key[2])))
                     self._callables[key] = fn
         try:
             return fn(*feeds.values())
         except tf.errors.OpError as e:
             raise from_op_error(e) from e
+
+    def _run_options_with_timeout(self, timeout_in_ms: int):
+        if not timeout_in_ms:
+            return self._run_options
+        options = config_pb2.RunOptions(timeout_in_ms=timeout_in_ms)
+        if self._run_options is not None:
+            options.MergeFrom(self._run_options)
+        return options
 
     def close(self) -> None:
         """Stops batching (finishing queued work), then closes the Session."""
