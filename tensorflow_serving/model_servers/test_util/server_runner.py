@@ -81,13 +81,17 @@ def run_to_completion(args, timeout=60):
                           check=False)
 
 
-def export_half_plus_two_versions(base_path: str, versions: dict) -> None:
-    """versions: {version: b}; writes base_path/<version>/ (y = 0.5 x + b)."""
+def export_half_plus_two_versions(base_path: str, versions: dict,
+                                  blocking: bool = False) -> None:
+    """versions: {version: b}; writes base_path/<version>/ (y = 0.5 x + b).
+
+    blocking: runs never finish until cancelled (see saved_model_half_plus_two).
+    """
     from tensorflow_serving.servables.tensorflow.testdata import saved_model_half_plus_two  # pylint: disable=g-import-not-at-top
     os.makedirs(base_path, exist_ok=True)
     for version, b in versions.items():
         tmp = os.path.join(base_path, f".tmp-{version}")
-        saved_model_half_plus_two.export_half_plus_two(tmp, b=b)
+        saved_model_half_plus_two.export_half_plus_two(tmp, b=b, blocking=blocking)
         # Appear atomically so a polling server never sees half a SavedModel.
         os.rename(tmp, os.path.join(base_path, str(version)))
 
