@@ -20,16 +20,17 @@ import tensorflow as tf
 from tensorflow.core.protobuf import config_pb2
 
 from tensorflow_serving.servables.tensorflow import request_metrics
-from tensorflow_serving.util import run_options
 from tensorflow_serving.servables.tensorflow import tensor_util
+from tensorflow_serving.util import run_options
 from tensorflow_serving.util import status
 
 _DEFAULT_SIGNATURE = "serving_default"
 _RUNTIME_LATENCY_APIS = frozenset(("Predict", "Classify", "Regress"))
 # Callables carry their RunOptions, so a request's timeout picks one of a
 # ladder of callables whose timeouts grow by this factor: the run is cut off
-# at most 5% after the request's own deadline, and a model holds a few
-# dozen callables at most however its clients set their deadlines.
+# at most 5% after the request's own deadline, clients that use one deadline
+# need one or two callables, and no signature ever needs more than the
+# ladder's ~440 rungs (1 ms to 2**31 ms, upstream's "no deadline").
 _TIMEOUT_STEP = 1.05
 _TIMEOUT_LADDER_MAX_MS = 2**31 - 1
 
