@@ -1,10 +1,7 @@
 """End-to-end: config reloads (file polling, the RPC), readiness, warmup replay."""
 
-import json
 import os
 import time
-import urllib.error
-import urllib.request
 
 import grpc
 from absl.testing import absltest
@@ -80,33 +77,29 @@ class ConfigReloadTest(server_runner.ServerTestCase):
         self.assertIn("Finished reading warmup data for model at", logs)
         self.assertIn("Number of warmup records read: 3.", logs)
 
-    def test_model_without_versions_is_not_found_as_upstream(self):
+    def test_startup_waits_for_a_model_without_versions(self):
         good, empty = os.path.join(self.tmp, "good"), os.path.join(self.tmp, "empty")
         server_runner.export_half_plus_two_versions(good, {1: 2.0})
         os.makedirs(empty)
         config_path = os.path.join(self.tmp, "models.config")
         with open(config_path, "w") as f:
             f.write(str(config_text({"good": good, "empty": empty})))
-        server = self.start_server([f"--model_config_file={config_path}"], ["good"], rest=True)
-        with self.assertRaises(grpc.RpcError) as cm:
-            server.prediction_stub.Predict(_request("empty", [1.0]), timeout=30)
-        self.assertEqual(cm.exception.code(), grpc.StatusCode.NOT_FOUND,
-                         cm.exception.details())
-        self.assertTrue(cm.exception.details().startswith(
-            "Servable not found for request: Latest(empty)"), cm.exception.details())
-        self.assertNotIn(empty, cm.exception.details())  # no server paths
-        with self.assertRaises(urllib.error.HTTPError) as http_cm:
-            urllib.request.urlopen(urllib.request.Request(
-                f"http://localhost:{server.rest_port}/v1/models/empty:predict",
-                data=json.dumps({"instances": [[1.0]]}).encode()), timeout=30)
-        self.assertEqual(http_cm.exception.code, 404)
-        self.assertIn("empty", json.loads(http_cm.exception.read())["error"])
-        # Once a version appears it gets served.
+        server = server_runner.ServerRunner([f"--model_config_file={config_path}"])
+        self.addCleanup(server.cleanup)
+        server.launch()
+        # As upstream, the server does not listen before every model has a version.
+        server.wait_for_log("No versions of servable empty found")
+        server.wait_for_log("Successfully loaded servable version {name: good version: 1}")
+        with self.assertRaises(grpc.FutureTimeoutError):
+            grpc.channel_ready_future(server.channel).result(timeout=1)
+        self.assertIsNone(server.process.poll())
+        # Once a version appears it is loaded and the server starts serving.
         server_runner.export_half_plus_two_versions(empty, {3: 1.0})
-        server.wait_for_version("empty", 3, timeout=60)
+        server.wait_until_ready(["empty", "good"])
         response = server.prediction_stub.Predict(_request("empty", [1.0]), timeout=30)
         self.assertEqual(response.outputs["y"].float_val, [1.5])
-
+        response = server.prediction_stub.Predict(_request("good", [1.0]), timeout=30)
+        self.assertEqual(response.outputs["y"].float_val, [2.5])
 
 if __name__ == "__main__":
     absltest.main()

@@ -4,8 +4,12 @@
 upstream's HttpRestApiHandler::ProcessRequest: the path (query included, as
 upstream matches it) selects the API with upstream's regular expressions, the
 model name and label are percent-decoded, and errors are {"error": "..."}
-with upstream's HTTP mapping of the status code. http_server owns sockets,
-threads, CORS and the Prometheus page.
+with upstream's HTTP mapping of the status code. Model runs get
+--rest_api_timeout_in_ms as their RunOptions timeout, and every request is
+counted in upstream's request_count (request_latency for the successful
+ones), labelled as upstream's REST dispatcher labels them: the model name and
+the path's lowercase method ("predict", "classify", "regress"; empty for GET).
+http_server owns sockets, threads, CORS and the Prometheus page.
 """
 
 import json
@@ -13,6 +17,7 @@ import re
 import time
 import urllib.parse
 
+import grpc
 from absl import logging
 from google.protobuf import json_format
 
@@ -27,8 +32,11 @@ from tensorflow_serving.servables.tensorflow import classifier
 from tensorflow_serving.servables.tensorflow import get_model_metadata_impl
 from tensorflow_serving.servables.tensorflow import predict_util
 from tensorflow_serving.servables.tensorflow import regressor
+from tensorflow_serving.servables.tensorflow import request_metrics
 from tensorflow_serving.servables.tensorflow import util
 from tensorflow_serving.util import json_tensor
+from tensorflow_serving.util import monitoring
+from tensorflow_serving.util import run_options
 from tensorflow_serving.util import status as status_lib
 
 # Upstream's kHTTPRestApiHandlerPathRegex and the two API expressions; RE2's
@@ -100,9 +108,9 @@ _JSON_LEAF_TYPES = frozenset({
 class HttpRestApiHandler:
     """Dispatches /v1/ requests to the model APIs."""
 
-    def __init__(self, core, metrics=None):
+    def __init__(self, core, timeout_in_ms: int = 0):
         self._core = core
-        self._metrics = metrics
+        self._timeout = timeout_in_ms / 1000.0 if timeout_in_ms > 0 else None
         self._apis = {
             ("POST", "predict"): ("Predict", self._predict),
             ("POST", "classify"): ("Classify", self._classify),
@@ -117,27 +125,33 @@ class HttpRestApiHandler:
         `path` is the request target as sent (a latin-1 string of its bytes).
         """
         start = time.perf_counter()
-        model, api, code = "", "", "OK"
+        model, verb, code = "", "", grpc.StatusCode.OK
         try:
             model, spec, key = self._parse(method, path)
             entry = self._apis.get(key)
             if entry is None:
                 raise status_lib.invalid_argument(f"Malformed request: {method} {path}")
             api, run = entry
-            if key == ("GET", "") and not model:
-                raise status_lib.invalid_argument("Missing model name in request.")
-            return 200, run(spec, body)
+            if method == "GET":
+                if not model:
+                    raise status_lib.invalid_argument("Missing model name in request.")
+                return 200, run(spec, body)
+            verb = key[1]
+            with run_options.scope(self._timeout, model, api):
+                return 200, run(spec, body)
         except status_lib.ServingError as e:
-            code = e.code.name
+            code = e.code
             return status_lib.http_status(e.code), json_tensor.error_json(e.message)
         except Exception as e:  # pylint: disable=broad-except
-            code = "INTERNAL"
+            code = grpc.StatusCode.INTERNAL
             logging.exception("REST %s %s failed", method, path)
             return 500, json_tensor.error_json(f"{type(e).__name__}: {e}")
         finally:
-            if self._metrics is not None and api:
-                self._metrics.record(model, api, "REST", code,
-                                     time.perf_counter() - start)
+            if monitoring.enabled():
+                if code is grpc.StatusCode.OK:
+                    request_metrics.record_request_latency(
+                        model, verb, "REST", (time.perf_counter() - start) * 1e6)
+                request_metrics.record_request_count(model, code)
 
     @staticmethod
     def _parse(method: str, path: str):

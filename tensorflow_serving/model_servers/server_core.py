@@ -6,10 +6,19 @@ validates and applies configs (initially and on reload), resolves version
 labels and turns a ModelSpec into a ServableHandle, with upstream's error
 codes. It knows nothing of TensorFlow: loaders come from
 ServerCoreOptions.loader_factory.
+
+As upstream, the first config returns only once every model has a version
+that became AVAILABLE or failed (a model whose base path holds no version yet
+is waited for), and fails if one failed; a reload fails the same way for the
+models it adds. Loads at startup use num_initial_load_threads, later ones
+num_load_threads. Request logging (logging_config) needs a request logger,
+which the open-source server has none of, so a config asking for it is
+refused after its models are applied, with upstream's error.
 """
 
 import dataclasses
 import functools
+import os
 import threading
 from typing import Callable, Dict, List, Optional, Tuple
 
@@ -38,8 +47,62 @@ class ServerCoreOptions:
     load_retry_interval_micros: int = 60_000_000
     allow_version_labels_for_unavailable_models: bool = False
     # Extensions beyond the contract (upstream flags of the same names).
-    num_load_threads: int = 0                            # 0: a small default pool
+    num_load_threads: int = 0                            # 0: one at a time
+    num_unload_threads: int = 0                          # 0: one at a time
+    num_initial_load_threads: int = 4 * (os.cpu_count() or 1)
     fail_if_no_model_versions_found: bool = False
+
+
+class _StateMonitor:
+    """Upstream's fresh ServableStateMonitor: the states seen since it was made."""
+
+    def __init__(self):
+        self._cv = threading.Condition()
+        self._states: Dict[str, Dict[int, Tuple[ManagerState, Optional[status.ServingError]]]] = {}
+
+    def __call__(self, servable_id, state, error) -> None:
+        with self._cv:
+            self._states.setdefault(servable_id.name, {})[servable_id.version] = (state, error)
+            self._cv.notify_all()
+
+    def _reached_locked(self, name: str):
+        """(version, state, error) of the lowest version AVAILABLE or END, or None."""
+        for version, (state, error) in sorted(self._states.get(name, {}).items()):
+            if state in (ManagerState.AVAILABLE, ManagerState.END):
+                return version, state, error
+        return None
+
+    def wait(self, names, stopped: Callable[[], bool]):
+        """Waits until each model has a version AVAILABLE or END.
+
+        Returns [(name, version, error)] for models that reached END first.
+        """
+        failed = []
+        with self._cv:
+            for name in names:
+                while True:
+                    reached = self._reached_locked(name)
+                    if reached is not None:
+                        break
+                    if stopped():
+                        raise status.failed_precondition("ServerCore has been stopped")
+                    self._cv.wait(0.5)
+                version, state, error = reached
+                if state is not ManagerState.AVAILABLE:
+                    failed.append((name, version, error))
+        return failed
+
+
+def _not_available_error(failed, what: str) -> status.ServingError:
+    """Upstream's "N servable(s) did not become available: {...}" (UNKNOWN)."""
+    parts = []
+    for name, version, error in failed:
+        reason = ""
+        if error is not None:
+            reason = f" due to error: {error.code.name}: {error.message}"
+        parts.append(f"{{{{name: {name} version: {version}}}{reason}}}, ")
+    return status.unknown(f"{len(failed)} {what} did not become available: "
+                          f"{{{''.join(parts)}}}")
 
 
 def _is_relative_path(path: str) -> bool:
@@ -102,7 +165,8 @@ class ServerCore:
         self._manager = AspiredVersionsManager(
             max_num_load_retries=options.max_num_load_retries,
             load_retry_interval_micros=options.load_retry_interval_micros,
-            num_load_threads=options.num_load_threads or 4)
+            num_load_threads=options.num_initial_load_threads,
+            num_unload_threads=options.num_unload_threads)
         self._source: Optional[fs_source.FileSystemStoragePathSource] = None
         self._config_lock = threading.Lock()  # one config change at a time
         self._config = model_server_config_pb2.ModelServerConfig()
@@ -118,8 +182,14 @@ class ServerCore:
     # Configuration.
 
     def start(self) -> None:
-        """Applies the initial config; returns once its versions are AVAILABLE or END."""
-        self._apply(self._options.model_server_config)
+        """Applies the initial config; returns once its models are AVAILABLE.
+
+        Raises ServingError UNKNOWN naming the versions that failed to load.
+        """
+        try:
+            self._apply(self._options.model_server_config)
+        finally:
+            self._manager.set_num_load_threads(self._options.num_load_threads)
 
     def reload_config(self, config: model_server_config_pb2.ModelServerConfig) -> None:
         """Adds/removes models, updates policies and labels; blocks until new ones settle.
@@ -146,43 +216,64 @@ class ServerCore:
 
             logging.info("Adding/updating models.")
             models = {m.name: m for m in config.model_config_list.config}
-            source_config = fs_source.FileSystemStoragePathSourceConfig()
-            to_wait = []
-            for name, model in models.items():
-                logging.info(" (Re-)adding model: %s", name)
-                servable = source_config.servables.add(
-                    servable_name=name, base_path=model.base_path)
-                servable.servable_version_policy.CopyFrom(model.model_version_policy)
-                old = self._models.get(name)
-                if (old is None or old.base_path != model.base_path
-                        or old.model_version_policy != model.model_version_policy):
-                    to_wait.append(name)
-
-            self._model_names = frozenset(models)
-            if self._source is None:
-                self._source = fs_source.FileSystemStoragePathSource(
-                    source_config, self._on_aspired_versions,
-                    poll_wait_seconds=self._options.file_system_poll_wait_seconds)
-            else:
-                self._source.update_config(source_config)
-            self._models = {name: _copy(model) for name, model in models.items()}
-            self._labels = {n: v for n, v in self._labels.items() if n in models}
-
-            self._changed_names.clear()
-            found = self._source.poll()
-            if self._options.fail_if_no_model_versions_found:
-                self._check_versions_found(found)
-            # Wait for new or changed models, and for new versions this poll found.
-            to_wait.extend(n for n in self._changed_names if n in models and n not in to_wait)
-            waiting = [n for n in to_wait if found.get(n) is not None]
-            self._manager.wait_until_settled(waiting)
-            self._source.start()
-            self._config = _copy(config)
-            self._log_unavailable(waiting)
-            logging.info("Finished adding/updating models")
-
+            is_first_config = self._source is None
+            new_names = [n for n in models if n not in self._models]
+            monitor = _StateMonitor()
+            self._manager.add_listener(monitor)
+            try:
+                self._add_models_locked(config, models, monitor,
+                                        new_names, is_first_config)
+            finally:
+                self._manager.remove_listener(monitor)
             self._update_labels_locked()
+            self._check_logging_config_locked()
             logging.info("Finished reloading config")
+
+    def _add_models_locked(self, config, models, monitor, new_names,
+                           is_first_config) -> None:
+        source_config = fs_source.FileSystemStoragePathSourceConfig()
+        to_wait = []
+        for name, model in models.items():
+            logging.info(" (Re-)adding model: %s", name)
+            servable = source_config.servables.add(
+                servable_name=name, base_path=model.base_path)
+            servable.servable_version_policy.CopyFrom(model.model_version_policy)
+            old = self._models.get(name)
+            if (old is None or old.base_path != model.base_path
+                    or old.model_version_policy != model.model_version_policy):
+                to_wait.append(name)
+
+        self._model_names = frozenset(models)
+        if self._source is None:
+            self._source = fs_source.FileSystemStoragePathSource(
+                source_config, self._on_aspired_versions,
+                poll_wait_seconds=self._options.file_system_poll_wait_seconds)
+        else:
+            self._source.update_config(source_config)
+        self._models = {name: _copy(model) for name, model in models.items()}
+        self._labels = {n: v for n, v in self._labels.items() if n in models}
+
+        self._changed_names.clear()
+        found = self._source.poll()
+        if self._options.fail_if_no_model_versions_found:
+            self._check_versions_found(found)
+        # Wait for new or changed models, and for new versions this poll found.
+        to_wait.extend(n for n in self._changed_names if n in models and n not in to_wait)
+        waiting = [n for n in to_wait if found.get(n) is not None]
+        self._source.start()
+        self._manager.wait_until_settled(waiting)
+        self._config = _copy(config)
+        self._log_unavailable(waiting)
+        # New models must become available (at startup: every model).
+        failed = monitor.wait(new_names, lambda: self._stopped)
+        if failed:
+            raise _not_available_error(
+                failed, "servable(s)" if is_first_config else "model(s)")
+        logging.info("Finished adding/updating models")
+
+    def _check_logging_config_locked(self) -> None:
+        if any(m.HasField("logging_config") for m in self._models.values()):
+            raise status.invalid_argument("No request-logger-creator provided.")
 
     def _check_versions_found(self, found) -> None:
         for name, versions in found.items():

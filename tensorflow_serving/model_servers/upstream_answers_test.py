@@ -19,12 +19,15 @@ from absl.testing import absltest
 from grpc_health.v1 import health_pb2
 from grpc_health.v1 import health_pb2_grpc
 
+from google.protobuf import text_format
+
 from tensorflow_serving.apis import classification_pb2
 from tensorflow_serving.apis import get_model_status_pb2
 from tensorflow_serving.apis import inference_pb2
 from tensorflow_serving.apis import model_management_pb2
 from tensorflow_serving.apis import predict_pb2
 from tensorflow_serving.apis import regression_pb2
+from tensorflow_serving.config import model_server_config_pb2
 from tensorflow_serving.model_servers.test_util import server_runner
 from tensorflow_serving.servables.tensorflow.testdata import keras_saved_model
 from tensorflow_serving.servables.tensorflow.testdata import (
@@ -40,7 +43,6 @@ model_config_list {{
   config {{ name: "tf2" base_path: "{tf2}" model_platform: "tensorflow" }}
   config {{ name: "keras" base_path: "{keras}" model_platform: "tensorflow" }}
   config {{ name: "hp 2" base_path: "{hp2}" model_platform: "tensorflow" }}
-  config {{ name: "pending" base_path: "{pending}" model_platform: "tensorflow" }}
 }}
 """
 _CLASSIFY = "tensorflow/serving/classify"
@@ -54,11 +56,14 @@ def _example(x):
 
 def _export_models(tmp):
     paths = {name: os.path.join(tmp, name)
-             for name in ("hp2", "tf2", "keras", "pending")}
+             for name in ("hp2", "tf2", "keras", "broken")}
     server_runner.export_half_plus_two_versions(paths["hp2"], {1: 2.0, 2: 3.0})
     hp2.export_half_plus_two_tf2(os.path.join(paths["tf2"], "123"))
     keras_saved_model.export_keras_affine(os.path.join(paths["keras"], "1"))
-    os.makedirs(paths["pending"])
+    # A version that never loads: its SavedModel is not a protobuf.
+    os.makedirs(os.path.join(paths["broken"], "1"))
+    with open(os.path.join(paths["broken"], "1", "saved_model.pb"), "wb") as f:
+        f.write(b"not a SavedModel")
     config = os.path.join(tmp, "models.config")
     with open(config, "w", encoding="utf-8") as f:
         f.write(_CONFIG.format(**paths))
@@ -73,9 +78,10 @@ class UpstreamAnswersTest(absltest.TestCase):
         cls._tmp = tempfile.TemporaryDirectory()
         cls.tmp = cls._tmp.name
         cls.paths, config = _export_models(cls.tmp)
+        cls.config_text = open(config, encoding="utf-8").read()
         cls.server = server_runner.ServerRunner(
-            [f"--model_config_file={config}", "--enable_grpc_healthcheck_service"],
-            rest=True)
+            [f"--model_config_file={config}", "--enable_grpc_healthcheck_service",
+             "--max_num_load_retries=0"], rest=True)
         cls.server.start(["hp2", "tf2", "keras", "hp 2"])
         cls.server.wait_for_version("hp2", 1)
         cls.stub = cls.server.prediction_stub
@@ -244,14 +250,23 @@ class UpstreamAnswersTest(absltest.TestCase):
                             grpc.StatusCode.FAILED_PRECONDITION,
                             'Serving signature key "nope" not found.')
 
-    def test_configured_model_without_versions_is_not_found(self):
-        request = server_runner.half_plus_two_request("pending", [1.0])
+    def test_configured_model_with_nothing_loaded_is_not_found(self):
+        # A reload adds a model whose only version fails to load: the reload
+        # answers an error, the model stays configured with nothing to serve.
+        config = text_format.Parse(self.config_text,
+                                   model_server_config_pb2.ModelServerConfig())
+        config.model_config_list.config.add(
+            name="broken", base_path=self.paths["broken"], model_platform="tensorflow")
+        request = model_management_pb2.ReloadConfigRequest(config=config)
+        self.assertRpcError(
+            lambda: self.server.model_stub.HandleReloadConfigRequest(request, timeout=60),
+            grpc.StatusCode.UNKNOWN, "did not become available")
+        request = server_runner.half_plus_two_request("broken", [1.0])
         details = self.assertRpcError(lambda: self.stub.Predict(request, timeout=30),
                                       grpc.StatusCode.NOT_FOUND)
-        self.assertTrue(details.startswith(
-            "Servable not found for request: Latest(pending)"), details)
-        self.assertNotIn(self.tmp, details)
-        status, body = self.rest("/v1/models/pending:predict", {"instances": [1.0]})
+        self.assertEqual("Servable not found for request: Latest(broken); no version "
+                         "of the model could be loaded", details)
+        status, body = self.rest("/v1/models/broken:predict", {"instances": [1.0]})
         self.assertEqual(404, status)
         self.assertNotIn(self.tmp, body.decode())
 

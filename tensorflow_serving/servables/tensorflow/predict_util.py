@@ -124,9 +124,14 @@ def run_predict(bundle, signature_name: str, inputs: Mapping,
     return signature_name, {alias: values[name] for alias, name in zip(aliases, names)}
 
 
-def predict(handle, request: predict_pb2.PredictRequest
-            ) -> predict_pb2.PredictResponse:
-    """The gRPC Predict on a resolved handle."""
+def predict(handle, request: predict_pb2.PredictRequest,
+            tensor_content: bool = False) -> predict_pb2.PredictResponse:
+    """The gRPC Predict on a resolved handle.
+
+    Outputs are written as upstream's AsProtoField (typed value fields), or
+    with `tensor_content` (--enable_serialization_as_tensor_content) as its
+    AsProtoTensorContent.
+    """
     model_spec = request.model_spec
     signature_name, outputs = run_predict(
         handle.servable, model_spec.signature_name, request.inputs,
@@ -137,5 +142,5 @@ def predict(handle, request: predict_pb2.PredictRequest
     response_outputs = response.outputs
     from_ndarray = tensor_util.from_ndarray
     for alias, value in outputs.items():
-        from_ndarray(value, response_outputs[alias])
+        from_ndarray(value, response_outputs[alias], use_tensor_content=tensor_content)
     return response

@@ -7,8 +7,11 @@ does. Runs use a cached Session callable (far cheaper per call than
 Session.run) or, when batching is enabled, the bundle's BatchingSession.
 """
 
+import bisect
+import math
 import os
 import threading
+import time
 from typing import Mapping, Sequence
 
 import grpc
@@ -16,10 +19,52 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import config_pb2
 
+from tensorflow_serving.servables.tensorflow import request_metrics
+from tensorflow_serving.util import run_options
 from tensorflow_serving.util import status
 
-# Callables kept per bundle: one per (feeds, fetches) layout requests use.
-_MAX_CALLABLES = 256
+# Callables kept per bundle: one per (feeds, fetches, timeout) that requests use.
+_MAX_CALLABLES = 512
+_RUNTIME_LATENCY_APIS = frozenset(("Predict", "Classify", "Regress"))
+# Callables carry their RunOptions, so a request's timeout picks one of a
+# ladder of callables whose timeouts grow by this factor: the run is cut off
+# at most 5% after the request's own deadline, clients that use one deadline
+# need one or two callables, and no signature ever needs more than the
+# ladder's ~440 rungs (1 ms to 2**31 ms, upstream's "no deadline").
+_TIMEOUT_STEP = 1.05
+_TIMEOUT_LADDER_MAX_MS = 2**31 - 1
+
+
+def _timeout_ladder():
+    ladder, value = [], 1.0
+    while value < _TIMEOUT_LADDER_MAX_MS:
+        step = math.ceil(value)
+        if not ladder or step > ladder[-1]:
+            ladder.append(step)
+        value *= _TIMEOUT_STEP
+    ladder.append(_TIMEOUT_LADDER_MAX_MS)
+    return ladder
+
+
+_TIMEOUTS_MS = _timeout_ladder()
+
+
+def _remaining_or_expired(options) -> float | None:
+    """Seconds left for the current request's run; DEADLINE_EXCEEDED if none."""
+    remaining = options.remaining_seconds()
+    if remaining is not None and remaining <= 0:
+        raise status.deadline_exceeded("Deadline exceeded before the model run")
+    return remaining
+
+
+def _timeout_in_ms() -> int:
+    """RunOptions.timeout_in_ms for the current request's run (0: none)."""
+    options = run_options.current()
+    if options is None or options.deadline is None:
+        return 0
+    remaining_ms = math.ceil(_remaining_or_expired(options) * 1000)
+    return _TIMEOUTS_MS[bisect.bisect_left(_TIMEOUTS_MS, remaining_ms)] \
+        if remaining_ms < _TIMEOUT_LADDER_MAX_MS else _TIMEOUT_LADDER_MAX_MS
 
 
 def _unloading() -> status.ServingError:
@@ -99,17 +144,21 @@ class SavedModelBundle:
 
     def __init__(self, export_dir: str, tags: Sequence[str] = ("serve",),
                  intra_op_parallelism: int = 0, inter_op_parallelism: int = 0,
-                 batching_options=None):
+                 batching_options=None, session_config=None):
         self.export_dir = export_dir
-        if not any(os.path.exists(os.path.join(export_dir, f))
+        if not any(tf.io.gfile.exists(os.path.join(export_dir, f))
                    for f in ("saved_model.pb", "saved_model.pbtxt")):
             raise status.not_found(
                 "Could not find SavedModel .pb or .pbtxt at supplied export "
                 f"directory path: {export_dir}")
         v1 = tf.compat.v1
-        config = v1.ConfigProto(
-            intra_op_parallelism_threads=intra_op_parallelism,
-            inter_op_parallelism_threads=inter_op_parallelism)
+        # --tensorflow_session_config_file's ConfigProto, whose thread counts
+        # the parallelism flags always set, as upstream.
+        config = v1.ConfigProto()
+        if session_config is not None:
+            config.CopyFrom(session_config)
+        config.intra_op_parallelism_threads = intra_op_parallelism
+        config.inter_op_parallelism_threads = inter_op_parallelism
         self.graph = tf.Graph()
         self.session = v1.Session(graph=self.graph, config=config)
         try:
@@ -159,13 +208,23 @@ class SavedModelBundle:
         back as ServingErrors with TensorFlow's code and message.
         """
         fetches = tuple(dict.fromkeys(fetches))
+        options = run_options.current()
+        start = time.perf_counter()
         if (batchable and self._batching_options is not None
                 and _batchable_feeds(feeds)):
             batching = self._batching
             if batching is None:
                 batching = self._batching_session()
-            return batching.run(feeds, fetches)
-        return self._run_direct(feeds, fetches)
+            outputs = batching.run(
+                feeds, fetches,
+                timeout=_remaining_or_expired(options) if options else None)
+        else:
+            outputs = self._run_direct(feeds, fetches)
+        if options is not None and options.api in _RUNTIME_LATENCY_APIS:
+            request_metrics.record_runtime_latency(
+                options.model_name, options.api, "TF1",
+                (time.perf_counter() - start) * 1e6)
+        return outputs
 
     def _batching_session(self):
         from tensorflow_serving.batching import batching_session  # pylint: disable=g-import-not-at-top
@@ -178,7 +237,7 @@ class SavedModelBundle:
             return self._batching
 
     def _run_direct(self, feeds, fetches) -> dict[str, np.ndarray]:
-        key = (tuple(feeds), tuple(fetches))
+        key = (tuple(feeds), tuple(fetches), _timeout_in_ms())
         fn = self._callables.get(key)
         if fn is None:
             fn = self._make_callable(key)
@@ -189,7 +248,7 @@ class SavedModelBundle:
         return dict(zip(fetches, values))
 
     def _make_callable(self, key):
-        feed_names, fetch_names = key
+        feed_names, fetch_names, timeout_in_ms = key
         with self._lock:
             fn = self._callables.get(key)
             if fn is None:
@@ -202,13 +261,21 @@ class SavedModelBundle:
                     fn = self.session._make_callable_from_options(  # pylint: disable=protected-access
                         config_pb2.CallableOptions(
                             feed=feed_names, fetch=fetch_names,
-                            run_options=self._run_options))
+                            run_options=self._run_options_with_timeout(timeout_in_ms)))
                 except tf.errors.OpError as e:
                     raise from_op_error(e) from e
                 if len(self._callables) >= _MAX_CALLABLES:
                     self._callables.clear()
                 self._callables[key] = fn
             return fn
+
+    def _run_options_with_timeout(self, timeout_in_ms: int):
+        if not timeout_in_ms:
+            return self._run_options
+        options = config_pb2.RunOptions(timeout_in_ms=timeout_in_ms)
+        if self._run_options is not None:
+            options.MergeFrom(self._run_options)
+        return options
 
     def close(self) -> None:
         """Stops batching (finishing queued work), then closes the Session."""

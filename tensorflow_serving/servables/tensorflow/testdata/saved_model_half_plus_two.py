@@ -11,6 +11,9 @@ Signatures (same names and shapes as upstream's testdata):
   classify_x_to_classes  classify: "inputs" -> "classes" string [-1,1]
                                    (y formatted with one decimal), "scores"
 
+With blocking=True every signature also waits on an empty queue, so a run
+never finishes until TensorFlow cancels it (tests of run timeouts).
+
 export_half_plus_two_tf2() writes the native TF2 variant (tf.saved_model.save
 of a tf.Module), as upstream's testdata has it: every signature's method name
 is "tensorflow/serving/predict", and serving_default takes "x" float [1].
@@ -38,7 +41,7 @@ def _signature(inputs, outputs, method_name):
 
 
 def export_half_plus_two(export_dir: str, *, a: float = 0.5,
-                         b: float = 2.0) -> None:
+                         b: float = 2.0, blocking: bool = False) -> None:
     """Writes the model to `export_dir` (must not exist, or be empty)."""
     v1 = tf.compat.v1
     consts = v1.saved_model.signature_constants
@@ -53,7 +56,11 @@ def export_half_plus_two(export_dir: str, *, a: float = 0.5,
             serialized, {"x": v1.FixedLenFeature([1], dtype=tf.float32)})
         # Feeding "x" directly bypasses the parser (TF1 can feed any tensor).
         x = tf.identity(parsed["x"], name="x")
-        y = tf.identity(var_a * x + var_b, name="y")
+        y = var_a * x + var_b
+        if blocking:
+            never_fed = tf.queue.FIFOQueue(1, [tf.float32], shapes=[[]])
+            y = y + never_fed.dequeue()
+        y = tf.identity(y, name="y")
         classes = tf.identity(tf.strings.as_string(y, precision=1),
                               name="classes")
         sess.run(v1.global_variables_initializer())
