@@ -24,6 +24,18 @@ def config_text(models):
 
 class ConfigReloadTest(server_runner.ServerTestCase):
 
+    def _wait_until_gone(self, server, name, timeout=60):
+        """Waits until Predict on `name` answers NOT_FOUND (it left the config)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                server.prediction_stub.Predict(_request(name, [1.0]), timeout=30)
+            except grpc.RpcError as e:
+                self.assertEqual(e.code(), grpc.StatusCode.NOT_FOUND, e.details())
+                return
+            time.sleep(0.1)
+        self.fail(f"model {name} still served after it left the config")
+
     def test_config_file_and_rpc_reload(self):
         a, b = os.path.join(self.tmp, "a"), os.path.join(self.tmp, "b")
         server_runner.export_half_plus_two_versions(a, {1: 2.0})
@@ -38,27 +50,18 @@ class ConfigReloadTest(server_runner.ServerTestCase):
             f.write(str(config_text({"b": b})))
         os.rename(config_path + ".tmp", config_path)
         server.wait_for_version("b", 1, timeout=60)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                server.prediction_stub.Predict(_request("a", [1.0]), timeout=30)
-            except grpc.RpcError as e:
-                self.assertIn(e.code(), (grpc.StatusCode.NOT_FOUND,
-                                         grpc.StatusCode.UNAVAILABLE))
-                break
-            time.sleep(0.2)
-        else:
-            self.fail("model a still served after it left the config")
+        self._wait_until_gone(server, "a")
         response = server.prediction_stub.Predict(_request("b", [2.0]), timeout=30)
         self.assertEqual(response.outputs["y"].float_val, [11.0])
-        # HandleReloadConfigRequest: both models.
+        # HandleReloadConfigRequest: both models; the reload answers once a loaded.
         request = model_management_pb2.ReloadConfigRequest()
         request.config.CopyFrom(config_text({"a": a, "b": b}))
         response = server.model_stub.HandleReloadConfigRequest(request, timeout=60)
         self.assertEqual(response.status.error_code, 0)
-        server.wait_for_version("a", 1, timeout=30)
-        response = server.prediction_stub.Predict(_request("a", [2.0]), timeout=30)
-        self.assertEqual(response.outputs["y"].float_val, [3.0])
+        # As upstream, the next poll applies the file again: a leaves, b stays.
+        self._wait_until_gone(server, "a")
+        response = server.prediction_stub.Predict(_request("b", [2.0]), timeout=30)
+        self.assertEqual(response.outputs["y"].float_val, [11.0])
         # A config that is not a model_config_list is refused.
         with self.assertRaises(grpc.RpcError) as cm:
             server.model_stub.HandleReloadConfigRequest(

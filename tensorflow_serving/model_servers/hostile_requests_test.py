@@ -18,7 +18,12 @@ from absl.testing import absltest
 
 from tensorflow.core.framework import tensor_pb2
 from tensorflow.core.framework import types_pb2
+from google.protobuf import text_format
+
+from tensorflow_serving.apis import get_model_status_pb2
+from tensorflow_serving.apis import model_management_pb2
 from tensorflow_serving.apis import predict_pb2
+from tensorflow_serving.config import model_server_config_pb2
 from tensorflow_serving.model_servers.test_util import server_runner
 from tensorflow_serving.model_servers.test_util import steady_client
 
@@ -139,6 +144,73 @@ class HostileRequestsTest(absltest.TestCase):
         response = self.server.prediction_stub.Predict(
             server_runner.half_plus_two_request(_MODEL, [2.0]), timeout=30)
         self.assertEqual([3.0], list(response.outputs["y"].float_val))
+
+
+class ReloadStormTest(absltest.TestCase):
+    """Reloads that wait on failing loads never starve Predict."""
+
+    def test_concurrent_reloads_of_failing_models(self):
+        tmp = self.create_tempdir().full_path
+        base = os.path.join(tmp, _MODEL)
+        server_runner.export_half_plus_two_versions(base, {1: 2.0})
+        broken = os.path.join(tmp, "broken", "1")
+        os.makedirs(broken)
+        with open(os.path.join(broken, "saved_model.pb"), "wb") as f:
+            f.write(b"not a SavedModel")
+
+        def config(*extra):
+            text = (f'model_config_list {{ config {{ name: "{_MODEL}" base_path: '
+                    f'"{base}" model_platform: "tensorflow" }}')
+            for name in extra:
+                text += (f' config {{ name: "{name}" base_path: '
+                         f'"{os.path.dirname(broken)}" model_platform: "tensorflow" }}')
+            return text_format.Parse(text + " }",
+                                     model_server_config_pb2.ModelServerConfig())
+
+        config_path = os.path.join(tmp, "models.config")
+        with open(config_path, "w", encoding="utf-8") as f:
+            f.write(text_format.MessageToString(config()))
+        # Each failing load takes about a second and a half of retries.
+        with server_runner.ServerRunner(
+                [f"--model_config_file={config_path}", "--grpc_max_threads=4",
+                 "--max_num_load_retries=3", "--load_retry_interval_micros=500000"],
+                rest=False) as server:
+            server.start([_MODEL])
+            stub = server.model_stub
+
+            def reload(i):
+                request = model_management_pb2.ReloadConfigRequest(
+                    config=config(f"broken{i}"))
+                try:
+                    stub.HandleReloadConfigRequest(request, timeout=3)
+                except grpc.RpcError as e:
+                    return e.code(), e.details()
+                return grpc.StatusCode.OK, ""
+
+            with steady_client.SteadyClient(server, _MODEL) as steady:
+                with concurrent.futures.ThreadPoolExecutor(8) as pool:
+                    answers = list(pool.map(reload, range(8)))
+            steady.assert_unharmed(self, _STALL_SECONDS)
+            # A last reload queues behind the others: once it answers, every
+            # earlier one has run (or been skipped).
+            stub.HandleReloadConfigRequest(
+                model_management_pb2.ReloadConfigRequest(config=config()), timeout=120)
+            never_applied = 0
+            for i, (code, details) in enumerate(answers):
+                self.assertIn(code, (grpc.StatusCode.UNKNOWN,
+                                     grpc.StatusCode.DEADLINE_EXCEEDED), details)
+                status_request = get_model_status_pb2.GetModelStatusRequest()
+                status_request.model_spec.name = f"broken{i}"
+                try:
+                    stub.GetModelStatus(status_request, timeout=30)
+                except grpc.RpcError as e:
+                    self.assertEqual(grpc.StatusCode.NOT_FOUND, e.code())
+                    never_applied += 1
+            # Each failing reload takes at least 1.5 s of retries, so within the
+            # callers' 3 s at most three could start; the rest, whose callers
+            # had gone, must never have been applied.
+            self.assertGreaterEqual(never_applied, 5, answers)
+            self.assertIn(grpc.StatusCode.DEADLINE_EXCEEDED, [c for c, _ in answers])
 
 
 if __name__ == "__main__":

@@ -163,8 +163,7 @@ class Server:
         self._health = None
         self._stop_polling = threading.Event()
         self._poll_thread = None
-        self._config_lock = threading.Lock()
-        self._config_text = None
+        self._reload_pool = None
         self.grpc_port = None
         self.http_port = None
 
@@ -197,7 +196,6 @@ class Server:
         o = self._options
         if o.model_config_file:
             config = read_model_server_config(o.model_config_file)
-            self._config_text = text_format.MessageToString(config)
         else:
             config = build_single_model_config(o.model_name, o.model_base_path)
         validate_config(config, o.model_config_file or "--model_base_path")
@@ -336,7 +334,6 @@ class Server:
 
     def _start_grpc(self, channel_args, credentials=None) -> None:
         # pylint: disable=g-import-not-at-top
-        from tensorflow_serving.apis import model_service_pb2_grpc
         from tensorflow_serving.apis import prediction_service_pb2_grpc
         from tensorflow_serving.model_servers import model_service_impl
         from tensorflow_serving.model_servers import prediction_service_impl
@@ -357,9 +354,8 @@ class Server:
                 self._core, o.enforce_session_run_timeout,
                 o.enable_serialization_as_tensor_content),
             server)
-        model_service_pb2_grpc.add_ModelServiceServicer_to_server(
-            model_service_impl.ModelServiceImpl(self._core),
-            server)
+        self._reload_pool = model_service_impl.add_to_server(
+            model_service_impl.ModelServiceImpl(self._core), server)
         if o.enable_grpc_healthcheck_service:
             from grpc_health.v1 import health  # pylint: disable=g-import-not-at-top
             from grpc_health.v1 import health_pb2  # pylint: disable=g-import-not-at-top
@@ -439,13 +435,12 @@ class Server:
                 logging.error("Failed to read the model config file, keeping the "
                               "current config: %s", e)
                 continue
-            text = text_format.MessageToString(config)
-            with self._config_lock:
-                if text == self._config_text:
-                    continue
-                self._config_text = text
-            logging.info("Model config file %s changed; reloading",
-                         o.model_config_file)
+            # As upstream, every poll applies the file, so a config a gRPC
+            # reload changed goes back to the file's; applying what is already
+            # served changes nothing and is skipped.
+            if config == self._core.config:
+                continue
+            logging.info("Reloading the model config from %s", o.model_config_file)
             try:
                 self._core.reload_config(config)
             except Exception as e:  # pylint: disable=broad-except
@@ -465,6 +460,8 @@ class Server:
             self._http_server.stop(grace)
         for event in events:
             event.wait(grace + 1)
+        if self._reload_pool is not None:
+            self._reload_pool.shutdown(wait=False, cancel_futures=True)
         if self._core is not None:
             self._core.stop()
         logging.info("Server stopped.")

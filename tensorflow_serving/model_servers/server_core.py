@@ -20,6 +20,7 @@ import dataclasses
 import functools
 import os
 import threading
+import time
 from typing import Callable, Dict, List, Optional, Tuple
 
 from absl import logging
@@ -72,10 +73,12 @@ class _StateMonitor:
                 return version, state, error
         return None
 
-    def wait(self, names, stopped: Callable[[], bool]):
+    def wait(self, names, stopped: Callable[[], bool], deadline: Optional[float] = None):
         """Waits until each model has a version AVAILABLE or END.
 
         Returns [(name, version, error)] for models that reached END first.
+        Raises ServingError DEADLINE_EXCEEDED once time.monotonic() passes
+        `deadline`.
         """
         failed = []
         with self._cv:
@@ -86,11 +89,26 @@ class _StateMonitor:
                         break
                     if stopped():
                         raise status.failed_precondition("ServerCore has been stopped")
-                    self._cv.wait(0.5)
+                    wait = 0.5
+                    if deadline is not None:
+                        wait = min(wait, deadline - time.monotonic())
+                        if wait <= 0:
+                            raise _still_loading_error()
+                    self._cv.wait(wait)
                 version, state, error = reached
                 if state is not ManagerState.AVAILABLE:
                     failed.append((name, version, error))
         return failed
+
+
+def _still_loading_error() -> status.ServingError:
+    return status.deadline_exceeded(
+        "The new config is applied, but its models were still loading when the "
+        "request's deadline passed")
+
+
+def _never() -> bool:
+    return False
 
 
 def _not_available_error(failed, what: str) -> status.ServingError:
@@ -191,46 +209,74 @@ class ServerCore:
         finally:
             self._manager.set_num_load_threads(self._options.num_load_threads)
 
-    def reload_config(self, config: model_server_config_pb2.ModelServerConfig) -> None:
+    def reload_config(self, config: model_server_config_pb2.ModelServerConfig,
+                      deadline: Optional[float] = None,
+                      cancelled: Callable[[], bool] = _never) -> None:
         """Adds/removes models, updates policies and labels; blocks until new ones settle.
+
+        `deadline` (a time.monotonic() value) bounds the wait for another
+        reload and for the new models; `cancelled()` says the caller has gone
+        away. A reload whose deadline passed or whose caller went away before
+        it could start is not applied.
 
         Raises ServingError: INVALID_ARGUMENT for a bad config (nothing is
         changed then), FAILED_PRECONDITION for a label pointing to a version
-        that is not AVAILABLE (models are updated, labels are not).
+        that is not AVAILABLE (models are updated, labels are not), UNKNOWN
+        when a new model fails to load, DEADLINE_EXCEEDED or CANCELLED as
+        above.
         """
-        self._apply(config)
+        self._apply(config, deadline, cancelled)
 
-    def _apply(self, config: model_server_config_pb2.ModelServerConfig) -> None:
-        with self._config_lock:
-            if self._stopped:
-                raise status.failed_precondition("ServerCore has been stopped")
-            kind = config.WhichOneof("config")
-            if kind is None:
-                logging.info("Taking no action for empty config.")
-                return
-            if kind != "model_config_list":
-                raise status.invalid_argument(
-                    "Only model_config_list configs are supported; custom_model_config "
-                    "is not.")
-            validate_model_config_list(config.model_config_list)
+    def _apply(self, config: model_server_config_pb2.ModelServerConfig,
+               deadline: Optional[float] = None,
+               cancelled: Callable[[], bool] = _never) -> None:
+        timeout = -1 if deadline is None else max(0.0, deadline - time.monotonic())
+        if not self._config_lock.acquire(timeout=timeout):
+            raise status.deadline_exceeded(
+                "Another config reload was still in progress when the request's "
+                "deadline passed; this one was not applied")
+        try:
+            if cancelled():
+                raise status.cancelled("The caller went away; the config was not applied")
+            if deadline is not None and time.monotonic() >= deadline:
+                raise status.deadline_exceeded(
+                    "The request's deadline passed before the config could be "
+                    "applied; it was not applied")
+            self._apply_locked(config, deadline)
+        finally:
+            self._config_lock.release()
 
-            logging.info("Adding/updating models.")
-            models = {m.name: m for m in config.model_config_list.config}
-            is_first_config = self._source is None
-            new_names = [n for n in models if n not in self._models]
-            monitor = _StateMonitor()
-            self._manager.add_listener(monitor)
-            try:
-                self._add_models_locked(config, models, monitor,
-                                        new_names, is_first_config)
-            finally:
-                self._manager.remove_listener(monitor)
-            self._update_labels_locked()
-            self._check_logging_config_locked()
-            logging.info("Finished reloading config")
+    def _apply_locked(self, config: model_server_config_pb2.ModelServerConfig,
+                      deadline: Optional[float]) -> None:
+        if self._stopped:
+            raise status.failed_precondition("ServerCore has been stopped")
+        kind = config.WhichOneof("config")
+        if kind is None:
+            logging.info("Taking no action for empty config.")
+            return
+        if kind != "model_config_list":
+            raise status.invalid_argument(
+                "Only model_config_list configs are supported; custom_model_config "
+                "is not.")
+        validate_model_config_list(config.model_config_list)
+
+        logging.info("Adding/updating models.")
+        models = {m.name: m for m in config.model_config_list.config}
+        is_first_config = self._source is None
+        new_names = [n for n in models if n not in self._models]
+        monitor = _StateMonitor()
+        self._manager.add_listener(monitor)
+        try:
+            self._add_models_locked(config, models, monitor,
+                                    new_names, is_first_config, deadline)
+        finally:
+            self._manager.remove_listener(monitor)
+        self._update_labels_locked()
+        self._check_logging_config_locked()
+        logging.info("Finished reloading config")
 
     def _add_models_locked(self, config, models, monitor, new_names,
-                           is_first_config) -> None:
+                           is_first_config, deadline) -> None:
         source_config = fs_source.FileSystemStoragePathSourceConfig()
         to_wait = []
         for name, model in models.items():
@@ -261,11 +307,13 @@ class ServerCore:
         to_wait.extend(n for n in self._changed_names if n in models and n not in to_wait)
         waiting = [n for n in to_wait if found.get(n) is not None]
         self._source.start()
-        self._manager.wait_until_settled(waiting)
         self._config = _copy(config)
+        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+        if not self._manager.wait_until_settled(waiting, timeout) and not self._stopped:
+            raise _still_loading_error()
         self._log_unavailable(waiting)
         # New models must become available (at startup: every model).
-        failed = monitor.wait(new_names, lambda: self._stopped)
+        failed = monitor.wait(new_names, lambda: self._stopped, deadline)
         if failed:
             raise _not_available_error(
                 failed, "servable(s)" if is_first_config else "model(s)")
