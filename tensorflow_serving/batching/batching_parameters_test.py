@@ -1,12 +1,14 @@
-"""Tests for the hand-written BatchingParameters text-format parser."""
+"""Tests for BatchingParameters files: protobuf's text format into BatchingOptions."""
 
 import os
 
 from absl.testing import absltest
 from absl.testing import parameterized
+import grpc
 
 from tensorflow_serving.batching import batching_parameters
 from tensorflow_serving.batching import batching_session
+from tensorflow_serving.util import status
 
 parse = batching_parameters.parse_batching_parameters
 
@@ -54,55 +56,63 @@ class ParseBatchingParametersTest(parameterized.TestCase):
     def test_empty_text_gives_defaults(self):
         self.assertEqual(parse("# nothing here\n"), batching_session.BatchingOptions())
 
-    def test_fields_on_one_line(self):
-        options = parse("max_batch_size { value: 4 } allowed_batch_sizes: 2 "
-                        "allowed_batch_sizes: 4 pad_variable_length_inputs: false")
-        self.assertEqual(options.max_batch_size, 4)
-        self.assertEqual(options.allowed_batch_sizes, (2, 4))
+    def test_unset_fields_keep_the_base(self):
+        base = batching_session.BatchingOptions(num_batch_threads=3,
+                                                thread_pool_name="shared")
+        params = batching_parameters.BatchingParameters()
+        params.max_batch_size.value = 4
+        options = batching_parameters.to_batching_options(params, base=base)
+        self.assertEqual((options.max_batch_size, options.num_batch_threads,
+                          options.thread_pool_name), (4, 3, "shared"))
 
     @parameterized.named_parameters(
-        ("unknown_field", "max_batch_size { value: 8 }\nmax_batch { value: 8 }", 2,
-         "unknown field 'max_batch'"),
-        ("wrapper_written_as_scalar", "\nmax_batch_size: 128", 2,
-         "max_batch_size { value: 128 }"),
-        ("scalar_written_as_message", "pad_variable_length_inputs { value: true }", 1,
-         "pad_variable_length_inputs"),
-        ("unknown_wrapper_field", "num_batch_threads {\n  vaule: 4\n}", 2, "'vaule'"),
-        ("duplicate_singular", "max_batch_size { value: 8 }\n\nmax_batch_size { value: 9 }", 3,
-         "more than once"),
-        ("not_an_integer", "batch_timeout_micros { value: 1.5 }", 1, "batch_timeout_micros"),
-        ("string_for_integer", "max_enqueued_batches { value: \"10\" }", 1,
-         "max_enqueued_batches"),
-        ("integer_for_string", "thread_pool_name { value: 7 }", 1, "thread_pool_name"),
-        ("bad_bool", "pad_variable_length_inputs: yes", 1, "true or false"),
-        ("unclosed_brace", "max_batch_size { value: 8\n", 2, "missing '}'"),
-        ("missing_colon", "allowed_batch_sizes 8", 1, "expected ':'"),
-        ("bad_list", "allowed_batch_sizes: [8 16]", 1, "allowed_batch_sizes"),
-        ("stray_character", "max_batch_size { value: 8 }\n$", 2, "unexpected character"),
-        ("out_of_range", "max_batch_size { value: 99999999999999999999 }", 1, "out of range"),
+        ("unknown_field", "max_batch_size { value: 8 }\nmax_batch { value: 8 }", "2:1",
+         'has no field named "max_batch"'),
+        ("wrapper_written_as_scalar", "\nmax_batch_size: 128", "2:17", "{"),
+        ("unknown_wrapper_field", "num_batch_threads {\n  vaule: 4\n}", "2:3", "vaule"),
+        ("not_an_integer", "batch_timeout_micros { value: 1.5 }", "1:31", "integer"),
+        ("bad_bool", "pad_variable_length_inputs: yes", "1:29", "yes"),
+        ("unclosed_brace", "max_batch_size { value: 8\n", "", '"}"'),
+        ("out_of_range", "max_batch_size { value: 99999999999999999999 }", "1:25",
+         "out of range"),
+    )
+    def test_syntax_errors_name_file_type_line_and_column(self, text, where, message):
+        with self.assertRaises(status.ServingError) as cm:
+            parse(text, source="batching.cfg")
+        error = cm.exception
+        self.assertEqual(error.code, grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertIn("'batching.cfg'", error.message)
+        self.assertIn("tensorflow.serving.BatchingParameters", error.message)
+        self.assertIn(f": {where}", error.message)
+        self.assertIn(message, error.message)
+        self.assertNotIn("\n", error.message)
+
+    @parameterized.named_parameters(
         ("allowed_sizes_not_increasing",
-         "max_batch_size { value: 8 }\nallowed_batch_sizes: [4, 2, 8]", 2,
+         "max_batch_size { value: 8 }\nallowed_batch_sizes: [4, 2, 8]",
          "monotonically increasing"),
         ("allowed_sizes_last_not_max",
-         "max_batch_size { value: 8 }\nallowed_batch_sizes: 4", 2,
+         "max_batch_size { value: 8 }\nallowed_batch_sizes: 4",
          "Last entry in allowed_batch_sizes must match max_batch_size"),
-        ("zero_threads", "num_batch_threads { value: 0 }", 1, "num_batch_threads"),
+        ("zero_threads", "num_batch_threads { value: 0 }", "num_batch_threads"),
     )
-    def test_bad_input(self, text, line, message):
-        with self.assertRaises(ValueError) as cm:
+    def test_values_batching_refuses(self, text, message):
+        with self.assertRaises(status.ServingError) as cm:
             parse(text, source="batching.cfg")
-        self.assertIn(f"batching.cfg:{line}:", str(cm.exception))
-        self.assertIn(message, str(cm.exception))
+        self.assertIn("'batching.cfg'", cm.exception.message)
+        self.assertIn(message, cm.exception.message)
 
-    def test_file(self):
+    def test_file_and_round_trip(self):
         path = os.path.join(absltest.get_default_test_tmpdir(), "batching.cfg")
+        options = batching_session.BatchingOptions(
+            max_batch_size=16, allowed_batch_sizes=(8, 16), num_batch_threads=2)
         with open(path, "w") as f:
-            f.write("max_batch_size { value: 16 }\n")
-        self.assertEqual(batching_parameters.parse_batching_parameters_file(path).max_batch_size,
-                         16)
-        with self.assertRaises(ValueError) as cm:
-            batching_parameters.parse_batching_parameters_file(path + ".missing")
-        self.assertIn(path + ".missing", str(cm.exception))
+            f.write(batching_parameters.to_text(options))
+        self.assertEqual(batching_parameters.read_batching_parameters_file(path), options)
+        with self.assertRaises(status.ServingError) as cm:
+            batching_parameters.read_batching_parameters_file(path + ".missing")
+        self.assertEqual(cm.exception.code, grpc.StatusCode.NOT_FOUND)
+        self.assertIn(path + ".missing", cm.exception.message)
 
 
 if __name__ == "__main__":

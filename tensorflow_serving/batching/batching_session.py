@@ -31,9 +31,31 @@ from typing import Callable, Mapping, Sequence
 from absl import logging
 import numpy as np
 
+from tensorflow_serving.util import monitoring
+from tensorflow_serving.util import run_options
 from tensorflow_serving.util import status
 
 RunFn = Callable[[dict[str, np.ndarray], tuple[str, ...]], Mapping[str, np.ndarray]]
+
+# Upstream's batching_session metrics.
+_BATCH_SIZE_BUCKETS = monitoring.exponential_buckets(1, 2, 14)
+_queuing_latency = monitoring.Sampler(
+    "/tensorflow/serving/batching_session/queuing_latency",
+    "Wall time (microseconds) tasks spend queued for a batch.", ("thread_pool_name",),
+    monitoring.exponential_buckets(100, 1.2, 52))
+_wrapped_run_count = monitoring.Counter(
+    "/tensorflow/serving/batching_session/wrapped_run_count",
+    "Runs of the wrapped model (one per batch).", ())
+_input_batch_size = monitoring.Sampler(
+    "/tensorflow/serving/batching_session/input_batch_size",
+    "Dim 0 of each input tensor of each request.", (), _BATCH_SIZE_BUCKETS)
+_processed_batch_size = monitoring.Sampler(
+    "/tensorflow/serving/batching_session/processed_batch_size",
+    "Size of each batch run, padding included.", (), _BATCH_SIZE_BUCKETS)
+_padding_size = monitoring.Sampler(
+    "/tensorflow/serving/batching_session/padding_size",
+    "Padding rows added to each batch, by padded batch size.", ("execution_batch_size",),
+    _BATCH_SIZE_BUCKETS)
 
 
 def _default_num_batch_threads() -> int:
@@ -117,12 +139,14 @@ class BatchingOptions:
 class _Task:
     """One run() call (or one piece of a split call) waiting in a batch."""
 
-    __slots__ = ("inputs", "size", "done", "outputs", "error", "parent", "index", "deadline")
+    __slots__ = ("inputs", "size", "done", "outputs", "error", "parent", "index", "deadline",
+                 "enqueued")
 
     def __init__(self, inputs, size, parent=None, index=0, deadline=None):
         self.inputs = inputs
         self.size = size
         self.deadline = deadline
+        self.enqueued = time.monotonic()
         self.outputs = None
         self.error = None
         self.parent = parent
@@ -257,6 +281,9 @@ class BatchingSession:
                 f"Task size {size} is larger than maximum input batch size {self._task_limit}")
         if not all(type(v) is np.ndarray for v in inputs.values()):
             inputs = {k: np.asarray(v) for k, v in inputs.items()}
+        if monitoring.enabled():
+            for _ in inputs:
+                _input_batch_size.add((), size)
         key = (tuple(sorted(inputs)), tuple(sorted(set(output_keys))))
         task = _Task(inputs, size,
                      deadline=None if timeout is None else time.monotonic() + timeout)
@@ -434,11 +461,22 @@ class BatchingSession:
         task.done.release()
 
     def _run_tasks(self, queue, tasks):
-        if any(t.deadline is not None for t in tasks):
-            now = time.monotonic()
-            if all(t.deadline is not None and t.deadline <= now for t in tasks):
+        now = time.monotonic()
+        if monitoring.enabled():
+            for task in tasks:
+                _queuing_latency.add((self._options.thread_pool_name,),
+                                     (now - task.enqueued) * 1e6)
+        # The batch runs until its last task's deadline (none if one has none).
+        deadline = None
+        if all(t.deadline is not None for t in tasks):
+            deadline = max(t.deadline for t in tasks)
+            if deadline <= now:
                 raise status.resource_exhausted(
                     "Run() timeout exceeded while waiting in batching queue")
+        with run_options.deadline_scope(deadline):
+            self._run_grouped_tasks(queue, tasks)
+
+    def _run_grouped_tasks(self, queue, tasks):
         input_keys = queue.input_keys
         if len(tasks) == 1:
             self._run_group(queue, tasks)
@@ -495,6 +533,10 @@ class BatchingSession:
                     row = next(a for a in reversed(arrays) if a.shape[0])[:1]
                     arrays.append(np.repeat(row, padding, axis=0))
                 merged[key] = arrays[0] if len(arrays) == 1 else np.concatenate(arrays, axis=0)
+        if monitoring.enabled():
+            _padding_size.add((str(padded_size),), padding)
+            _processed_batch_size.add((), padded_size)
+            _wrapped_run_count.increment_by()
         outputs = self._run_fn(merged, output_keys)
         batched = []
         for key in output_keys:

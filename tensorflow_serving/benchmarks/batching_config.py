@@ -1,9 +1,11 @@
 """The --batching_parameters_file the benchmark gives the server.
 
-Upstream's BatchingParameters text format (the model server reads it with
---enable_batching); written by hand because pip's tensorflow-serving-api has
-no session_bundle_config_pb2.
+Upstream's BatchingParameters message in protobuf's text format (the model
+server reads it with --enable_batching).
 """
+
+from tensorflow_serving.batching import batching_parameters
+from tensorflow_serving.batching import batching_session
 
 
 def batching_parameters_text(max_batch_size: int, batch_timeout_micros: int,
@@ -15,7 +17,6 @@ def batching_parameters_text(max_batch_size: int, batch_timeout_micros: int,
             raise ValueError(f"{name} must be positive, got {value}")
     if batch_timeout_micros < 0:
         raise ValueError(f"batch_timeout_micros must be >= 0, got {batch_timeout_micros}")
-    return (f"max_batch_size {{ value: {max_batch_size} }}\n"
-            f"batch_timeout_micros {{ value: {batch_timeout_micros} }}\n"
-            f"max_enqueued_batches {{ value: {max_enqueued_batches} }}\n"
-            f"num_batch_threads {{ value: {num_batch_threads} }}\n")
+    return batching_parameters.to_text(batching_session.BatchingOptions(
+        max_batch_size=max_batch_size, batch_timeout_micros=batch_timeout_micros,
+        max_enqueued_batches=max_enqueued_batches, num_batch_threads=num_batch_threads))

@@ -8,9 +8,12 @@ and only once every handle to them has been released. A version that fails to
 load goes to END with its error and is not retried until it stops being
 aspired; it never displaces a version that is serving.
 
-Thread model: one lock guards all state. Loads run in a thread pool, unloads
-on their own short-lived threads (they may wait for handles); state-change
-listeners are called outside the lock, in order.
+Thread model: one lock guards all state. Loads run in a pool of
+num_load_threads threads and unloads (which may wait for handles) in a pool
+of num_unload_threads; upstream's 0 (serially, in the manager's own loop) is
+one thread here, off the request path. set_num_load_threads() resizes the
+load pool, as upstream does for the fast initial load. State-change listeners
+are called outside the lock, in order.
 """
 
 import concurrent.futures
@@ -76,12 +79,18 @@ class AspiredVersionsManager:
                  max_num_load_retries: int = 5,
                  load_retry_interval_micros: int = 60_000_000,
                  num_load_threads: int = 4,
+                 num_unload_threads: int = 0,
                  serving_observer: Optional[ServingObserver] = None):
         self._max_num_load_retries = max(0, int(max_num_load_retries))
         self._retry_interval_s = max(0, load_retry_interval_micros) / 1e6
+        self._num_load_threads = max(1, num_load_threads)
         self._load_pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=max(1, num_load_threads),
+            max_workers=self._num_load_threads,
             thread_name_prefix="servable_load")
+        self._old_load_pools: List[concurrent.futures.ThreadPoolExecutor] = []
+        self._unload_pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=max(1, num_unload_threads),
+            thread_name_prefix="servable_unload")
         # Reentrant: a ServableHandle collected by the garbage collector releases
         # itself (__del__) on whatever thread runs the collection, possibly one
         # that already holds this lock.
@@ -93,7 +102,7 @@ class AspiredVersionsManager:
         self._serving: Dict[str, _ServingEntry] = {}
         # Last published (state, error) of every version ever managed.
         self._states: Dict[str, Dict[int, Tuple[ManagerState, Optional[status.ServingError]]]] = {}
-        self._unload_threads: List[threading.Thread] = []
+        self._unloads: List[concurrent.futures.Future] = []
         self._stopped = False
         # State-change events, delivered outside _lock in publication order.
         self._listeners: List[StateListener] = []
@@ -125,6 +134,23 @@ class AspiredVersionsManager:
             if h.refs == 0 and h.state is _UNLOADING:
                 self._cv.notify_all()
 
+    def set_num_load_threads(self, num_load_threads: int) -> None:
+        """Loads started from now on run in a pool of this many threads."""
+        num_load_threads = max(1, num_load_threads)
+        with self._lock:
+            if num_load_threads == self._num_load_threads or self._stopped:
+                return
+            self._old_load_pools.append(self._load_pool)
+            self._load_pool = concurrent.futures.ThreadPoolExecutor(
+                max_workers=num_load_threads, thread_name_prefix="servable_load")
+            self._num_load_threads = num_load_threads
+        # Loads already queued in the old pool still run there.
+        self._old_load_pools[-1].shutdown(wait=False)
+
+    @property
+    def num_load_threads(self) -> int:
+        return self._num_load_threads
+
     # ------------------------------------------------------------------
     # Source side.
 
@@ -146,6 +172,11 @@ class AspiredVersionsManager:
         """Calls listener(id, state, error) on every state change from now on."""
         with self._dispatch_lock:
             self._listeners.append(listener)
+
+    def remove_listener(self, listener: StateListener) -> None:
+        """Stops calling a listener add_listener() added."""
+        with self._dispatch_lock:
+            self._listeners = [l for l in self._listeners if l is not listener]
 
     # ------------------------------------------------------------------
     # Queries.
@@ -220,10 +251,11 @@ class AspiredVersionsManager:
                     logging.warning("Timed out waiting for servables to unload.")
                     break
                 self._cv.wait(remaining)
-            threads = list(self._unload_threads)
-        for t in threads:
-            t.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            unloads = list(self._unloads)
+        concurrent.futures.wait(
+            unloads, None if deadline is None else max(0.0, deadline - time.monotonic()))
         self._load_pool.shutdown(wait=False)
+        self._unload_pool.shutdown(wait=False)
         self._dispatch_events()
 
     # ------------------------------------------------------------------
@@ -380,11 +412,8 @@ class AspiredVersionsManager:
         h.state = _UNLOADING
         self._refresh_serving_locked(h.id.name)  # no new handles from here on
         self._publish_locked(h)
-        t = threading.Thread(target=self._unload, args=(h,),
-                             name=f"servable_unload_{h.id.name}_{h.id.version}", daemon=True)
-        self._unload_threads = [u for u in self._unload_threads if u.is_alive()]
-        self._unload_threads.append(t)
-        t.start()
+        self._unloads = [u for u in self._unloads if not u.done()]
+        self._unloads.append(self._unload_pool.submit(self._unload, h))
 
     def _unload(self, h: _Harness) -> None:
         with self._lock:

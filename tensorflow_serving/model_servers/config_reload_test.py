@@ -1,10 +1,7 @@
 """End-to-end: config reloads (file polling, the RPC), readiness, warmup replay."""
 
-import json
 import os
 import time
-import urllib.error
-import urllib.request
 
 import grpc
 from absl.testing import absltest
@@ -27,6 +24,18 @@ def config_text(models):
 
 class ConfigReloadTest(server_runner.ServerTestCase):
 
+    def _wait_until_gone(self, server, name, timeout=60):
+        """Waits until Predict on `name` answers NOT_FOUND (it left the config)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                server.prediction_stub.Predict(_request(name, [1.0]), timeout=30)
+            except grpc.RpcError as e:
+                self.assertEqual(e.code(), grpc.StatusCode.NOT_FOUND, e.details())
+                return
+            time.sleep(0.1)
+        self.fail(f"model {name} still served after it left the config")
+
     def test_config_file_and_rpc_reload(self):
         a, b = os.path.join(self.tmp, "a"), os.path.join(self.tmp, "b")
         server_runner.export_half_plus_two_versions(a, {1: 2.0})
@@ -41,27 +50,18 @@ class ConfigReloadTest(server_runner.ServerTestCase):
             f.write(str(config_text({"b": b})))
         os.rename(config_path + ".tmp", config_path)
         server.wait_for_version("b", 1, timeout=60)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                server.prediction_stub.Predict(_request("a", [1.0]), timeout=30)
-            except grpc.RpcError as e:
-                self.assertIn(e.code(), (grpc.StatusCode.NOT_FOUND,
-                                         grpc.StatusCode.UNAVAILABLE))
-                break
-            time.sleep(0.2)
-        else:
-            self.fail("model a still served after it left the config")
+        self._wait_until_gone(server, "a")
         response = server.prediction_stub.Predict(_request("b", [2.0]), timeout=30)
         self.assertEqual(response.outputs["y"].float_val, [11.0])
-        # HandleReloadConfigRequest: both models.
+        # HandleReloadConfigRequest: both models; the reload answers once a loaded.
         request = model_management_pb2.ReloadConfigRequest()
         request.config.CopyFrom(config_text({"a": a, "b": b}))
         response = server.model_stub.HandleReloadConfigRequest(request, timeout=60)
         self.assertEqual(response.status.error_code, 0)
-        server.wait_for_version("a", 1, timeout=30)
-        response = server.prediction_stub.Predict(_request("a", [2.0]), timeout=30)
-        self.assertEqual(response.outputs["y"].float_val, [3.0])
+        # As upstream, the next poll applies the file again: a leaves, b stays.
+        self._wait_until_gone(server, "a")
+        response = server.prediction_stub.Predict(_request("b", [2.0]), timeout=30)
+        self.assertEqual(response.outputs["y"].float_val, [11.0])
         # A config that is not a model_config_list is refused.
         with self.assertRaises(grpc.RpcError) as cm:
             server.model_stub.HandleReloadConfigRequest(
@@ -80,30 +80,29 @@ class ConfigReloadTest(server_runner.ServerTestCase):
         self.assertIn("Finished reading warmup data for model at", logs)
         self.assertIn("Number of warmup records read: 3.", logs)
 
-    def test_model_without_versions_is_unavailable(self):
+    def test_startup_waits_for_a_model_without_versions(self):
         good, empty = os.path.join(self.tmp, "good"), os.path.join(self.tmp, "empty")
         server_runner.export_half_plus_two_versions(good, {1: 2.0})
         os.makedirs(empty)
         config_path = os.path.join(self.tmp, "models.config")
         with open(config_path, "w") as f:
             f.write(str(config_text({"good": good, "empty": empty})))
-        server = self.start_server([f"--model_config_file={config_path}"], ["good"], rest=True)
-        with self.assertRaises(grpc.RpcError) as cm:
-            server.prediction_stub.Predict(_request("empty", [1.0]), timeout=30)
-        self.assertEqual(cm.exception.code(), grpc.StatusCode.UNAVAILABLE,
-                         cm.exception.details())
-        with self.assertRaises(urllib.error.HTTPError) as http_cm:
-            urllib.request.urlopen(urllib.request.Request(
-                f"http://localhost:{server.rest_port}/v1/models/empty:predict",
-                data=json.dumps({"instances": [[1.0]]}).encode()), timeout=30)
-        self.assertEqual(http_cm.exception.code, 503)
-        self.assertIn("empty", json.loads(http_cm.exception.read())["error"])
-        # Once a version appears it gets served.
+        server = server_runner.ServerRunner([f"--model_config_file={config_path}"])
+        self.addCleanup(server.cleanup)
+        server.launch()
+        # As upstream, the server does not listen before every model has a version.
+        server.wait_for_log("No versions of servable empty found")
+        server.wait_for_log("Successfully loaded servable version {name: good version: 1}")
+        with self.assertRaises(grpc.FutureTimeoutError):
+            grpc.channel_ready_future(server.channel).result(timeout=1)
+        self.assertIsNone(server.process.poll())
+        # Once a version appears it is loaded and the server starts serving.
         server_runner.export_half_plus_two_versions(empty, {3: 1.0})
-        server.wait_for_version("empty", 3, timeout=60)
+        server.wait_until_ready(["empty", "good"])
         response = server.prediction_stub.Predict(_request("empty", [1.0]), timeout=30)
         self.assertEqual(response.outputs["y"].float_val, [1.5])
-
+        response = server.prediction_stub.Predict(_request("good", [1.0]), timeout=30)
+        self.assertEqual(response.outputs["y"].float_val, [2.5])
 
 if __name__ == "__main__":
     absltest.main()

@@ -24,34 +24,19 @@ def _fill_status(proto, error) -> None:
 
 
 def get_model_status(core, request) -> get_model_status_pb2.GetModelStatusResponse:
-    """Raises ServingError: INVALID_ARGUMENT without a model spec, NOT_FOUND if unknown."""
+    """Every version the manager has seen of the model, or the one asked for.
+
+    As upstream, a version label is not resolved: without `version` every
+    version is reported. Raises ServingError: INVALID_ARGUMENT without a model
+    spec, NOT_FOUND when the model (even an empty name) or version is unknown.
+    """
     if not request.HasField("model_spec"):
         raise status_lib.invalid_argument("Missing ModelSpec")
     spec = request.model_spec
-    if not spec.name:
-        raise status_lib.invalid_argument("Missing model name in ModelSpec")
     version = spec.version.value if spec.HasField("version") else None
-    if version is None and spec.version_label:
-        # The REST API's /labels/<l> form: resolve the label like Predict does.
-        version = core.version_labels(spec.name).get(spec.version_label)
-        if version is None:
-            raise status_lib.invalid_argument(
-                f"Unrecognized servable version label: {spec.version_label}")
-    try:
-        states = core.model_version_states(spec.name, version)
-    except status_lib.ServingError as e:
-        if e.code.name != "NOT_FOUND":
-            raise
-        states = []
-    if not states:
-        if version is not None:
-            raise status_lib.not_found(
-                f"Could not find version {version} of model {spec.name}")
-        raise status_lib.not_found(
-            f"Could not find any versions of model {spec.name}")
+    states = core.model_version_states(spec.name, version)
     response = get_model_status_pb2.GetModelStatusResponse()
-    # Upstream's monitor keeps versions in descending order.
-    for v, state, error in sorted(states, key=lambda s: -s[0]):
+    for v, state, error in states:
         entry = response.model_version_status.add()
         entry.version = v
         entry.state = _state_number(state)

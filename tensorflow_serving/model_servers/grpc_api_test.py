@@ -208,7 +208,10 @@ class GrpcApiTest(absltest.TestCase):
         request.model_spec.name = MODEL
         request.inputs["z"].CopyFrom(float_tensor([1.0], [1, 1]))
         self.assertRpcError(lambda: self.stub.Predict(request, timeout=30),
-                            grpc.StatusCode.INVALID_ARGUMENT, "z")
+                            grpc.StatusCode.INVALID_ARGUMENT,
+                            "Signature input alias: x(feed name: x:0) not found in "
+                            "request and no default value provided. Inputs expected "
+                            "to be in the request {z}")
         request.inputs.clear()
         bad_dtype = tensor_pb2.TensorProto(dtype=types_pb2.DT_INT64)
         bad_dtype.tensor_shape.dim.add(size=1)
@@ -216,15 +219,18 @@ class GrpcApiTest(absltest.TestCase):
         bad_dtype.int64_val.append(1)
         request.inputs["x"].CopyFrom(bad_dtype)
         self.assertRpcError(lambda: self.stub.Predict(request, timeout=30),
-                            grpc.StatusCode.INVALID_ARGUMENT)
-        request.inputs["x"].CopyFrom(float_tensor([1.0, 2.0], [1, 2]))
-        self.assertRpcError(lambda: self.stub.Predict(request, timeout=30),
-                            grpc.StatusCode.INVALID_ARGUMENT)
+                            grpc.StatusCode.INVALID_ARGUMENT,
+                            "Type mismatch: actual int64 vs. expect float")
         malformed = float_tensor([], [3, 1])
         malformed.tensor_content = b"\x00" * 5
         request.inputs["x"].CopyFrom(malformed)
         self.assertRpcError(lambda: self.stub.Predict(request, timeout=30),
-                            grpc.StatusCode.INVALID_ARGUMENT)
+                            grpc.StatusCode.INVALID_ARGUMENT, "tensor parsing error: x")
+        # Shapes are TensorFlow's business: [1, 2] where the signature says
+        # [-1, 1] runs, as upstream runs it.
+        request.inputs["x"].CopyFrom(float_tensor([1.0, 2.0], [1, 2]))
+        response = self.stub.Predict(request, timeout=30)
+        self.assertEqual([3.5, 4.0], list(response.outputs["y"].float_val))
 
     def test_server_logs(self):
         logs = self.server.logs()

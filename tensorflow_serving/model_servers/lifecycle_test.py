@@ -1,4 +1,5 @@
-"""End-to-end: version rollover under load and a broken version next to a good one."""
+"""End-to-end: version rollover under load, a broken version next to a good one,
+and how startup and reloads report models that fail."""
 
 import os
 import threading
@@ -8,6 +9,7 @@ import grpc
 from absl.testing import absltest
 
 from tensorflow_serving.apis import get_model_status_pb2
+from tensorflow_serving.apis import model_management_pb2
 from tensorflow_serving.model_servers.test_util import server_runner
 
 _request = server_runner.half_plus_two_request
@@ -78,6 +80,59 @@ class LifecycleTest(server_runner.ServerTestCase):
             server.prediction_stub.Predict(request, timeout=30)
         self.assertIn(cm.exception.code(), (grpc.StatusCode.NOT_FOUND,
                                             grpc.StatusCode.UNAVAILABLE))
+
+
+def _broken_version(base, version):
+    os.makedirs(os.path.join(base, str(version)))
+    with open(os.path.join(base, str(version), "saved_model.pb"), "wb") as f:
+        f.write(b"this is not a SavedModel")
+
+
+class LifecycleReportingTest(server_runner.ServerTestCase):
+    """Startup and reload report failures as upstream's ServerCore does."""
+
+    def test_startup_fails_when_a_model_fails_to_load(self):
+        base = os.path.join(self.tmp, "m")
+        _broken_version(base, 1)
+        result = server_runner.run_to_completion(
+            ["--model_name=m", f"--model_base_path={base}", "--max_num_load_retries=0"])
+        self.assertNotEqual(result.returncode, 0)
+        last = result.stderr.strip().splitlines()[-1]
+        self.assertRegex(last, r"^tensorflow_model_server: UNKNOWN: 1 servable\(s\) did not "
+                         r"become available: \{\{\{name: m version: 1\} due to error: "
+                         r"[A-Z_]+: .*\}, \}$")
+
+    def test_reload_answers_an_error_when_a_new_model_fails(self):
+        good, bad = os.path.join(self.tmp, "good"), os.path.join(self.tmp, "bad")
+        server_runner.export_half_plus_two_versions(good, {1: 2.0})
+        _broken_version(bad, 1)
+        server = self.start_server(["--model_name=good", f"--model_base_path={good}",
+                                    "--max_num_load_retries=0"], ["good"])
+        request = model_management_pb2.ReloadConfigRequest()
+        for name, base in (("good", good), ("bad", bad)):
+            model = request.config.model_config_list.config.add()
+            model.name, model.base_path, model.model_platform = name, base, "tensorflow"
+        with self.assertRaises(grpc.RpcError) as cm:
+            server.model_stub.HandleReloadConfigRequest(request, timeout=60)
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.UNKNOWN)
+        self.assertIn("1 model(s) did not become available: {{{name: bad version: 1} "
+                      "due to error: ", cm.exception.details())
+        response = server.prediction_stub.Predict(_request("good", [2.0]), timeout=30)
+        self.assertEqual(response.outputs["y"].float_val, [3.0])
+
+    def test_logging_config_is_refused(self):
+        base = os.path.join(self.tmp, "m")
+        server_runner.export_half_plus_two_versions(base, {1: 2.0})
+        config = os.path.join(self.tmp, "models.config")
+        with open(config, "w") as f:
+            f.write(f'model_config_list {{ config {{ name: "m" base_path: "{base}" '
+                    'model_platform: "tensorflow" logging_config { sampling_config { '
+                    'sampling_rate: 1 } } } }')
+        result = server_runner.run_to_completion([f"--model_config_file={config}"])
+        self.assertNotEqual(result.returncode, 0)
+        self.assertEqual(result.stderr.strip().splitlines()[-1],
+                         "tensorflow_model_server: INVALID_ARGUMENT: No "
+                         "request-logger-creator provided.")
 
 
 if __name__ == "__main__":

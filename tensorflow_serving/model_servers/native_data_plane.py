@@ -41,7 +41,9 @@ class Options:
     channel_arguments: list   # [(key, int | str)] from --grpc_channel_arguments
     python_target: str        # the private address of the Python gRPC server
     enable_signature_method_name_check: bool = False
-    tensor_content: bool = False
+    tensor_content: bool = False          # --enable_serialization_as_tensor_content
+    enforce_session_run_timeout: bool = True
+    max_tensor_fill_bytes: int = 64 << 20
     ssl: tuple | None = None  # (key, cert, custom_ca, client_verify)
 
 

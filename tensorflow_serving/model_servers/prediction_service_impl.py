@@ -1,9 +1,11 @@
 """tensorflow.serving.PredictionService over ServerCore and the TFS handlers.
 
 Each RPC resolves a ServableHandle (which pins the version for the call) and
-hands it to the TensorFlow handler. ServingErrors become the matching gRPC
-status; anything else becomes INTERNAL and is logged, so a bug in one request
-never takes the server down.
+hands it to the TensorFlow handler, inside a RunOptions scope whose timeout is
+what is left of the call's deadline (upstream's DeadlineToTimeoutMillis).
+ServingErrors become the matching gRPC status; anything else becomes INTERNAL
+and is logged, so a bug in one request never takes the server down. Predict,
+Classify and Regress record upstream's request_count and request_latency.
 """
 
 import time
@@ -11,22 +13,29 @@ import time
 import grpc
 from absl import logging
 
+from tensorflow_serving.apis import model_pb2
 from tensorflow_serving.apis import prediction_service_pb2_grpc
-from tensorflow_serving.model_servers import metrics as metrics_lib
 from tensorflow_serving.servables.tensorflow import classifier
 from tensorflow_serving.servables.tensorflow import get_model_metadata_impl
 from tensorflow_serving.servables.tensorflow import multi_inference
 from tensorflow_serving.servables.tensorflow import predict_util
 from tensorflow_serving.servables.tensorflow import regressor
+from tensorflow_serving.servables.tensorflow import request_metrics
+from tensorflow_serving.servables.tensorflow import util
+from tensorflow_serving.util import monitoring
+from tensorflow_serving.util import run_options
 from tensorflow_serving.util.status import ServingError
 
+# An already expired deadline still gets a (tiny) timeout rather than none.
+_MIN_TIMEOUT_SECONDS = 1e-3
 
-def _model_spec_of_multi_inference(request):
-    # MultiInferenceRequest has no top-level model_spec: tasks carry theirs.
-    if not request.tasks:
-        from tensorflow_serving.util import status  # pylint: disable=g-import-not-at-top
-        raise status.invalid_argument("Expected at least one task")
-    return request.tasks[0].model_spec
+
+def _model_spec_of_multi_inference(request) -> model_pb2.ModelSpec:
+    # Upstream's GetModelSpecFromRequest: the first task's spec, else an empty
+    # one (which ServerCore refuses: "ModelSpec has no name specified.").
+    if request.tasks and request.tasks[0].HasField("model_spec"):
+        return request.tasks[0].model_spec
+    return model_pb2.ModelSpec()
 
 
 def abort_with(context, api: str, error: BaseException):
@@ -39,38 +48,63 @@ def abort_with(context, api: str, error: BaseException):
                   f"{api} failed: {type(error).__name__}: {error}")
 
 
+def deadline_timeout(context):
+    """Seconds left before the call's deadline (None: the call has none)."""
+    remaining = context.time_remaining()
+    if remaining is None:
+        return None
+    return max(remaining, _MIN_TIMEOUT_SECONDS)
+
+
+def num_examples(request) -> int:
+    """Examples in a MultiInferenceRequest's input (for request_example_counts)."""
+    kind = request.input.WhichOneof("kind")
+    if kind == "example_list":
+        return len(request.input.example_list.examples)
+    if kind == "example_list_with_context":
+        return len(request.input.example_list_with_context.examples)
+    return 0
+
+
 class PredictionServiceImpl(prediction_service_pb2_grpc.PredictionServiceServicer):
     """Serves Predict/Classify/Regress/MultiInference/GetModelMetadata."""
 
-    def __init__(self, core, metrics: "metrics_lib.Metrics | None" = None):
+    def __init__(self, core, enforce_session_run_timeout: bool = True,
+                 serialize_as_tensor_content: bool = False):
         self._core = core
-        self._metrics = metrics
+        self._enforce_timeout = enforce_session_run_timeout
+        self._tensor_content = serialize_as_tensor_content
 
-    def _call(self, api, handler, request, context, model_spec):
-        metrics = self._metrics
-        start = time.perf_counter() if metrics is not None else 0.0
-        code = "OK"
+    def _call(self, api, handler, request, context, model_spec, record=True,
+              check=util.require_model_spec):
+        """check(request), then handler(handle, request) on the version asked for."""
+        timeout = deadline_timeout(context) if self._enforce_timeout else None
+        start = time.perf_counter()
         try:
-            with self._core.servable_handle(model_spec) as handle:
-                return handler(handle, request)
+            if check is not None:
+                check(request)
+            with run_options.scope(timeout, model_spec.name, api):
+                with self._core.servable_handle(model_spec) as handle:
+                    response = handler(handle, request)
         except Exception as e:  # pylint: disable=broad-except
-            code = e.code.name if isinstance(e, ServingError) else "INTERNAL"
+            if record and monitoring.enabled():
+                request_metrics.record_request_count(
+                    model_spec.name, e.code if isinstance(e, ServingError)
+                    else grpc.StatusCode.INTERNAL)
             abort_with(context, api, e)
-        finally:
-            if metrics is not None:
-                metrics.record(model_spec.name, api, "GRPC", code,
-                               time.perf_counter() - start)
+        if record and monitoring.enabled():
+            request_metrics.record_request_latency(
+                model_spec.name, api, "GRPC", (time.perf_counter() - start) * 1e6)
+            request_metrics.record_request_count(model_spec.name, grpc.StatusCode.OK)
+        return response
 
     def Predict(self, request, context):
-        # The hot path: kept free of anything optional.
-        if self._metrics is None:
-            try:
-                with self._core.servable_handle(request.model_spec) as handle:
-                    return predict_util.predict(handle, request)
-            except Exception as e:  # pylint: disable=broad-except
-                abort_with(context, "Predict", e)
-        return self._call("Predict", predict_util.predict, request, context,
+        return self._call("Predict", self._predict, request, context,
                           request.model_spec)
+
+    def _predict(self, handle, request):
+        return predict_util.predict(handle, request,
+                                    tensor_content=self._tensor_content)
 
     def Classify(self, request, context):
         return self._call("Classify", classifier.classify, request, context,
@@ -81,14 +115,15 @@ class PredictionServiceImpl(prediction_service_pb2_grpc.PredictionServiceService
                           request.model_spec)
 
     def MultiInference(self, request, context):
-        try:
-            spec = _model_spec_of_multi_inference(request)
-        except Exception as e:  # pylint: disable=broad-except
-            abort_with(context, "MultiInference", e)
-        return self._call("MultiInference", multi_inference.run_multi_inference,
-                          request, context, spec)
+        spec = _model_spec_of_multi_inference(request)
+        response = self._call("MultiInference", multi_inference.run_multi_inference,
+                              request, context, spec, record=False, check=None)
+        if monitoring.enabled():
+            request_metrics.record_request_example_count(spec.name, num_examples(request))
+        return response
 
     def GetModelMetadata(self, request, context):
         return self._call("GetModelMetadata",
                           get_model_metadata_impl.get_model_metadata, request,
-                          context, request.model_spec)
+                          context, request.model_spec, record=False,
+                          check=get_model_metadata_impl.validate_request)

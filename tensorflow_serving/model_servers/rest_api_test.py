@@ -114,9 +114,10 @@ class RestApiTest(absltest.TestCase):
              "status": {"error_code": "OK", "error_message": ""}} for v in ("2", "1")]})
         code, body = self.call(f"/v1/models/{MODEL}/versions/1")
         self.assertEqual([s["version"] for s in body["model_version_status"]], ["1"])
+        # As upstream, GetModelStatus does not resolve labels: all versions.
         code, body = self.call(f"/v1/models/{MODEL}/labels/stable")
-        self.assertEqual([s["version"] for s in body["model_version_status"]], ["1"])
-        self.assertError(f"/v1/models/{MODEL}/labels/nope", None, 400, "nope")
+        self.assertEqual([s["version"] for s in body["model_version_status"]],
+                         ["2", "1"])
         self.assertError("/v1/models/nope", None, 404, "Could not find any versions")
         self.assertError(f"/v1/models/{MODEL}/versions/5", None, 404,
                          f"Could not find version 5 of model {MODEL}")
@@ -140,11 +141,14 @@ class RestApiTest(absltest.TestCase):
                          400, "nope")
         self.assertError(predict, {"signature_name": "nope", "instances": [[1.0]]}, 400,
                          '"nope"')
-        self.assertError(predict, {"instances": [{"z": 1.0}]}, 400, "'z'")
+        self.assertError(predict, {"instances": [{"z": 1.0}]}, 400,
+                         "JSON object: does not have named input: z")
         self.assertError(predict, {"instances": [["a"]]}, 400, "not of expected type: float")
-        self.assertError(predict, {"instances": [[1.0], [1.0, 2.0]]}, 400, "same length")
-        self.assertError(predict, {"instances": [[1.0, 2.0]]}, 400, "")
-        self.assertError(predict, b'{"instances": [[1.0]', 400, "JSON Parse error")
+        self.assertError(predict, {"instances": [[1.0], [1.0, 2.0]]}, 400,
+                         "Expecting tensor size: 1 but got: 2")
+        self.assertError(predict, b'{"instances": [[1.0]', 400,
+                         "JSON Parse error: Missing a comma or ']' after an array "
+                         "element. at offset: 20")
         self.assertError(predict, {"foo": 1}, 400, "Missing 'inputs' or 'instances' key")
         self.assertError(f"/v1/models/{MODEL}:regress",
                          {"signature_name": "regress_x_to_y"}, 400, "examples")

@@ -1,15 +1,19 @@
 """The model server's wiring: ServerCore + gRPC + REST + config polling + shutdown.
 
-Mirrors upstream's model_servers/server.cc: build the ModelServerConfig (one
-model from --model_name/--model_base_path or the --model_config_file), start
-ServerCore (which returns once the initial versions are loaded), then start
-the gRPC services and the HTTP/REST API and log where they listen.
+Mirrors upstream's model_servers/server.cc: refuse the option combinations
+upstream refuses, build the ModelServerConfig (the --model_config_file if
+given, else one model from --model_name/--model_base_path), read the batching,
+session, monitoring and SSL config files, start ServerCore (which returns once
+the initial models are loaded, or fails naming the ones that failed), then
+start the gRPC services (over TLS with --ssl_config_file) and the HTTP/REST
+API (with the Prometheus page when monitoring asks for it) and log where they
+listen.
 """
 
 import concurrent.futures
-import dataclasses
 import os
 import shutil
+import ssl
 import tempfile
 import threading
 
@@ -18,69 +22,37 @@ from absl import logging
 from google.protobuf import text_format
 
 from tensorflow_serving.config import model_server_config_pb2
-from tensorflow_serving.model_servers import metrics as metrics_lib
+from tensorflow_serving.model_servers.server_options import Options
+from tensorflow_serving.util import config_protos
+from tensorflow_serving.util import proto_util
+from tensorflow_serving.util import status as status_lib
+from tensorflow_serving.util import log_rate_limit
 
 # The serving modules (and so TensorFlow) are imported only after the flags
 # and config files have been checked: a config error is reported at once, as
 # one line, before TensorFlow's start-up noise.
 
 _INT32_MAX = 2**31 - 1
+_HEALTH_SERVICES = ("", "ModelService", "PredictionService",
+                    "tensorflow.serving.ModelService",
+                    "tensorflow.serving.PredictionService")
 
 
 class StartupError(Exception):
     """A configuration or startup problem reported to the user as one line."""
 
 
-@dataclasses.dataclass
-class Options:
-    """Upstream's Server::Options, filled from the command-line flags."""
-    grpc_port: int = 8500
-    grpc_socket_path: str = ""
-    grpc_channel_arguments: str = ""
-    grpc_max_threads: int = 4 * (os.cpu_count() or 1)
-    enable_grpc_healthcheck_service: bool = False
-    http_port: int = 0
-    http_num_threads: int = 4 * (os.cpu_count() or 1)
-    http_timeout_in_ms: int = 30000
-    http_enable_cors: bool = False
-    enable_batching: bool = False
-    batching_parameters_file: str = ""
-    model_name: str = "default"
-    model_base_path: str = ""
-    model_config_file: str = ""
-    model_config_file_poll_wait_seconds: int = 0
-    file_system_poll_wait_seconds: int = 1
-    max_num_load_retries: int = 5
-    load_retry_interval_micros: int = 60 * 1000 * 1000
-    monitoring_config_file: str = ""
-    enable_model_warmup: bool = True
-    num_request_iterations_for_warmup: int = 1
-    saved_model_tags: str = "serve"
-    tensorflow_intra_op_parallelism: int = 0
-    tensorflow_inter_op_parallelism: int = 0
-    tensorflow_session_parallelism: int = 0
-    allow_version_labels_for_unavailable_models: bool = False
-    shutdown_grace_seconds: float = 30.0
-
-
-def _read_text(path: str, what: str) -> str:
+def read_config_file(path: str, message, flag: str):
+    """Upstream's ParseProtoTextFile for a --flag's file; StartupError if bad."""
     try:
-        with open(path, "r", encoding="utf-8") as f:
-            return f.read()
-    except OSError as e:
-        raise StartupError(f"Could not read {what} '{path}': {e.strerror or e}") from None
-    except UnicodeDecodeError:
-        raise StartupError(f"{what} '{path}' is not UTF-8 text") from None
+        return proto_util.parse_proto_text_file(path, message)
+    except status_lib.ServingError as e:
+        raise StartupError(f"--{flag}: {e.message}") from None
 
 
 def read_model_server_config(path: str) -> model_server_config_pb2.ModelServerConfig:
-    text = _read_text(path, "--model_config_file")
-    config = model_server_config_pb2.ModelServerConfig()
-    try:
-        text_format.Parse(text, config)
-    except text_format.ParseError as e:
-        raise StartupError(f"Invalid protobuf file: '{path}': {e}") from None
-    return config
+    return read_config_file(path, model_server_config_pb2.ModelServerConfig(),
+                            "model_config_file")
 
 
 def build_single_model_config(name: str, base_path: str):
@@ -128,6 +100,39 @@ def parse_grpc_channel_arguments(text: str) -> list[tuple[str, object]]:
     return result
 
 
+def check_ssl_config(config, path: str) -> None:
+    """Fails with one line if the SSLConfig's key, certificate or CA is unusable.
+
+    gRPC would only find out at the first handshake; Python's ssl module loads
+    the same PEM data now and checks that the key belongs to the certificate.
+    """
+    if not config.server_key or not config.server_cert:
+        raise StartupError(f"--ssl_config_file '{path}': server_key and server_cert "
+                           "must both be set")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    with tempfile.TemporaryDirectory() as tmp:
+        cert_path = os.path.join(tmp, "cert.pem")
+        key_path = os.path.join(tmp, "key.pem")
+        for file_path, text in ((cert_path, config.server_cert), (key_path, config.server_key)):
+            with open(os.open(file_path, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+                f.write(text)
+        try:
+            context.load_cert_chain(cert_path, key_path)
+        except ssl.SSLError as e:
+            raise StartupError(f"--ssl_config_file '{path}': server_key and "
+                               f"server_cert are not a usable PEM key and certificate "
+                               f"pair ({e.reason or e})") from None
+    if config.custom_ca:
+        try:
+            context.load_verify_locations(cadata=config.custom_ca)
+        except (ssl.SSLError, ValueError) as e:
+            raise StartupError(f"--ssl_config_file '{path}': custom_ca is not a PEM "
+                               f"certificate ({getattr(e, 'reason', None) or e})") from None
+    elif config.client_verify:
+        raise StartupError(f"--ssl_config_file '{path}': client_verify needs custom_ca "
+                           "(the CA that signs client certificates)")
+
+
 # Unix socket paths hold at most 107 bytes; TMPDIR (e.g. under Bazel) may be long.
 _MAX_SOCKET_PATH = 100
 
@@ -146,6 +151,21 @@ def _private_socket_dir() -> str:
                        "TMPDIR are unusable or TMPDIR's path is too long")
 
 
+def prometheus_page_path() -> str:
+    from tensorflow_serving.util import prometheus_exporter  # pylint: disable=g-import-not-at-top
+    return prometheus_exporter.PROMETHEUS_PATH
+
+
+class _PrometheusPage:
+    """What http_server serves on the Prometheus path."""
+
+    def __init__(self, exporter):
+        self._exporter = exporter
+
+    def prometheus_text(self) -> str:
+        return self._exporter.generate_page().decode("utf-8")
+
+
 def _import_bundle_factory():
     from tensorflow_serving.servables.tensorflow import saved_model_bundle_factory  # pylint: disable=g-import-not-at-top
     return saved_model_bundle_factory
@@ -160,130 +180,177 @@ class Server:
         self._grpc_server = None
         self._http_server = None
         self._health = None
-        self._metrics = None
         self._native = None          # NativeDataPlane when the native plane serves
         self._private_dir = None     # holds the Python plane's Unix socket then
         self._stop_polling = threading.Event()
         self._poll_thread = None
-        self._config_lock = threading.Lock()
-        self._config_text = None
+        self._reload_pool = None
         self.grpc_port = None
         self.http_port = None
 
     # ---------------------------------------------------------------- start
-    def _model_server_config(self):
+    def _check_options(self) -> None:
+        """The option combinations upstream's BuildAndStart refuses (and ours)."""
         o = self._options
-        if o.model_config_file and o.model_base_path:
-            raise StartupError("Specify only one of --model_config_file and "
-                               "--model_base_path")
+        if not (o.grpc_port or o.grpc_socket_path or o.http_port):
+            raise StartupError("Nothing to listen on: --port is 0 and neither "
+                               "--grpc_socket_path nor --rest_api_port is set")
+        if o.use_alts_credentials and o.ssl_config_file:
+            raise StartupError("Either use_alts_credentials must be false or "
+                               "ssl_config_file must be empty.")
         if not o.model_config_file and not o.model_base_path:
-            raise StartupError("Either --model_config_file or --model_base_path "
-                               "must be specified")
-        if o.model_base_path:
-            config = build_single_model_config(o.model_name, o.model_base_path)
-        else:
+            raise StartupError("Both server_options.model_base_path and "
+                               "server_options.model_config_file are empty!")
+        if not o.enable_batching and o.batching_parameters_file:
+            raise StartupError("server_options.batching_parameters_file is set "
+                               "without setting server_options.enable_batching to "
+                               "true.")
+        if (o.tensorflow_intra_op_parallelism > 0 and o.tensorflow_inter_op_parallelism > 0
+                and o.tensorflow_session_parallelism > 0):
+            raise StartupError("Either configure server_options.tensorflow_session_"
+                               "parallelism or (server_options.tensorflow_intra_op_"
+                               "parallelism, server_options.tensorflow_inter_op_"
+                               "parallelism) separately. You cannot configure all.")
+
+    def _model_server_config(self):
+        """--model_config_file if set (model name and base path are then ignored)."""
+        o = self._options
+        if o.model_config_file:
             config = read_model_server_config(o.model_config_file)
-            self._config_text = text_format.MessageToString(config)
+        else:
+            config = build_single_model_config(o.model_name, o.model_base_path)
         validate_config(config, o.model_config_file or "--model_base_path")
         return config
 
     def _batching_options(self):
         o = self._options
         if not o.enable_batching:
-            if o.batching_parameters_file:
-                logging.warning("--batching_parameters_file is ignored without "
-                                "--enable_batching")
             return None
         from tensorflow_serving.batching import batching_parameters  # pylint: disable=g-import-not-at-top
         from tensorflow_serving.batching import batching_session  # pylint: disable=g-import-not-at-top
         if not o.batching_parameters_file:
             return batching_session.BatchingOptions(
                 thread_pool_name="model_server_batch_threads")
-        text = _read_text(o.batching_parameters_file, "--batching_parameters_file")
+        params = read_config_file(o.batching_parameters_file,
+                                  batching_parameters.BatchingParameters(),
+                                  "batching_parameters_file")
         try:
-            return batching_parameters.parse_batching_parameters(text)
-        except ValueError as e:
-            raise StartupError(f"Invalid --batching_parameters_file "
-                               f"'{o.batching_parameters_file}': {e}") from None
+            return batching_parameters.to_batching_options(
+                params, o.batching_parameters_file)
+        except status_lib.ServingError as e:
+            raise StartupError(f"--batching_parameters_file: {e.message}") from None
+
+    def _session_config(self):
+        o = self._options
+        if not o.tensorflow_session_config_file:
+            return None
+        from tensorflow.core.protobuf import config_pb2  # pylint: disable=g-import-not-at-top
+        return read_config_file(o.tensorflow_session_config_file,
+                                config_pb2.ConfigProto(),
+                                "tensorflow_session_config_file")
 
     def _monitoring(self):
-        o = self._options
-        if not o.monitoring_config_file:
-            return None
-        text = _read_text(o.monitoring_config_file, "--monitoring_config_file")
-        try:
-            config = metrics_lib.parse_monitoring_config(text)
-        except ValueError as e:
-            raise StartupError(f"Invalid --monitoring_config_file "
-                               f"'{o.monitoring_config_file}': {e}") from None
-        return config if config.prometheus_enable else None
+        """The PrometheusConfig when --monitoring_config_file enables it, else None.
 
-    def _loader_factory(self, batching_options):
+        As upstream, the file is read only when the HTTP/REST API is exported.
+        """
+        o = self._options
+        if not o.monitoring_config_file or not o.http_port or o.http_port == o.grpc_port:
+            return None
+        config = read_config_file(o.monitoring_config_file,
+                                  config_protos.MonitoringConfig(),
+                                  "monitoring_config_file")
+        if not config.prometheus_config.enable:
+            return None
+        from tensorflow_serving.util import monitoring  # pylint: disable=g-import-not-at-top
+        monitoring.enable()
+        return config.prometheus_config
+
+    def _ssl_config(self):
+        """The checked SSLConfig of --ssl_config_file, or None."""
+        o = self._options
+        if o.use_alts_credentials or not o.ssl_config_file:
+            return None
+        config = read_config_file(o.ssl_config_file, config_protos.SSLConfig(),
+                                  "ssl_config_file")
+        check_ssl_config(config, o.ssl_config_file)
+        return config
+
+    def _grpc_credentials(self, ssl_config):
+        """Upstream's BuildServerCredentials: ALTS, TLS from SSLConfig, or none."""
+        o = self._options
+        if o.use_alts_credentials:
+            logging.info("Using ALTS credentials")
+            return grpc.alts_server_credentials()
+        if ssl_config is None:
+            return None
+        logging.info("Using SSL credentials")
+        return grpc.ssl_server_credentials(
+            [(ssl_config.server_key.encode(), ssl_config.server_cert.encode())],
+            root_certificates=ssl_config.custom_ca.encode() or None,
+            require_client_auth=ssl_config.client_verify)
+
+    def _loader_factory(self, batching_options, session_config):
         o = self._options
         factory_mod = _import_bundle_factory()
         tags = tuple(t.strip() for t in o.saved_model_tags.split(",") if t.strip())
-        intra = o.tensorflow_intra_op_parallelism or o.tensorflow_session_parallelism
-        inter = o.tensorflow_inter_op_parallelism or o.tensorflow_session_parallelism
+        if o.tensorflow_intra_op_parallelism > 0 or o.tensorflow_inter_op_parallelism > 0:
+            intra = o.tensorflow_intra_op_parallelism
+            inter = o.tensorflow_inter_op_parallelism
+        else:
+            intra = inter = o.tensorflow_session_parallelism
         bundle_options = factory_mod.BundleOptions(
             tags=tags or ("serve",),
             intra_op_parallelism=intra,
             inter_op_parallelism=inter,
             batching_options=batching_options,
+            enable_per_model_batching_params=o.enable_per_model_batching_params,
+            session_config=session_config,
             enable_model_warmup=o.enable_model_warmup,
-            num_request_iterations_for_warmup=o.num_request_iterations_for_warmup)
+            num_request_iterations_for_warmup=max(1, o.num_request_iterations_for_warmup))
         return factory_mod.make_loader_factory(bundle_options)
 
     def build_and_start(self) -> None:
         """Validates everything, loads the models, starts listening.
 
-        Raises StartupError for anything the user must fix.
+        Raises StartupError for anything the user must fix, and ServingError
+        when a model fails to load.
         """
         o = self._options
-        for name in ("grpc_port", "http_port"):
-            port = getattr(o, name)
-            if not 0 <= port <= 65535:
-                raise StartupError(f"--{'port' if name == 'grpc_port' else 'rest_api_port'}"
-                                   f" must be in [0, 65535], got {port}")
-        if o.grpc_max_threads < 1 or o.http_num_threads < 1:
-            raise StartupError("--grpc_max_threads and --rest_api_num_threads must be >= 1")
-        if o.file_system_poll_wait_seconds < 0 or o.model_config_file_poll_wait_seconds < 0:
-            raise StartupError("poll wait seconds must be >= 0")
-        if o.max_num_load_retries < 0 or o.load_retry_interval_micros < 0:
-            raise StartupError("--max_num_load_retries and --load_retry_interval_micros "
-                               "must be >= 0")
-        if o.num_request_iterations_for_warmup < 1:
-            raise StartupError("--num_request_iterations_for_warmup must be >= 1")
-        if not (o.grpc_port or o.grpc_socket_path or o.http_port):
-            raise StartupError("Nothing to listen on: --port is 0 and neither "
-                               "--grpc_socket_path nor --rest_api_port is set")
+        self._check_options()
         config = self._model_server_config()
         channel_args = parse_grpc_channel_arguments(o.grpc_channel_arguments)
         batching_options = self._batching_options()
         monitoring = self._monitoring()
-        if monitoring is not None:
-            self._metrics = metrics_lib.Metrics()
-        if o.model_base_path:
+        ssl_config = self._ssl_config()
+        credentials = self._grpc_credentials(ssl_config)
+        session_config = self._session_config()
+
+        if not o.model_config_file:
             logging.info("Building single TensorFlow model file config:  model_name: "
                          "%s model_base_path: %s", o.model_name, o.model_base_path)
-
         from tensorflow_serving.model_servers import server_core  # pylint: disable=g-import-not-at-top
+        from tensorflow_serving.servables.tensorflow import util as servables_util  # pylint: disable=g-import-not-at-top
+        from tensorflow_serving.servables.tensorflow import tensor_util  # pylint: disable=g-import-not-at-top
+        servables_util.set_signature_method_name_check_feature(
+            o.enable_signature_method_name_check)
+        tensor_util.set_max_fill_bytes(o.max_tensor_fill_bytes)
         self._native = self._load_native_data_plane(batching_options)
         core_options = server_core.ServerCoreOptions(
             model_server_config=config,
-            loader_factory=self._loader_factory(batching_options),
+            loader_factory=self._loader_factory(batching_options, session_config),
             file_system_poll_wait_seconds=o.file_system_poll_wait_seconds,
             max_num_load_retries=o.max_num_load_retries,
-            load_retry_interval_micros=o.load_retry_interval_micros,
+            load_retry_interval_micros=max(0, o.load_retry_interval_micros),
+            num_load_threads=o.num_load_threads,
+            num_unload_threads=o.num_unload_threads,
             allow_version_labels_for_unavailable_models=(
                 o.allow_version_labels_for_unavailable_models),
             serving_observer=self._native)
         self._core = server_core.ServerCore(core_options)
         self._core.start()
 
-        self._start_grpc(channel_args)
-        if monitoring is not None and not o.http_port:
-            logging.warning("Prometheus monitoring is enabled but --rest_api_port is "
-                            "not set: metrics are exported on the REST port only.")
+        self._start_grpc(channel_args, credentials, ssl_config)
         if o.http_port:
             if o.http_port == o.grpc_port:
                 logging.error("--rest_api_port cannot be same as --port. Please use a "
@@ -307,18 +374,24 @@ class Server:
             logging.info("Serving gRPC with the pure Python data plane: the native "
                          "data plane is unavailable (%s).", reason)
             return None
+        if o.use_alts_credentials:
+            logging.info("Serving gRPC with the pure Python data plane: the native "
+                         "data plane has no ALTS credentials.")
+            return None
         logging.info("Serving gRPC Predict with the native data plane (C++, no "
                      "Python per request); other RPCs go to the Python plane.")
         return native_data_plane.NativeDataPlane(module, batching_options)
 
-    def _start_grpc(self, channel_args) -> None:
+    def _start_grpc(self, channel_args, credentials=None, ssl_config=None) -> None:
         # pylint: disable=g-import-not-at-top
-        from tensorflow_serving.apis import model_service_pb2_grpc
         from tensorflow_serving.apis import prediction_service_pb2_grpc
         from tensorflow_serving.model_servers import model_service_impl
         from tensorflow_serving.model_servers import prediction_service_impl
         # pylint: enable=g-import-not-at-top
         o = self._options
+        # grpcio logs a traceback for every request it cannot decode: one per
+        # minute is enough, whatever a client sends.
+        log_rate_limit.install("grpc._common", "Exception deserializing")
         executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=o.grpc_max_threads, thread_name_prefix="grpc")
         grpc_options = [("grpc.max_send_message_length", _INT32_MAX),
@@ -327,25 +400,35 @@ class Server:
         grpc_options += channel_args
         server = grpc.server(executor, options=grpc_options)
         prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
-            prediction_service_impl.PredictionServiceImpl(self._core, self._metrics),
+            prediction_service_impl.PredictionServiceImpl(
+                self._core, o.enforce_session_run_timeout,
+                o.enable_serialization_as_tensor_content),
             server)
-        model_service_pb2_grpc.add_ModelServiceServicer_to_server(
-            model_service_impl.ModelServiceImpl(self._core),
-            server)
+        self._reload_pool = model_service_impl.add_to_server(
+            model_service_impl.ModelServiceImpl(self._core), server)
         if o.enable_grpc_healthcheck_service:
             from grpc_health.v1 import health  # pylint: disable=g-import-not-at-top
             from grpc_health.v1 import health_pb2  # pylint: disable=g-import-not-at-top
             from grpc_health.v1 import health_pb2_grpc  # pylint: disable=g-import-not-at-top
             self._health = health.HealthServicer()
             health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
-            self._health.set("", health_pb2.HealthCheckResponse.SERVING)
+            # Upstream's names ("", "ModelService", "PredictionService") and
+            # the services' full names, which health clients usually ask for.
+            for service in _HEALTH_SERVICES:
+                self._health.set(service, health_pb2.HealthCheckResponse.SERVING)
         if self._native is not None:
-            self._start_native_grpc(server, channel_args)
+            self._start_native_grpc(server, channel_args, ssl_config)
             return
         address = f"0.0.0.0:{o.grpc_port}"
+
+        def add_port(where):  # both listeners get the credentials, as upstream
+            if credentials is None:
+                return server.add_insecure_port(where)
+            return server.add_secure_port(where, credentials)
+
         if o.grpc_port:  # --port=0 disables the TCP listener, as upstream.
             try:
-                self.grpc_port = server.add_insecure_port(address)
+                self.grpc_port = add_port(address)
             except RuntimeError:
                 self.grpc_port = 0
             if not self.grpc_port:
@@ -353,7 +436,7 @@ class Server:
                                    f"{address} (port in use?)")
         if o.grpc_socket_path:
             try:
-                bound = server.add_insecure_port("unix:" + o.grpc_socket_path)
+                bound = add_port("unix:" + o.grpc_socket_path)
             except RuntimeError:
                 bound = 0
             if not bound:
@@ -363,7 +446,7 @@ class Server:
         self._grpc_server = server
         self._log_grpc_listening()
 
-    def _start_native_grpc(self, server, channel_args) -> None:
+    def _start_native_grpc(self, server, channel_args, ssl_config) -> None:
         """The Python server on a private socket; the native one on the public ports."""
         from tensorflow_serving.model_servers import native_data_plane  # pylint: disable=g-import-not-at-top
         o = self._options
@@ -378,10 +461,19 @@ class Server:
             addresses.append(f"0.0.0.0:{o.grpc_port}")
         if o.grpc_socket_path:
             addresses.append("unix:" + o.grpc_socket_path)
+        tls = None
+        if ssl_config is not None:
+            tls = (ssl_config.server_key, ssl_config.server_cert, ssl_config.custom_ca,
+                   ssl_config.client_verify)
         try:
             ports = self._native.start(native_data_plane.Options(
                 addresses=addresses, channel_arguments=channel_args,
-                python_target=python_target))
+                python_target=python_target,
+                enable_signature_method_name_check=o.enable_signature_method_name_check,
+                tensor_content=o.enable_serialization_as_tensor_content,
+                enforce_session_run_timeout=o.enforce_session_run_timeout,
+                max_tensor_fill_bytes=o.max_tensor_fill_bytes,
+                ssl=tls))
         except RuntimeError as e:
             if o.grpc_socket_path and not o.grpc_port:
                 raise StartupError(f"Failed to listen on --grpc_socket_path "
@@ -405,11 +497,17 @@ class Server:
         from tensorflow_serving.model_servers import http_server
         # pylint: enable=g-import-not-at-top
         o = self._options
-        handler = http_rest_api_handler.HttpRestApiHandler(self._core, self._metrics)
+        handler = http_rest_api_handler.HttpRestApiHandler(
+            self._core, timeout_in_ms=o.http_timeout_in_ms)
+        page = None
+        if monitoring is not None:
+            from tensorflow_serving.util import prometheus_exporter  # pylint: disable=g-import-not-at-top
+            page = _PrometheusPage(prometheus_exporter.PrometheusExporter())
         try:
             self._http_server = http_server.HttpServer(
-                o.http_port, handler, o.http_timeout_in_ms, metrics=self._metrics,
-                metrics_path=monitoring.prometheus_path if monitoring else None,
+                o.http_port, handler, o.http_timeout_in_ms, metrics=page,
+                metrics_path=(monitoring.path or prometheus_page_path())
+                if monitoring else None,
                 num_threads=o.http_num_threads, enable_cors=o.http_enable_cors)
         except OSError as e:
             logging.error("Failed to start HTTP Server at localhost:%d: %s",
@@ -431,13 +529,12 @@ class Server:
                 logging.error("Failed to read the model config file, keeping the "
                               "current config: %s", e)
                 continue
-            text = text_format.MessageToString(config)
-            with self._config_lock:
-                if text == self._config_text:
-                    continue
-                self._config_text = text
-            logging.info("Model config file %s changed; reloading",
-                         o.model_config_file)
+            # As upstream, every poll applies the file, so a config a gRPC
+            # reload changed goes back to the file's; applying what is already
+            # served changes nothing and is skipped.
+            if config == self._core.config:
+                continue
+            logging.info("Reloading the model config from %s", o.model_config_file)
             try:
                 self._core.reload_config(config)
             except Exception as e:  # pylint: disable=broad-except
@@ -460,6 +557,8 @@ class Server:
             self._http_server.stop(grace)
         for event in events:
             event.wait(grace + 1)
+        if self._reload_pool is not None:
+            self._reload_pool.shutdown(wait=False, cancel_futures=True)
         if self._core is not None:
             self._core.stop()
         if self._private_dir is not None:

@@ -3,14 +3,24 @@
 ServerCore wires a FileSystemStoragePathSource (which versions exist and are
 wanted) to an AspiredVersionsManager (loading, serving, unloading them),
 validates and applies configs (initially and on reload), resolves version
-labels and turns a ModelSpec into a ServableHandle, with the error codes the
-team's contract fixes. It knows nothing of TensorFlow: loaders come from
+labels and turns a ModelSpec into a ServableHandle, with upstream's error
+codes. It knows nothing of TensorFlow: loaders come from
 ServerCoreOptions.loader_factory.
+
+As upstream, the first config returns only once every model has a version
+that became AVAILABLE or failed (a model whose base path holds no version yet
+is waited for), and fails if one failed; a reload fails the same way for the
+models it adds. Loads at startup use num_initial_load_threads, later ones
+num_load_threads. Request logging (logging_config) needs a request logger,
+which the open-source server has none of, so a config asking for it is
+refused after its models are applied, with upstream's error.
 """
 
 import dataclasses
 import functools
+import os
 import threading
+import time
 from typing import Callable, Dict, List, Optional, Tuple
 
 from absl import logging
@@ -38,7 +48,9 @@ class ServerCoreOptions:
     load_retry_interval_micros: int = 60_000_000
     allow_version_labels_for_unavailable_models: bool = False
     # Extensions beyond the contract (upstream flags of the same names).
-    num_load_threads: int = 0                            # 0: a small default pool
+    num_load_threads: int = 0                            # 0: one at a time
+    num_unload_threads: int = 0                          # 0: one at a time
+    num_initial_load_threads: int = 4 * (os.cpu_count() or 1)
     fail_if_no_model_versions_found: bool = False
     # Told what may serve (e.g. the native data plane): see ServingObserver.
     serving_observer: Optional["ServingObserver"] = None
@@ -57,6 +69,75 @@ class ServingObserver:
 
     def labels_changed(self, name: str, labels: Dict[str, int]) -> None:
         raise NotImplementedError
+
+
+class _StateMonitor:
+    """Upstream's fresh ServableStateMonitor: the states seen since it was made."""
+
+    def __init__(self):
+        self._cv = threading.Condition()
+        self._states: Dict[str, Dict[int, Tuple[ManagerState, Optional[status.ServingError]]]] = {}
+
+    def __call__(self, servable_id, state, error) -> None:
+        with self._cv:
+            self._states.setdefault(servable_id.name, {})[servable_id.version] = (state, error)
+            self._cv.notify_all()
+
+    def _reached_locked(self, name: str):
+        """(version, state, error) of the lowest version AVAILABLE or END, or None."""
+        for version, (state, error) in sorted(self._states.get(name, {}).items()):
+            if state in (ManagerState.AVAILABLE, ManagerState.END):
+                return version, state, error
+        return None
+
+    def wait(self, names, stopped: Callable[[], bool], deadline: Optional[float] = None):
+        """Waits until each model has a version AVAILABLE or END.
+
+        Returns [(name, version, error)] for models that reached END first.
+        Raises ServingError DEADLINE_EXCEEDED once time.monotonic() passes
+        `deadline`.
+        """
+        failed = []
+        with self._cv:
+            for name in names:
+                while True:
+                    reached = self._reached_locked(name)
+                    if reached is not None:
+                        break
+                    if stopped():
+                        raise status.failed_precondition("ServerCore has been stopped")
+                    wait = 0.5
+                    if deadline is not None:
+                        wait = min(wait, deadline - time.monotonic())
+                        if wait <= 0:
+                            raise _still_loading_error()
+                    self._cv.wait(wait)
+                version, state, error = reached
+                if state is not ManagerState.AVAILABLE:
+                    failed.append((name, version, error))
+        return failed
+
+
+def _still_loading_error() -> status.ServingError:
+    return status.deadline_exceeded(
+        "The new config is applied, but its models were still loading when the "
+        "request's deadline passed")
+
+
+def _never() -> bool:
+    return False
+
+
+def _not_available_error(failed, what: str) -> status.ServingError:
+    """Upstream's "N servable(s) did not become available: {...}" (UNKNOWN)."""
+    parts = []
+    for name, version, error in failed:
+        reason = ""
+        if error is not None:
+            reason = f" due to error: {error.code.name}: {error.message}"
+        parts.append(f"{{{{name: {name} version: {version}}}{reason}}}, ")
+    return status.unknown(f"{len(failed)} {what} did not become available: "
+                          f"{{{''.join(parts)}}}")
 
 
 def _is_relative_path(path: str) -> bool:
@@ -120,7 +201,8 @@ class ServerCore:
         self._manager = AspiredVersionsManager(
             max_num_load_retries=options.max_num_load_retries,
             load_retry_interval_micros=options.load_retry_interval_micros,
-            num_load_threads=options.num_load_threads or 4,
+            num_load_threads=options.num_initial_load_threads,
+            num_unload_threads=options.num_unload_threads,
             serving_observer=observer.versions_changed if observer else None)
         self._source: Optional[fs_source.FileSystemStoragePathSource] = None
         self._config_lock = threading.Lock()  # one config change at a time
@@ -138,72 +220,129 @@ class ServerCore:
     # Configuration.
 
     def start(self) -> None:
-        """Applies the initial config; returns once its versions are AVAILABLE or END."""
-        self._apply(self._options.model_server_config)
+        """Applies the initial config; returns once its models are AVAILABLE.
 
-    def reload_config(self, config: model_server_config_pb2.ModelServerConfig) -> None:
+        Raises ServingError UNKNOWN naming the versions that failed to load.
+        """
+        try:
+            self._apply(self._options.model_server_config)
+        finally:
+            self._manager.set_num_load_threads(self._options.num_load_threads)
+
+    def reload_config(self, config: model_server_config_pb2.ModelServerConfig,
+                      deadline: Optional[float] = None,
+                      cancelled: Callable[[], bool] = _never) -> None:
         """Adds/removes models, updates policies and labels; blocks until new ones settle.
+
+        `deadline` (a time.monotonic() value) bounds the wait for another
+        reload and for the new models; `cancelled()` says the caller has gone
+        away. A reload whose deadline passed or whose caller went away before
+        it could start is not applied.
 
         Raises ServingError: INVALID_ARGUMENT for a bad config (nothing is
         changed then), FAILED_PRECONDITION for a label pointing to a version
-        that is not AVAILABLE (models are updated, labels are not).
+        that is not AVAILABLE (models are updated, labels are not), UNKNOWN
+        when a new model fails to load, DEADLINE_EXCEEDED or CANCELLED as
+        above.
         """
-        self._apply(config)
+        self._apply(config, deadline, cancelled)
 
-    def _apply(self, config: model_server_config_pb2.ModelServerConfig) -> None:
-        with self._config_lock:
-            if self._stopped:
-                raise status.failed_precondition("ServerCore has been stopped")
-            kind = config.WhichOneof("config")
-            if kind is None:
-                logging.info("Taking no action for empty config.")
-                return
-            if kind != "model_config_list":
-                raise status.invalid_argument(
-                    "Only model_config_list configs are supported; custom_model_config "
-                    "is not.")
-            validate_model_config_list(config.model_config_list)
+    def _apply(self, config: model_server_config_pb2.ModelServerConfig,
+               deadline: Optional[float] = None,
+               cancelled: Callable[[], bool] = _never) -> None:
+        timeout = -1 if deadline is None else max(0.0, deadline - time.monotonic())
+        if not self._config_lock.acquire(timeout=timeout):
+            raise status.deadline_exceeded(
+                "Another config reload was still in progress when the request's "
+                "deadline passed; this one was not applied")
+        try:
+            if cancelled():
+                raise status.cancelled("The caller went away; the config was not applied")
+            if deadline is not None and time.monotonic() >= deadline:
+                raise status.deadline_exceeded(
+                    "The request's deadline passed before the config could be "
+                    "applied; it was not applied")
+            self._apply_locked(config, deadline)
+        finally:
+            self._config_lock.release()
 
-            logging.info("Adding/updating models.")
-            models = {m.name: m for m in config.model_config_list.config}
-            source_config = fs_source.FileSystemStoragePathSourceConfig()
-            to_wait = []
-            for name, model in models.items():
-                logging.info(" (Re-)adding model: %s", name)
-                servable = source_config.servables.add(
-                    servable_name=name, base_path=model.base_path)
-                servable.servable_version_policy.CopyFrom(model.model_version_policy)
-                old = self._models.get(name)
-                if (old is None or old.base_path != model.base_path
-                        or old.model_version_policy != model.model_version_policy):
-                    to_wait.append(name)
+    def _apply_locked(self, config: model_server_config_pb2.ModelServerConfig,
+                      deadline: Optional[float]) -> None:
+        if self._stopped:
+            raise status.failed_precondition("ServerCore has been stopped")
+        kind = config.WhichOneof("config")
+        if kind is None:
+            logging.info("Taking no action for empty config.")
+            return
+        if kind != "model_config_list":
+            raise status.invalid_argument(
+                "Only model_config_list configs are supported; custom_model_config "
+                "is not.")
+        validate_model_config_list(config.model_config_list)
 
-            self._model_names = frozenset(models)
-            if self._source is None:
-                self._source = fs_source.FileSystemStoragePathSource(
-                    source_config, self._on_aspired_versions,
-                    poll_wait_seconds=self._options.file_system_poll_wait_seconds)
-            else:
-                self._source.update_config(source_config)
-            self._models = {name: _copy(model) for name, model in models.items()}
-            self._labels = {n: v for n, v in self._labels.items() if n in models}
-            self._publish_labels_locked()
+        logging.info("Adding/updating models.")
+        models = {m.name: m for m in config.model_config_list.config}
+        is_first_config = self._source is None
+        new_names = [n for n in models if n not in self._models]
+        monitor = _StateMonitor()
+        self._manager.add_listener(monitor)
+        try:
+            self._add_models_locked(config, models, monitor,
+                                    new_names, is_first_config, deadline)
+        finally:
+            self._manager.remove_listener(monitor)
+        self._update_labels_locked()
+        self._check_logging_config_locked()
+        logging.info("Finished reloading config")
 
-            self._changed_names.clear()
-            found = self._source.poll()
-            if self._options.fail_if_no_model_versions_found:
-                self._check_versions_found(found)
-            # Wait for new or changed models, and for new versions this poll found.
-            to_wait.extend(n for n in self._changed_names if n in models and n not in to_wait)
-            waiting = [n for n in to_wait if found.get(n) is not None]
-            self._manager.wait_until_settled(waiting)
-            self._source.start()
-            self._config = _copy(config)
-            self._log_unavailable(waiting)
-            logging.info("Finished adding/updating models")
+    def _add_models_locked(self, config, models, monitor, new_names,
+                           is_first_config, deadline) -> None:
+        source_config = fs_source.FileSystemStoragePathSourceConfig()
+        to_wait = []
+        for name, model in models.items():
+            logging.info(" (Re-)adding model: %s", name)
+            servable = source_config.servables.add(
+                servable_name=name, base_path=model.base_path)
+            servable.servable_version_policy.CopyFrom(model.model_version_policy)
+            old = self._models.get(name)
+            if (old is None or old.base_path != model.base_path
+                    or old.model_version_policy != model.model_version_policy):
+                to_wait.append(name)
 
-            self._update_labels_locked()
-            logging.info("Finished reloading config")
+        self._model_names = frozenset(models)
+        if self._source is None:
+            self._source = fs_source.FileSystemStoragePathSource(
+                source_config, self._on_aspired_versions,
+                poll_wait_seconds=self._options.file_system_poll_wait_seconds)
+        else:
+            self._source.update_config(source_config)
+        self._models = {name: _copy(model) for name, model in models.items()}
+        self._labels = {n: v for n, v in self._labels.items() if n in models}
+        self._publish_labels_locked()
+
+        self._changed_names.clear()
+        found = self._source.poll()
+        if self._options.fail_if_no_model_versions_found:
+            self._check_versions_found(found)
+        # Wait for new or changed models, and for new versions this poll found.
+        to_wait.extend(n for n in self._changed_names if n in models and n not in to_wait)
+        waiting = [n for n in to_wait if found.get(n) is not None]
+        self._source.start()
+        self._config = _copy(config)
+        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+        if not self._manager.wait_until_settled(waiting, timeout) and not self._stopped:
+            raise _still_loading_error()
+        self._log_unavailable(waiting)
+        # New models must become available (at startup: every model).
+        failed = monitor.wait(new_names, lambda: self._stopped, deadline)
+        if failed:
+            raise _not_available_error(
+                failed, "servable(s)" if is_first_config else "model(s)")
+        logging.info("Finished adding/updating models")
+
+    def _check_logging_config_locked(self) -> None:
+        if any(m.HasField("logging_config") for m in self._models.values()):
+            raise status.invalid_argument("No request-logger-creator provided.")
 
     def _check_versions_found(self, found) -> None:
         for name, versions in found.items():
@@ -269,8 +408,7 @@ class ServerCore:
         """A handle (a context manager) to the version model_spec asks for.
 
         Raises ServingError: INVALID_ARGUMENT (no name, unknown label),
-        NOT_FOUND (unknown model or version), UNAVAILABLE (model configured but
-        nothing loaded yet, or the version is still loading).
+        NOT_FOUND (no such model or version AVAILABLE), as upstream.
         """
         name = model_spec.name
         if not name:
@@ -283,43 +421,37 @@ class ServerCore:
         else:
             version = self._labels.get(name, _EMPTY).get(model_spec.version_label)
             if version is None:
-                raise self._label_error(name, model_spec.version_label)
+                raise status.invalid_argument(
+                    f"Unrecognized servable version label: {model_spec.version_label}")
         handle = self._manager.get_handle(name, version)
         if handle is None:
             raise self._not_found_error(name, version)
         return handle
 
-    def _label_error(self, name: str, label: str) -> status.ServingError:
-        if name not in self._model_names:
-            return status.not_found(
-                f"Servable not found for request: {name} (version_label: {label})")
-        return status.invalid_argument(f"Unrecognized servable version label: {label}")
-
     def _not_found_error(self, name: str, version: Optional[int]) -> status.ServingError:
+        """Upstream's NOT_FOUND, with a short reason when the model is configured.
+
+        The reason (still loading, failed to load, nothing on disk) never
+        names server paths or load errors: GetModelStatus reports those.
+        """
         message = f"Servable not found for request: {_request_string(name, version)}"
         if name not in self._model_names:
             return status.not_found(message)
         states = self._manager.version_states(name)
-        loading = sorted(v for v, (s, _) in states.items()
-                         if s in (ManagerState.START, ManagerState.LOADING))
         if version is not None:
-            if version in loading:
-                return status.unavailable(
-                    f"{message}. Version {version} of model {name} is still loading.")
+            state = states.get(version)
+            if state is not None and state[0] in (ManagerState.START, ManagerState.LOADING):
+                return status.not_found(f"{message}; version {version} is still loading")
             return status.not_found(message)
-        if loading:
-            detail = f"model {name} is still loading (version(s) {loading})"
+        if any(s in (ManagerState.START, ManagerState.LOADING) for s, _ in states.values()):
+            reason = "the model is still loading"
+        elif any(s is ManagerState.END and e is not None for s, e in states.values()):
+            reason = "no version of the model could be loaded"
+        elif not states:
+            reason = "no versions of the model were found"
         else:
-            failed = [(v, e) for v, (s, e) in sorted(states.items())
-                      if s is ManagerState.END and e is not None]
-            model = self._models.get(name)
-            if failed:
-                detail = "no version of model {} could be loaded: {}".format(
-                    name, "; ".join(f"version {v}: {e.message}" for v, e in failed))
-            else:
-                detail = (f"no versions of model {name} found under base path "
-                          f"{model.base_path if model else '?'}")
-        return status.unavailable(f"{message}. No version is available yet: {detail}.")
+            return status.not_found(message)
+        return status.not_found(f"{message}; {reason}")
 
     # ------------------------------------------------------------------
     # Queries.
@@ -329,13 +461,13 @@ class ServerCore:
     ) -> List[Tuple[int, ManagerState, Optional[status.ServingError]]]:
         """Every version the manager has seen for `name` (newest first)."""
         states = self._manager.version_states(name)
-        if not states:
-            raise status.not_found(f"Could not find any versions of model {name}")
         if version is not None:
             state = states.get(version)
             if state is None:
                 raise status.not_found(f"Could not find version {version} of model {name}")
             return [(version, state[0], state[1])]
+        if not states:
+            raise status.not_found(f"Could not find any versions of model {name}")
         return [(v, s, e) for v, (s, e) in sorted(states.items(), reverse=True)]
 
     def model_names(self) -> List[str]:

@@ -127,7 +127,9 @@ class ServerCoreTest(absltest.TestCase):
         self._assert_error(grpc.StatusCode.INVALID_ARGUMENT,
                            "Unrecognized servable version label: beta",
                            core.servable_handle, _spec("m", label="beta"))
-        self._assert_error(grpc.StatusCode.NOT_FOUND, "Servable not found for request",
+        # Upstream: a label on an unknown model is an unknown label.
+        self._assert_error(grpc.StatusCode.INVALID_ARGUMENT,
+                           "Unrecognized servable version label: beta",
                            core.servable_handle, _spec("foo", label="beta"))
         self._assert_error(grpc.StatusCode.NOT_FOUND, "Could not find any versions of model foo",
                            core.model_version_states, "foo")
@@ -217,17 +219,41 @@ class ServerCoreTest(absltest.TestCase):
         self._assert_error(grpc.StatusCode.FAILED_PRECONDITION, "version 3 of model m",
                            core.reload_config, self._config(("m", None, {"next": 3})))
 
-    def test_missing_base_path_is_unavailable_until_it_appears(self):
-        core = self._core(self._config("m"), poll=0.02)
-        e = self._assert_error(grpc.StatusCode.UNAVAILABLE, "Latest(m)",
+    def test_missing_base_path_is_waited_for_at_startup(self):
+        core = self._core(self._config("m"), poll=0.02, start=False)
+        starter = threading.Thread(target=core.start)
+        starter.start()
+        _wait_for(lambda: core.model_names() == ["m"])
+        self.assertTrue(starter.is_alive())  # as upstream: start() waits for a version
+        e = self._assert_error(grpc.StatusCode.NOT_FOUND, "Latest(m)",
                                core.servable_handle, _spec("m"))
-        self.assertIn("no versions of model m found", e.message)
+        self.assertEqual("Servable not found for request: Latest(m); no versions of "
+                         "the model were found", e.message)
         self._assert_error(grpc.StatusCode.NOT_FOUND, "Could not find any versions",
                            core.model_version_states, "m")
         self._version("m", 3)
-        _wait_for(lambda: core.available_versions("m") == [3])
+        starter.join(_TIMEOUT)
+        self.assertFalse(starter.is_alive())
         with core.servable_handle(_spec("m")) as handle:
             self.assertEqual(handle.id.version, 3)
+
+    def test_stop_ends_a_startup_that_waits_for_versions(self):
+        core = self._core(self._config("m"), poll=0.02, start=False)
+        errors = []
+
+        def start():
+            try:
+                core.start()
+            except status.ServingError as e:
+                errors.append(e)
+
+        starter = threading.Thread(target=start)
+        starter.start()
+        _wait_for(lambda: core.model_names() == ["m"])
+        core.stop()
+        starter.join(_TIMEOUT)
+        self.assertFalse(starter.is_alive())
+        self.assertEqual(errors[0].code, grpc.StatusCode.FAILED_PRECONDITION)
 
     def test_failed_new_version_keeps_old_one_serving(self):
         self._version("m", 1)
@@ -242,19 +268,48 @@ class ServerCoreTest(absltest.TestCase):
         with core.servable_handle(_spec("m")) as handle:
             self.assertEqual(handle.id.version, 1)
 
-    def test_model_with_only_failed_versions_is_unavailable(self):
+    def test_startup_fails_when_a_model_fails_to_load(self):
         self._version("m", 1, fail=True)
-        core = self._core(self._config("m"))
-        e = self._assert_error(grpc.StatusCode.UNAVAILABLE, "Latest(m)",
+        self._version("ok", 1)
+        core = self._core(self._config("ok", "m"), start=False)
+        e = self._assert_error(grpc.StatusCode.UNKNOWN, "1 servable(s) did not become "
+                               "available: {{{name: m version: 1} due to error: NOT_FOUND: ",
+                               core.start)
+        self.assertTrue(e.message.endswith("}, }"), e.message)
+        e = self._assert_error(grpc.StatusCode.NOT_FOUND, "Latest(m)",
                                core.servable_handle, _spec("m"))
-        self.assertIn("version 1: no model in", e.message)
+        # The reason, but never the load error or paths: GetModelStatus has those.
+        self.assertEqual("Servable not found for request: Latest(m); no version of "
+                         "the model could be loaded", e.message)
         self._assert_error(grpc.StatusCode.NOT_FOUND, "Specific(m, 1)",
                            core.servable_handle, _spec("m", 1))
         [(version, state, error)] = core.model_version_states("m")
         self.assertEqual((version, state, error.code),
                          (1, ManagerState.END, grpc.StatusCode.NOT_FOUND))
 
-    def test_loading_version_is_unavailable(self):
+    def test_reload_fails_when_a_new_model_fails_to_load(self):
+        self._version("a", 1)
+        self._version("b", 1, fail=True)
+        core = self._core(self._config("a"))
+        self._assert_error(grpc.StatusCode.UNKNOWN,
+                           "1 model(s) did not become available: {{{name: b version: 1} "
+                           "due to error: NOT_FOUND: ",
+                           core.reload_config, self._config("a", "b"))
+        # The models that did load keep serving.
+        with core.servable_handle(_spec("a")) as handle:
+            self.assertEqual(handle.id.version, 1)
+        # Reloading the same config again waits for no new model.
+        core.reload_config(self._config("a", "b"))
+
+    def test_logging_config_is_refused(self):
+        self._version("m", 1)
+        config = self._config("m")
+        config.model_config_list.config[0].logging_config.sampling_config.sampling_rate = 1
+        self._assert_error(grpc.StatusCode.INVALID_ARGUMENT,
+                           "No request-logger-creator provided.",
+                           self._core(config, start=False).start)
+
+    def test_loading_version_is_not_found_as_upstream(self):
         self._version("m", 1)
         gate = threading.Event()
         slow = FakeLoader("slow", gate=gate)
@@ -266,9 +321,11 @@ class ServerCoreTest(absltest.TestCase):
         starter.start()
         self.assertTrue(slow.load_started.wait(_TIMEOUT))
         self.assertTrue(starter.is_alive())  # start() blocks until the load ends
-        self._assert_error(grpc.StatusCode.UNAVAILABLE, "still loading",
-                           core.servable_handle, _spec("m"))
-        self._assert_error(grpc.StatusCode.UNAVAILABLE, "Specific(m, 1)",
+        self._assert_error(grpc.StatusCode.NOT_FOUND,
+                           "Servable not found for request: Latest(m); the model "
+                           "is still loading", core.servable_handle, _spec("m"))
+        self._assert_error(grpc.StatusCode.NOT_FOUND,
+                           "Servable not found for request: Specific(m, 1)",
                            core.servable_handle, _spec("m", 1))
         gate.set()
         starter.join(_TIMEOUT)

@@ -1,28 +1,32 @@
-"""JSON <-> tensor conversion for the REST API, following upstream's json_tensor.
+"""JSON <-> tensors for the REST API, as upstream's util/json_tensor.cc.
 
 Requests come in two layouts: row ("instances": one entry per example) and
-columnar ("inputs": one value per named input). Responses mirror the request:
-"predictions" for rows, "outputs" for columns; a signature with one output
-writes bare values, one with several writes an object per row (or one object
-keyed by output name). Binary strings travel as {"b64": "..."}; string outputs
-whose alias ends in "_bytes" are always sent that way.
+columnar ("inputs": one value per named input). Each JSON value becomes a
+tensor of the dtype the signature's TensorInfo declares, with upstream's
+rules (a float input takes any number, an int32 input only integers that fit,
+strings take text or {"b64": ...}) and upstream's error texts; shapes come
+from the JSON nesting and are not compared with the signature, TensorFlow
+decides when the model runs.
 
-Everything raises ServingError(INVALID_ARGUMENT) on bad input, naming what was
-wrong and what was expected.
+Responses mirror the request: "predictions" for rows, "outputs" for columns,
+written with RapidJSON's layout and upstream's number formatting; string
+outputs whose alias ends in "_bytes" go out as {"b64": ...}.
+
+Everything raises ServingError: INVALID_ARGUMENT for bad input, UNIMPLEMENTED
+for a dtype JSON cannot carry, as upstream.
 """
 
 import base64
 import binascii
 import enum
-import json
-import math
-from typing import Callable, Mapping
+import re
 
 import numpy as np
-
 from tensorflow.core.example import example_pb2
-from tensorflow.core.example import feature_pb2
+from tensorflow.core.framework import tensor_pb2
 from tensorflow.core.framework import types_pb2
+
+from tensorflow_serving.util import json_text
 from tensorflow_serving.util import status
 
 INSTANCES_KEY = "instances"
@@ -33,8 +37,13 @@ OUTPUTS_KEY = "outputs"
 EXAMPLES_KEY = "examples"
 CONTEXT_KEY = "context"
 RESULTS_KEY = "results"
+ERROR_KEY = "error"
 B64_KEY = "b64"
 BYTES_SUFFIX = "_bytes"
+
+_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
+_INT64_MAX = 2**63 - 1
+_UINT32_MAX = 2**32 - 1
 
 
 class JsonPredictRequestFormat(enum.Enum):
@@ -42,429 +51,631 @@ class JsonPredictRequestFormat(enum.Enum):
     COLUMNAR = "columnar"
 
 
-_NUMPY_DTYPES = {
-    types_pb2.DT_FLOAT: np.float32,
-    types_pb2.DT_DOUBLE: np.float64,
-    types_pb2.DT_HALF: np.float16,
-    types_pb2.DT_INT8: np.int8,
-    types_pb2.DT_INT16: np.int16,
-    types_pb2.DT_INT32: np.int32,
-    types_pb2.DT_INT64: np.int64,
-    types_pb2.DT_UINT8: np.uint8,
-    types_pb2.DT_UINT16: np.uint16,
-    types_pb2.DT_UINT32: np.uint32,
-    types_pb2.DT_UINT64: np.uint64,
-    types_pb2.DT_BOOL: np.bool_,
-    types_pb2.DT_STRING: np.object_,
-}
+def _dtype_string(dtype: int) -> str:
+    if dtype in types_pb2.DataType.values():
+        return types_pb2.DataType.Name(dtype)[3:].lower()
+    return str(dtype)
 
 
-def _dtype_name(dtype_enum: int) -> str:
-    name = types_pb2.DataType.Name(dtype_enum) if dtype_enum in \
-        types_pb2.DataType.values() else str(dtype_enum)
-    return name[3:].lower() if name.startswith("DT_") else name
+def _format_error(value, *parts) -> status.ServingError:
+    return status.invalid_argument(
+        "JSON Value: " + json_text.debug_string(value) + " " + "".join(parts))
 
 
-def numpy_dtype(dtype_enum: int):
-    """numpy dtype for a TF DataType enum; INVALID_ARGUMENT if REST can't carry it."""
-    try:
-        return _NUMPY_DTYPES[dtype_enum]
-    except KeyError:
+def _type_error(value, dtype: int) -> status.ServingError:
+    return status.invalid_argument(
+        f"JSON Value: {json_text.debug_string(value)} Type: "
+        f"{json_text.type_string(value)} is not of expected type: {_dtype_string(dtype)}")
+
+
+def _status_string(error: status.ServingError) -> str:
+    """absl::Status::ToString(): 'INVALID_ARGUMENT: message'."""
+    return f"{error.code.name}: {error.message}"
+
+
+def parse_json_object(body: bytes) -> dict:
+    """Upstream's ParseJson: the body's root value, which must be an object."""
+    doc = json_text.parse(body)
+    if not isinstance(doc, dict):
+        raise _format_error(doc, "Is not object")
+    return doc
+
+
+def _signature_name(doc: dict) -> str:
+    name = doc.get(SIGNATURE_NAME_KEY, "")
+    if not isinstance(name, str):
         raise status.invalid_argument(
-            f"Tensor of type {_dtype_name(dtype_enum)} is not supported by the "
-            "JSON/REST API") from None
+            f"JSON Value: {json_text.debug_string(doc)} not formatted correctly. "
+            f"'{SIGNATURE_NAME_KEY}' key must be a string value.")
+    return name
 
 
-def _short(value, limit=200) -> str:
-    text = json.dumps(value, allow_nan=True)
-    return text if len(text) <= limit else text[:limit] + "..."
+# ------------------------------------------------------------ base64
+
+_B64_DATA = re.compile(rb"[A-Za-z0-9+/]*")
+_B64_SPACE = b" \t\n\v\f\r"
 
 
-def parse_json(body) -> object:
-    if isinstance(body, (bytes, bytearray)):
-        try:
-            body = body.decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise status.invalid_argument(
-                f"JSON Parse error: Invalid encoding in string. at offset: "
-                f"{e.start}") from None
+def b64_decode(text: bytes) -> bytes | None:
+    """absl::Base64Unescape: standard alphabet, whitespace ignored, padding
+    '=' or '.' either absent or exact; None if the text is not base64."""
+    text = text.translate(None, _B64_SPACE)
+    end = len(text)
+    for pad in (b"=", b"."):
+        i = text.find(pad)
+        if i >= 0:
+            end = min(end, i)
+    data, pads = text[:end], text[end:]
+    if pads.translate(None, b"=.") or not _B64_DATA.fullmatch(data):
+        return None
+    remainder = len(data) % 4
+    if remainder == 1:
+        return None
+    expected = (0, None, 2, 1)[remainder]
+    if pads and len(pads) != expected:
+        return None
     try:
-        return json.loads(body, parse_constant=_parse_constant)
-    except json.JSONDecodeError as e:
-        raise status.invalid_argument(
-            f"JSON Parse error: {e.msg} at offset: {e.pos}") from None
-
-
-def _parse_constant(name):
-    return {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}[name]
+        return base64.b64decode(data + b"=" * expected, validate=True)
+    except binascii.Error:
+        return None
 
 
 def _is_b64_object(value) -> bool:
-    return isinstance(value, dict) and len(value) == 1 and B64_KEY in value
+    return (isinstance(value, dict) and len(value) == 1
+            and isinstance(value.get(B64_KEY), str))
 
 
-def _decode_b64(obj) -> bytes:
-    text = obj[B64_KEY]
-    if not isinstance(text, str):
+def _decode_b64_object(value) -> bytes:
+    if not _is_b64_object(value):
         raise status.invalid_argument(
-            f"JSON Value: {_short(obj)} 'b64' must be a base64 encoded string")
-    try:
-        return base64.b64decode(text, validate=False)
-    except (binascii.Error, ValueError):
-        try:
-            return base64.urlsafe_b64decode(text)
-        except (binascii.Error, ValueError):
-            raise status.invalid_argument(
-                f"Unable to base64 decode: {_short(text)}") from None
+            f"JSON Value: {json_text.debug_string(value)} not formatted correctly "
+            "for base64 data")
+    decoded = b64_decode(json_text.to_bytes(value[B64_KEY]))
+    if decoded is None:
+        raise status.invalid_argument("Unable to base64 decode")
+    return decoded
 
 
-def _strings_to_bytes(value, name: str):
-    """Nested lists of str / {"b64"} -> same nesting with bytes."""
-    if isinstance(value, list):
-        return [_strings_to_bytes(v, name) for v in value]
-    if isinstance(value, str):
-        return value.encode("utf-8")
-    if _is_b64_object(value):
-        return _decode_b64(value)
-    raise status.invalid_argument(
-        f"JSON Value: {_short(value)} Type: {_json_type(value)} is not of "
-        f"expected type: string (input '{name}')")
+# ------------------------------------------------- JSON value -> tensor
+
+def _dense_shape(value) -> list[int]:
+    """Upstream's GetDenseTensorShape: list lengths along the first elements."""
+    shape = []
+    while isinstance(value, list):
+        shape.append(len(value))
+        if not value:
+            break
+        value = value[0]
+    return shape
 
 
-def _json_type(value) -> str:
-    if isinstance(value, bool):
-        return "Bool"
-    if isinstance(value, (int, float)):
-        return "Number"
-    if isinstance(value, str):
-        return "String"
-    if isinstance(value, list):
-        return "Array"
+def _leaf(value, dtype: int):
+    """Upstream's AddValueToTensor for one scalar JSON value."""
     if isinstance(value, dict):
-        return "Object"
-    return "Null"
+        if dtype == types_pb2.DT_STRING:
+            return _decode_b64_object(value)
+        raise _type_error(value, dtype)
+    if dtype in (types_pb2.DT_FLOAT, types_pb2.DT_DOUBLE):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    elif dtype in (types_pb2.DT_INT32, types_pb2.DT_INT16, types_pb2.DT_INT8,
+                   types_pb2.DT_UINT8):
+        ok = type(value) is int and _INT32_MIN <= value <= _INT32_MAX
+    elif dtype == types_pb2.DT_STRING:
+        if not isinstance(value, str):
+            raise _type_error(value, dtype)
+        return json_text.to_bytes(value)
+    elif dtype == types_pb2.DT_INT64:
+        ok = type(value) is int and json_text.INT64_MIN <= value <= _INT64_MAX
+    elif dtype == types_pb2.DT_BOOL:
+        ok = isinstance(value, bool)
+    elif dtype == types_pb2.DT_UINT32:
+        ok = type(value) is int and 0 <= value <= _UINT32_MAX
+    elif dtype == types_pb2.DT_UINT64:
+        ok = type(value) is int and 0 <= value <= json_text.UINT64_MAX
+    else:
+        raise status.unimplemented(
+            f"Conversion of JSON Value: {json_text.debug_string(value)} to type: "
+            f"{_dtype_string(dtype)}")
+    if not ok:
+        raise _type_error(value, dtype)
+    return value
 
 
-def value_to_array(value, dtype_enum: int, name: str) -> np.ndarray:
-    """One JSON value (scalar or nested lists) -> ndarray of the signature's dtype."""
-    dtype = numpy_dtype(dtype_enum)
-    if dtype is np.object_:
-        converted = _strings_to_bytes(value, name)
-        try:
-            arr = np.array(converted, dtype=object)
-            # A ragged nest gives a 1-D array of lists: reject it.
-            if arr.size and isinstance(arr.flat[0], list):
-                raise ValueError
-        except ValueError:
+def _fill(value, dtype: int, shape: list[int]) -> list:
+    """Upstream's FillTensorProto: the leaves in order, checking the nesting."""
+    rank = len(shape)
+    leaves = []
+    # Iterative, so any nesting depth a body can hold is fine.
+    stack = [(iter((value,)), -1)]
+    while stack:
+        items, level = stack[-1]
+        item = next(items, _END)
+        if item is _END:
+            stack.pop()
+            continue
+        level += 1
+        if not isinstance(item, list):
+            if level != rank:
+                raise status.invalid_argument(
+                    f"JSON Value: {json_text.debug_string(item)} found at incorrect "
+                    f"level: {level + 1} in the JSON DOM. Expected at level: {rank}")
+            leaves.append(_leaf(item, dtype))
+            continue
+        if level >= rank:
             raise status.invalid_argument(
-                f"Input '{name}': the JSON lists do not form a tensor (every "
-                f"list at the same depth must have the same length)") from None
-        return arr
+                f"Encountered list at unexpected level: {level} expected < {rank}")
+        if len(item) != shape[level]:
+            raise status.invalid_argument(
+                f"Encountered list at unexpected size: {len(item)} at level: {level} "
+                f"expected size: {shape[level]}")
+        stack.append((iter(item), level))
+    return leaves
+
+
+_END = object()
+_MAX_RANK = 64  # numpy's limit on dimensions
+# Stands in for a tensor too deep to build; it never decodes.
+_UNBUILDABLE = tensor_pb2.TensorProto(dtype=types_pb2.DT_INVALID)
+
+_NUMPY = {
+    types_pb2.DT_FLOAT: np.float32,
+    types_pb2.DT_DOUBLE: np.float64,
+    types_pb2.DT_INT32: np.int32,
+    types_pb2.DT_INT16: np.int16,
+    types_pb2.DT_INT8: np.int8,
+    types_pb2.DT_UINT8: np.uint8,
+    types_pb2.DT_INT64: np.int64,
+    types_pb2.DT_BOOL: np.bool_,
+    types_pb2.DT_UINT32: np.uint32,
+    types_pb2.DT_UINT64: np.uint64,
+}
+
+
+def _leaves_to_array(leaves: list, dtype: int, shape) -> np.ndarray:
+    if dtype == types_pb2.DT_STRING:
+        out = np.empty(len(leaves), dtype=object)
+        out[:] = leaves
+        return out.reshape(shape)
+    np_dtype = _NUMPY[dtype]
+    if dtype in (types_pb2.DT_FLOAT, types_pb2.DT_DOUBLE):
+        # Integers become doubles first, as RapidJSON's GetFloat does.
+        return np.array(leaves, dtype=np.float64).astype(np_dtype).reshape(shape)
+    if dtype in (types_pb2.DT_INT16, types_pb2.DT_INT8, types_pb2.DT_UINT8):
+        # int_val carries int32s; TensorFlow narrows them as a C++ cast does.
+        return np.array(leaves, dtype=np.int32).astype(np_dtype).reshape(shape)
+    return np.array(leaves, dtype=np_dtype).reshape(shape)
+
+
+def _fast_array(value, dtype: int, shape, plain_numbers: bool):
+    """The array numpy builds from plain numeric JSON, when it is what upstream
+    would build; None where the careful path must decide."""
+    if not plain_numbers or dtype not in _NUMPY or dtype == types_pb2.DT_BOOL:
+        return None
     try:
         raw = np.array(value)
-    except ValueError:
-        raw = None
-    if raw is None or raw.dtype == object:
-        raise status.invalid_argument(
-            f"Input '{name}': the JSON value does not form a {_dtype_name(dtype_enum)} "
-            f"tensor (lists at the same depth must have the same length and "
-            f"hold only numbers): {_short(value)}")
+    except (ValueError, OverflowError):
+        return None
+    if list(raw.shape) != shape:
+        return None
     kind = raw.dtype.kind
-    want = np.dtype(dtype).kind
-    if kind in "USO" or (kind == "b") != (want == "b") or \
-            (kind == "f" and want in "iu"):
-        example = raw.flat[0].item() if raw.size else value
-        raise status.invalid_argument(
-            f"JSON Value: {_short(example)} Type: {_json_type(example)} is not "
-            f"of expected type: {_dtype_name(dtype_enum)} (input '{name}')")
-    if raw.size == 0 and raw.ndim == 1 and raw.dtype.kind == "f" and want != "f":
-        raw = raw.astype(dtype)
-    try:
-        with np.errstate(over="raise", invalid="raise"):
-            arr = raw.astype(dtype, copy=False)
-        if want in "iu" and raw.size and not np.array_equal(arr, raw):
-            raise FloatingPointError
-    except (FloatingPointError, OverflowError, ValueError):
-        raise status.invalid_argument(
-            f"Input '{name}': value out of range for type "
-            f"{_dtype_name(dtype_enum)}") from None
-    return arr
+    if dtype in (types_pb2.DT_FLOAT, types_pb2.DT_DOUBLE):
+        if kind not in "fiu":
+            return None
+        return raw.astype(np.float64, copy=False).astype(_NUMPY[dtype])
+    if kind not in "iu":
+        return None
+    if raw.size:
+        low, high = int(raw.min()), int(raw.max())
+        limits = {types_pb2.DT_INT64: (json_text.INT64_MIN, _INT64_MAX),
+                  types_pb2.DT_UINT32: (0, _UINT32_MAX),
+                  types_pb2.DT_UINT64: (0, json_text.UINT64_MAX)}
+        lo, hi = limits.get(dtype, (_INT32_MIN, _INT32_MAX))
+        if low < lo or high > hi:
+            return None
+    if dtype in (types_pb2.DT_INT16, types_pb2.DT_INT8, types_pb2.DT_UINT8):
+        return raw.astype(np.int32).astype(_NUMPY[dtype])
+    return raw.astype(_NUMPY[dtype])
 
 
-def parse_predict_request(
-        body, input_infos: Callable[[str], Mapping[str, int]]):
-    """Parses a REST predict body.
+def value_to_array(value, dtype: int, plain_numbers: bool = False):
+    """One JSON value -> (tensor of `dtype`, its shape, its number of values).
 
-    `input_infos(signature_name)` returns alias -> DataType enum for the
-    signature's inputs (it may raise ServingError, e.g. unknown signature).
-    Returns (signature_name, {alias: ndarray}, JsonPredictRequestFormat).
+    The tensor is a TensorProto that decodes to nothing when it is deeper
+    than numpy can hold: the request then fails where upstream's fails for
+    tensors it cannot build ("tensor parsing error: <alias>").
     """
-    doc = parse_json(body)
-    if not isinstance(doc, dict):
+    shape = _dense_shape(value)
+    array = _fast_array(value, dtype, shape, plain_numbers)
+    if array is not None:
+        return array, shape, array.size
+    leaves = _fill(value, dtype, shape)
+    if len(shape) > _MAX_RANK:
+        return _UNBUILDABLE, shape, len(leaves)
+    return _leaves_to_array(leaves, dtype, shape), shape, len(leaves)
+
+
+def _plain_numbers(body: bytes) -> bool:
+    # numpy reads true/false as numbers; bodies with them take the careful path.
+    return b"true" not in body and b"false" not in body
+
+
+# ------------------------------------------------------- predict request
+
+def parse_predict_request(body: bytes, input_dtypes):
+    """Upstream's FillPredictRequestFromJson.
+
+    `input_dtypes(signature_name)` returns {alias: DataType} of the named
+    signature's inputs (it may raise, e.g. for an unknown signature).
+    Returns (signature_name, {alias: tensor}, JsonPredictRequestFormat); a
+    tensor is an ndarray, or a TensorProto (see value_to_array).
+    """
+    doc = parse_json_object(body)
+    signature_name = _signature_name(doc)
+    infos = input_dtypes(signature_name)
+    if not infos:
         raise status.invalid_argument(
-            f"JSON Value: {_short(doc)} Is not an object (expecting an object "
-            f"with an '{INSTANCES_KEY}' or '{INPUTS_KEY}' key)")
-    signature_name = doc.get(SIGNATURE_NAME_KEY, "")
-    if not isinstance(signature_name, str):
-        raise status.invalid_argument(
-            f"'{SIGNATURE_NAME_KEY}' key must be a string value. Found: "
-            f"{_json_type(signature_name)}")
-    has_instances = INSTANCES_KEY in doc
-    has_inputs = INPUTS_KEY in doc
-    if has_instances and has_inputs:
-        raise status.invalid_argument(
-            f"Not formatted correctly expecting only one of '{INPUTS_KEY}' or "
-            f"'{INSTANCES_KEY}' keys to exist")
-    if not has_instances and not has_inputs:
-        raise status.invalid_argument("Missing 'inputs' or 'instances' key")
-    infos = input_infos(signature_name)
-    if has_instances:
-        return (signature_name, _parse_instances(doc[INSTANCES_KEY], infos),
+            f"Failed to get input map for signature: {signature_name or 'DEFAULT'}")
+    plain = _plain_numbers(body)
+    if INSTANCES_KEY in doc:
+        if INPUTS_KEY in doc:
+            raise _format_error(
+                doc, f"Not formatted correctly expecting only one of '{INPUTS_KEY}' "
+                f"or '{INSTANCES_KEY}' keys to exist ")
+        instances = doc[INSTANCES_KEY]
+        if not isinstance(instances, list):
+            raise _format_error(doc, f"Expecting '{INSTANCES_KEY}' to be an list/array")
+        if not instances:
+            raise _format_error(doc, f"No values in '{INSTANCES_KEY}' array")
+        return (signature_name, _from_instances(instances, infos, plain),
                 JsonPredictRequestFormat.ROW)
-    return (signature_name, _parse_inputs(doc[INPUTS_KEY], infos),
-            JsonPredictRequestFormat.COLUMNAR)
+    if INPUTS_KEY in doc:
+        return (signature_name, _from_inputs(doc[INPUTS_KEY], infos, plain),
+                JsonPredictRequestFormat.COLUMNAR)
+    raise status.invalid_argument("Missing 'inputs' or 'instances' key")
 
 
-def _expected_names(infos) -> str:
-    return ", ".join(sorted(infos))
+def _is_element_object(value) -> bool:
+    return isinstance(value, dict) and not _is_b64_object(value)
 
 
-def _parse_instances(instances, infos) -> dict:
-    if not isinstance(instances, list):
-        raise status.invalid_argument(
-            f"Expecting '{INSTANCES_KEY}' value to be a list/array with "
-            f"each element being a tensor value or an object of named inputs. "
-            f"Found: {_json_type(instances)}")
-    if not instances:
-        raise status.invalid_argument(
-            f"No values in '{INSTANCES_KEY}' list (expecting at least one instance)")
-    named = isinstance(instances[0], dict) and not _is_b64_object(instances[0])
-    if not named:
-        if len(infos) != 1:
+class _Instances:
+    """Per input: the instances' values, checked to agree in size and shape."""
+
+    def __init__(self, infos, plain: bool):
+        self.infos = infos
+        self.plain = plain
+        self.arrays = {}
+        self.sizes = {}
+        self.shapes = {}
+
+    def add(self, value, name: str) -> None:
+        """Upstream's AddInstanceItem."""
+        if name not in self.infos:
             raise status.invalid_argument(
-                f"Expecting the elements of '{INSTANCES_KEY}' to be JSON "
-                f"objects keyed by input name, as the signature has "
-                f"{len(infos)} inputs: {_expected_names(infos)}")
-        (name, dtype_enum), = infos.items()
-        for i, elem in enumerate(instances):
-            if isinstance(elem, dict) and not _is_b64_object(elem):
-                raise status.invalid_argument(
-                    f"Element {i} of '{INSTANCES_KEY}' is an object but "
-                    f"element 0 is not: all instances must have the same form")
-        return {name: _stack(instances, dtype_enum, name)}
-    per_input = {name: [] for name in infos}
+                f"JSON object: does not have named input: {name}")
+        array, shape, size = value_to_array(value, self.infos[name], self.plain)
+        if name not in self.sizes:
+            self.sizes[name] = size
+            self.shapes[name] = shape
+            self.arrays[name] = []
+        elif self.sizes[name] != size:
+            raise status.invalid_argument(
+                f"Expecting tensor size: {self.sizes[name]} but got: {size}")
+        elif self.shapes[name] != shape:
+            raise status.invalid_argument(
+                f"Expecting shape {_shape_string(self.shapes[name])} but got: "
+                f"{_shape_string(shape)}")
+        self.arrays[name].append(array)
+
+    def stacked(self) -> dict:
+        return {name: _UNBUILDABLE if any(a is _UNBUILDABLE for a in arrays)
+                else np.stack(arrays) for name, arrays in self.arrays.items()}
+
+
+def _shape_string(shape) -> str:
+    return "[" + ",".join(str(d) for d in shape) + "]"
+
+
+def _from_instances(instances: list, infos, plain: bool) -> dict:
+    """Upstream's FillTensorMapFromInstancesList."""
+    first = instances[0]
+    if not isinstance(first, dict) and len(infos) > 1:
+        raise status.invalid_argument(
+            "instances is a plain list, but expecting list of objects as multiple "
+            "input tensors required as per tensorinfo_map")
+    if not _is_element_object(first):
+        name = min(infos)
+        # Fast path: numpy reads the whole list in one go.
+        array = _fast_array(instances, infos[name], _dense_shape(instances), plain)
+        if array is not None:
+            return {name: array}
+    collected = _Instances(infos, plain)
+    input_names = set(infos)
     for i, elem in enumerate(instances):
-        if not isinstance(elem, dict) or _is_b64_object(elem):
-            raise status.invalid_argument(
-                f"Expecting element {i} of '{INSTANCES_KEY}' to be an object "
-                f"keyed by input name like element 0. Found: {_short(elem)}")
-        for key, value in elem.items():
-            if key not in per_input:
+        if _is_element_object(first):
+            if not _is_element_object(elem):
                 raise status.invalid_argument(
-                    f"Input '{key}' in element {i} of '{INSTANCES_KEY}' is "
-                    f"not an input of the signature; expected inputs: "
-                    f"{_expected_names(infos)}")
-            per_input[key].append(value)
-        if len(elem) != len(infos):
-            missing = sorted(set(infos) - set(elem))
-            raise status.invalid_argument(
-                f"Element {i} of '{INSTANCES_KEY}' is missing input(s): "
-                f"{', '.join(missing)} (expected inputs: {_expected_names(infos)})")
-    return {name: _stack(values, infos[name], name)
-            for name, values in per_input.items()}
-
-
-def _stack(values: list, dtype_enum: int, name: str) -> np.ndarray:
-    arr = value_to_array(values, dtype_enum, name)
-    if arr.ndim == 0 or arr.shape[0] != len(values):
-        raise status.invalid_argument(
-            f"Input '{name}': the instances do not all have the same shape")
-    return arr
-
-
-def _parse_inputs(inputs, infos) -> dict:
-    if isinstance(inputs, dict) and not _is_b64_object(inputs):
-        result = {}
-        for key, value in inputs.items():
-            if key not in infos:
-                raise status.invalid_argument(
-                    f"Input '{key}' in '{INPUTS_KEY}' is not an input of the "
-                    f"signature; expected inputs: {_expected_names(infos)}")
-            result[key] = value_to_array(value, infos[key], key)
-        missing = sorted(set(infos) - set(result))
-        if missing:
-            raise status.invalid_argument(
-                f"'{INPUTS_KEY}' is missing input(s): {', '.join(missing)} "
-                f"(expected inputs: {_expected_names(infos)})")
-        return result
-    if len(infos) != 1:
-        raise status.invalid_argument(
-            f"Expecting '{INPUTS_KEY}' to be an object keyed by input name, as "
-            f"the signature has {len(infos)} inputs: {_expected_names(infos)}")
-    (name, dtype_enum), = infos.items()
-    return {name: value_to_array(inputs, dtype_enum, name)}
-
-
-# ---------------------------------------------------------------- outputs
-
-def _float_list(arr: np.ndarray):
-    """Floats as their shortest round-trip text, so 0.1f prints as 0.1."""
-    if arr.dtype == np.float64:
-        return arr.tolist()
-    return arr.astype(str).astype(np.float64).tolist()
-
-
-def array_to_json_value(arr: np.ndarray, name: str):
-    """ndarray -> nested Python lists / scalars ready for json.dumps."""
-    kind = arr.dtype.kind
-    if kind == "f":
-        return _float_list(arr)
-    if kind in "iub":
-        return arr.tolist()
-    if kind in "OSU":
-        as_b64 = name.endswith(BYTES_SUFFIX)
-        def conv(v):
-            if isinstance(v, str):
-                v = v.encode("utf-8")
-            if not as_b64:
+                    f"Expecting object but got list at item {i} of input list")
+            for name, value in elem.items():
                 try:
-                    return v.decode("utf-8")
-                except UnicodeDecodeError:
-                    pass
-            return {B64_KEY: base64.b64encode(v).decode("ascii")}
-        return _map_nested(arr.tolist(), conv)
-    if kind == "c":
-        raise status.invalid_argument(
-            f"Output '{name}': complex tensors are not supported by the JSON/REST API")
-    return arr.tolist()
+                    collected.add(value, name)
+                except status.ServingError as e:
+                    raise status.invalid_argument(
+                        f"Failed to process element: {i} key: {name} of "
+                        f"'{INSTANCES_KEY}' list. Error: {_status_string(e)}") from None
+            if set(elem) != input_names:
+                raise status.invalid_argument(
+                    f"Failed to process element: {i} of '{INSTANCES_KEY}' list. "
+                    f"JSON object: {json_text.debug_string(elem)} keys must be equal "
+                    f"to: {','.join(sorted(input_names))}")
+        else:
+            if _is_element_object(elem):
+                raise status.invalid_argument(
+                    f"Expecting value/list but got object at item {i} of input list")
+            try:
+                collected.add(elem, min(infos))
+            except status.ServingError as e:
+                raise status.invalid_argument(
+                    f"Failed to process element: {i} of '{INSTANCES_KEY}' list. "
+                    f"Error: {_status_string(e)}") from None
+    return collected.stacked()
 
 
-def _map_nested(value, fn):
-    if isinstance(value, list):
-        return [_map_nested(v, fn) for v in value]
-    return fn(value)
+def _from_inputs(value, infos, plain: bool) -> dict:
+    """Upstream's FillTensorMapFromInputsMap (keys the signature lacks are ignored)."""
+    if not isinstance(value, dict) or _is_b64_object(value):
+        if len(infos) > 1:
+            raise status.invalid_argument(
+                "inputs is a plain value/list, but expecting an object as multiple "
+                "input tensors required as per tensorinfo_map")
+        name = min(infos)
+        return {name: value_to_array(value, infos[name], plain)[0]}
+    tensors = {}
+    for name in sorted(infos):
+        if name not in value:
+            raise status.invalid_argument(
+                f"Missing named input: {name} in '{INPUTS_KEY}' object.")
+        tensors[name] = value_to_array(value[name], infos[name], plain)[0]
+    return tensors
 
 
-# json.dumps with arguments builds an encoder per call; one shared encoder
-# (it keeps no per-call state) spares that on every response.
-_ENCODER = json.JSONEncoder(allow_nan=True, separators=(",", ":"))
+# ------------------------------------------------------ predict response
+
+def _value_writer(array: np.ndarray, name: str):
+    """A function writing one element of `array` (upstream's AddSingleValueAndAdvance)."""
+    kind, size = array.dtype.kind, array.dtype.itemsize
+    if kind == "f" and size in (4, 8):
+        is_double = size == 8
+        return lambda w, v: w.raw(json_text.decimal(v, is_double))
+    if kind == "b":
+        return lambda w, v: w.raw("true" if v else "false")
+    if (kind == "i" and size in (1, 2, 4, 8)) or (kind == "u" and size in (1, 4, 8)):
+        return lambda w, v: w.raw(str(v))
+    if kind in "OSU":
+        if name.endswith(BYTES_SUFFIX):
+            def write_b64(w, v):
+                w.start_object()
+                w.key(B64_KEY)
+                w.string(base64.b64encode(_as_bytes(v)).decode("ascii"))
+                w.end_object()
+            return write_b64
+        return lambda w, v: w.string(_as_bytes(v).decode("utf-8", "surrogateescape"))
+    return None
 
 
-def dumps(obj) -> bytes:
-    return _ENCODER.encode(obj).encode("utf-8")
+def _as_bytes(value) -> bytes:
+    return value.encode() if isinstance(value, str) else bytes(value)
 
 
-def make_predict_response(outputs: Mapping[str, np.ndarray],
-                          fmt: JsonPredictRequestFormat) -> bytes:
+def _write_values(writer, array: np.ndarray, name: str, first_dim: int) -> None:
+    """Upstream's AddTensorValues for every element of `array` below `first_dim`."""
+    if array.size == 0:
+        values, write = [], None
+    else:
+        write = _value_writer(array, name)
+        if write is None:
+            raise status.invalid_argument(
+                "Failed to write JSON value for tensor type: "
+                f"{_NUMPY_NAMES.get(array.dtype.name, array.dtype.name)}")
+        values = array.ravel().tolist()
+    shape = array.shape[first_dim:]
+    position = [0]
+
+    def write_dim(dim: int) -> None:
+        if dim == len(shape):
+            write(writer, values[position[0]])
+            position[0] += 1
+            return
+        writer.start_array()
+        for _ in range(shape[dim]):
+            write_dim(dim + 1)
+        writer.end_array()
+
+    if first_dim:
+        # Row format: the rows of the batch, one after the other.
+        for _ in range(array.shape[0] if array.ndim else 0):
+            write_dim(0)
+    else:
+        write_dim(0)
+
+
+# TensorFlow's names of the dtypes JSON cannot carry, where numpy's differ.
+_NUMPY_NAMES = {"float16": "half"}
+
+
+def make_predict_response(outputs: dict, fmt: JsonPredictRequestFormat) -> bytes:
+    """Upstream's MakeJsonFromTensors (outputs in alias order)."""
+    if not outputs:
+        raise status.invalid_argument("Cannot convert empty tensor map to JSON")
+    outputs = dict(sorted(outputs.items()))
+    writer = json_text.PrettyWriter()
+    writer.start_object()
+    many = len(outputs) > 1
     if fmt is JsonPredictRequestFormat.COLUMNAR:
-        if len(outputs) == 1:
-            (name, arr), = outputs.items()
-            return dumps({OUTPUTS_KEY: array_to_json_value(arr, name)})
-        return dumps({OUTPUTS_KEY: {name: array_to_json_value(arr, name)
-                                    for name, arr in outputs.items()}})
-    batch = None
-    for name, arr in outputs.items():
-        if arr.ndim == 0:
-            raise status.invalid_argument(
-                f"Tensor name: {name} has no shape information; row format "
-                f"needs a batch dimension (use the columnar 'inputs' format)")
-        if batch is None:
-            batch = arr.shape[0]
-        elif arr.shape[0] != batch:
-            raise status.invalid_argument(
-                f"Tensor name: {name} has inconsistent batch size: "
-                f"{arr.shape[0]} expecting: {batch}")
-    if len(outputs) == 1:
-        (name, arr), = outputs.items()
-        return dumps({PREDICTIONS_KEY: array_to_json_value(arr, name)})
-    columns = {name: array_to_json_value(arr, name)
-               for name, arr in outputs.items()}
-    rows = [{name: col[i] for name, col in columns.items()}
-            for i in range(batch or 0)]
-    return dumps({PREDICTIONS_KEY: rows})
-
-
-# ------------------------------------------------------- classify / regress
-
-def _fill_feature(feature: feature_pb2.Feature, name: str, value) -> None:
-    values = value if isinstance(value, list) else [value]
-    if not values:
-        return
-    if all(isinstance(v, str) or _is_b64_object(v) for v in values):
-        feature.bytes_list.value.extend(
-            v.encode("utf-8") if isinstance(v, str) else _decode_b64(v)
-            for v in values)
-    elif all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-        feature.int64_list.value.extend(values)
-    elif all(isinstance(v, (int, float)) and not isinstance(v, bool)
-             for v in values):
-        feature.float_list.value.extend(float(v) for v in values)
+        writer.key(OUTPUTS_KEY)
+        if many:
+            writer.start_object()
+        for name, array in outputs.items():
+            if many:
+                writer.key(name)
+            _write_values(writer, np.asarray(array), name, 0)
+        if many:
+            writer.end_object()
     else:
-        raise status.invalid_argument(
-            f"Feature '{name}': expecting a number, string, {{\"b64\": ...}} or "
-            f"a flat list of one of those kinds. Found: {_short(value)}")
+        batch = -1
+        for name, array in outputs.items():
+            if np.ndim(array) == 0:
+                raise status.invalid_argument(
+                    f"Tensor name: {name} has no shape information ")
+            size = np.shape(array)[0]
+            if batch >= 0 and batch != size:
+                raise status.invalid_argument(
+                    f"Tensor name: {name} has inconsistent batch size: {size} "
+                    f"expecting: {batch}")
+            batch = size
+        writer.key(PREDICTIONS_KEY)
+        writer.start_array()
+        rows = {name: np.asarray(array) for name, array in outputs.items()}
+        for item in range(batch):
+            if many:
+                writer.start_object()
+            writer.single_line_arrays = True
+            for name, array in rows.items():
+                if many:
+                    writer.key(name)
+                _write_values(writer, array[item:item + 1], name, 1)
+            writer.single_line_arrays = False
+            if many:
+                writer.end_object()
+        writer.end_array()
+    writer.end_object()
+    return _encode(writer.text())
 
 
-def _json_to_example(obj, where: str) -> example_pb2.Example:
-    if not isinstance(obj, dict):
-        raise status.invalid_argument(
-            f"Expecting {where} to be an object of feature name to value. "
-            f"Found: {_short(obj)}")
-    example = example_pb2.Example()
-    for name, value in obj.items():
-        _fill_feature(example.features.feature[name], name, value)
-    return example
+def _encode(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")
 
 
-def fill_input_from_json(body, request) -> None:
-    """Fills a Classification/RegressionRequest's input and signature_name."""
-    doc = parse_json(body)
-    if not isinstance(doc, dict):
+# ------------------------------------------------- classify / regress
+
+_KIND_NAMES = {"bytes_list": "bytes", "float_list": "float", "int64_list": "int64",
+               None: "UNKNOWN"}
+
+
+def _add_value_to_feature(value, name: str, feature) -> None:
+    """Upstream's AddValueToFeature."""
+    def of_kind(kind):
+        current = feature.WhichOneof("kind")
+        if current is not None and current != kind:
+            raise status.invalid_argument(
+                f"Unexpected element type in feature: {name} expecting type: "
+                f"{_KIND_NAMES[current]}")
+
+    if value is None or isinstance(value, list) or (
+            isinstance(value, dict) and not _is_b64_object(value)):
         raise status.invalid_argument(
-            f"JSON Value: {_short(doc)} Is not an object (expecting an object "
-            f"with an '{EXAMPLES_KEY}' key)")
-    signature_name = doc.get(SIGNATURE_NAME_KEY, "")
-    if not isinstance(signature_name, str):
+            f"Feature: {name} has element with unexpected JSON type: "
+            f"{json_text.type_string(value)}")
+    if isinstance(value, bool):
+        of_kind("int64_list")
+        feature.int64_list.value.append(1 if value else 0)
+    elif isinstance(value, dict):
+        of_kind("bytes_list")
+        feature.bytes_list.value.append(_decode_b64_object(value))
+    elif isinstance(value, str):
+        of_kind("bytes_list")
+        feature.bytes_list.value.append(json_text.to_bytes(value))
+    elif json_text.is_int(value):
+        of_kind("int64_list")
+        if value > _INT64_MAX:
+            raise status.invalid_argument(
+                f"Feature: {name} has uint64_t element. Only int64_t is supported.")
+        feature.int64_list.value.append(value)
+    else:
+        of_kind("float_list")
+        feature.float_list.value.append(float(value))
+
+
+def _example_from_json(value, example: example_pb2.Example) -> None:
+    """Upstream's MakeExampleFromJsonObject."""
+    if not isinstance(value, dict):
         raise status.invalid_argument(
-            f"'{SIGNATURE_NAME_KEY}' key must be a string value.")
-    request.model_spec.signature_name = signature_name
+            f"Example must be JSON object but got JSON {json_text.type_string(value)}")
+    features = example.features.feature
+    for name, content in value.items():
+        feature = features[name]
+        feature.Clear()
+        for item in content if isinstance(content, list) else (content,):
+            _add_value_to_feature(item, name, feature)
+
+
+def fill_classify_regress_request(body: bytes, request) -> None:
+    """Upstream's FillClassificationRequestFromJson / FillRegressionRequestFromJson."""
+    doc = parse_json_object(body)
+    if SIGNATURE_NAME_KEY in doc:
+        request.model_spec.signature_name = _signature_name(doc)
+    has_context = CONTEXT_KEY in doc
+    if has_context:
+        _example_from_json(doc[CONTEXT_KEY],
+                           request.input.example_list_with_context.context)
     examples = doc.get(EXAMPLES_KEY)
-    if examples is None:
-        raise status.invalid_argument(f"Missing '{EXAMPLES_KEY}' key")
+    if EXAMPLES_KEY not in doc:
+        raise _format_error(doc, f"When method is classify, key '{EXAMPLES_KEY}' "
+                            "is expected and was not found")
     if not isinstance(examples, list):
-        raise status.invalid_argument(
-            f"Expecting '{EXAMPLES_KEY}' value to be a list/array of objects")
-    parsed = [_json_to_example(e, f"element {i} of '{EXAMPLES_KEY}'")
-              for i, e in enumerate(examples)]
-    if CONTEXT_KEY in doc:
-        ctx = request.input.example_list_with_context
-        ctx.context.CopyFrom(_json_to_example(doc[CONTEXT_KEY], f"'{CONTEXT_KEY}'"))
-        ctx.examples.extend(parsed)
-    else:
-        request.input.example_list.examples.extend(parsed)
-
-
-def _float_value(v: float) -> float:
-    return float(str(np.float32(v)))
+        raise _format_error(doc, f"Expecting '{EXAMPLES_KEY}' value to be an list/array")
+    if not examples:
+        raise _format_error(doc, f"'{EXAMPLES_KEY}' value is an empty array")
+    target = (request.input.example_list_with_context.examples if has_context
+              else request.input.example_list.examples)
+    for value in examples:
+        _example_from_json(value, target.add())
 
 
 def make_classification_response(result) -> bytes:
-    rows = [[[c.label, _float_value(c.score)] for c in cl.classes]
-            for cl in result.classifications]
-    return dumps({RESULTS_KEY: rows})
+    """Upstream's MakeJsonFromClassificationResult."""
+    if not result.classifications:
+        raise status.invalid_argument("Cannot convert empty ClassificationResults to JSON")
+    writer = json_text.PrettyWriter()
+    writer.start_object()
+    writer.key(RESULTS_KEY)
+    writer.start_array()
+    for classifications in result.classifications:
+        writer.single_line_arrays = True
+        writer.start_array()
+        for cl in classifications.classes:
+            writer.start_array()
+            writer.string(cl.label)
+            writer.raw(json_text.decimal(cl.score, False))
+            writer.end_array()
+        writer.end_array()
+        writer.single_line_arrays = False
+    writer.end_array()
+    writer.end_object()
+    return _encode(writer.text())
 
 
 def make_regression_response(result) -> bytes:
-    return dumps({RESULTS_KEY: [_float_value(r.value) for r in result.regressions]})
+    """Upstream's MakeJsonFromRegressionResult."""
+    if not result.regressions:
+        raise status.invalid_argument("Cannot convert empty RegressionResults to JSON")
+    writer = json_text.PrettyWriter()
+    writer.start_object()
+    writer.key(RESULTS_KEY)
+    writer.single_line_arrays = True
+    writer.start_array()
+    for regression in result.regressions:
+        writer.raw(json_text.decimal(regression.value, False))
+    writer.end_array()
+    writer.end_object()
+    return _encode(writer.text())
 
 
 def error_json(message: str) -> bytes:
-    return dumps({"error": message})
-
-
-__all__ = [
-    "JsonPredictRequestFormat", "parse_predict_request", "make_predict_response",
-    "fill_input_from_json", "make_classification_response",
-    "make_regression_response", "error_json", "value_to_array",
-    "array_to_json_value", "numpy_dtype", "parse_json",
-]
+    """Upstream's MakeJsonFromStatus: {"error": message}."""
+    writer = json_text.PrettyWriter()
+    writer.start_object()
+    writer.key(ERROR_KEY)
+    writer.string(message)
+    writer.end_object()
+    return _encode(writer.text())

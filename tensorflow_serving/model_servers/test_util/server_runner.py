@@ -27,8 +27,8 @@ from tensorflow_serving.util import net_util
 _BINARY = "tensorflow_serving/model_servers/tensorflow_model_server"
 _PYTHON_PLANE_BINARY = "tensorflow_serving/model_servers/tensorflow_model_server_python_plane"
 # Which data plane the tests drive: "native" (the default binary, native when
-# built) or "python" (the pure Python plane's binary); see BUILD's
-# server_tests().
+# built) or "python" (the pure Python plane's binary); model_servers/BUILD
+# runs the end-to-end tests that exercise gRPC both ways.
 DATA_PLANE_ENV = "MODEL_SERVER_DATA_PLANE"
 # The lines the server logs at startup for each plane.
 NATIVE_PLANE_LINE = "Serving gRPC Predict with the native data plane"
@@ -132,13 +132,17 @@ def run_to_completion(args, timeout=60):
                           check=False)
 
 
-def export_half_plus_two_versions(base_path: str, versions: dict) -> None:
-    """versions: {version: b}; writes base_path/<version>/ (y = 0.5 x + b)."""
+def export_half_plus_two_versions(base_path: str, versions: dict,
+                                  blocking: bool = False) -> None:
+    """versions: {version: b}; writes base_path/<version>/ (y = 0.5 x + b).
+
+    blocking: runs never finish until cancelled (see saved_model_half_plus_two).
+    """
     from tensorflow_serving.servables.tensorflow.testdata import saved_model_half_plus_two  # pylint: disable=g-import-not-at-top
     os.makedirs(base_path, exist_ok=True)
     for version, b in versions.items():
         tmp = os.path.join(base_path, f".tmp-{version}")
-        saved_model_half_plus_two.export_half_plus_two(tmp, b=b)
+        saved_model_half_plus_two.export_half_plus_two(tmp, b=b, blocking=blocking)
         # Appear atomically so a polling server never sees half a SavedModel.
         os.rename(tmp, os.path.join(base_path, str(version)))
 
@@ -195,15 +199,38 @@ class ServerRunner:
                 self._pick_ports()
         raise AssertionError("unreachable")
 
-    def _start_once(self, models, timeout) -> "ServerRunner":
+    def launch(self, channel=None) -> "ServerRunner":
+        """Starts the process and makes the stubs, without waiting for anything.
+
+        `channel`: the channel the stubs use (default: insecure to the gRPC port).
+        """
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
                 server_command() + self._args, env=server_env(self._env),
                 stdout=log, stderr=subprocess.STDOUT)
-        self.channel = grpc.insecure_channel(f"localhost:{self.grpc_port}")
+        self.channel = channel or grpc.insecure_channel(f"localhost:{self.grpc_port}")
         self.prediction_stub = prediction_service_pb2_grpc.PredictionServiceStub(
             self.channel)
         self.model_stub = model_service_pb2_grpc.ModelServiceStub(self.channel)
+        return self
+
+    def wait_for_log(self, text: str, timeout=60.0) -> None:
+        """Waits until the server's log contains `text` (fails if it exits first)."""
+        deadline = time.monotonic() + timeout
+        while text not in self.logs():
+            if self.process.poll() is not None and text not in self.logs():
+                raise AssertionError(f"server exited with {self.process.returncode} "
+                                     f"before logging {text!r}:\n{self.logs()}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} not logged after {timeout}s:\n{self.logs()}")
+            time.sleep(0.05)
+
+    def _start_once(self, models, timeout) -> "ServerRunner":
+        self.launch()
+        return self.wait_until_ready(models, timeout)
+
+    def wait_until_ready(self, models=(), timeout=90.0) -> "ServerRunner":
+        """Waits until gRPC answers and each model in `models` is AVAILABLE."""
         deadline = time.monotonic() + timeout
         while True:
             if self.process.poll() is not None:

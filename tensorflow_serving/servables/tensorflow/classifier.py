@@ -1,57 +1,66 @@
-"""The Classify RPC on a SavedModelBundle (upstream's classifier.cc)."""
+"""The Classify RPC on a SavedModelBundle (upstream's classifier.cc).
 
-import numpy as np
-from tensorflow.python.saved_model import signature_constants as sc
+The signature's method name is checked only with
+--enable_signature_method_name_check, as upstream: without it any signature
+with one input "inputs" and a "classes" and/or "scores" output classifies,
+which is how TF2 SavedModels (whose signatures all say "predict") serve it.
+"""
+
+import tensorflow as tf
+from tensorflow.core.framework import types_pb2
 
 from tensorflow_serving.apis import classification_pb2
 from tensorflow_serving.servables.tensorflow import tensor_util
 from tensorflow_serving.servables.tensorflow import util
 from tensorflow_serving.util import status
 
+CLASSIFY_INPUTS = tf.saved_model.CLASSIFY_INPUTS
+CLASSIFY_OUTPUT_CLASSES = tf.saved_model.CLASSIFY_OUTPUT_CLASSES
+CLASSIFY_OUTPUT_SCORES = tf.saved_model.CLASSIFY_OUTPUT_SCORES
+
 
 def get_classification_signature(bundle, model_spec):
-    """(name, SignatureDef) of the classify signature the request names."""
-    return util.get_signature(bundle, model_spec, sc.CLASSIFY_METHOD_NAME, "classification")
+    """Upstream's GetClassificationSignatureDef: (name, SignatureDef)."""
+    return util.find_signature(bundle, model_spec, util.CLASSIFY_METHOD_NAME,
+                               "classification",
+                               pre_process_classification)
 
 
-def _check_method(signature):
-    util.check_method(signature, sc.CLASSIFY_METHOD_NAME, "classification")
-
-
-def pre_process_classification(signature) -> tuple[str, tuple[str, ...]]:
-    """Validates a classify signature; returns (input alias, output aliases)."""
-    _check_method(signature)
-    if len(signature.inputs) != 1:
+def pre_process_classification(signature_def) -> tuple[str, list[str]]:
+    """Upstream's PreProcessClassification: (input tensor, output tensors)."""
+    util.check_method_name(signature_def, util.CLASSIFY_METHOD_NAME,
+                           "classification")
+    if len(signature_def.inputs) != 1:
         raise status.invalid_argument("Expected one input Tensor.")
-    if len(signature.outputs) not in (1, 2):
+    if len(signature_def.outputs) not in (1, 2):
         raise status.invalid_argument(
             "Expected one or two output Tensors, found "
-            f"{len(signature.outputs)}")
-    if sc.CLASSIFY_INPUTS not in signature.inputs:
-        raise status.failed_precondition(
-            f"No classification inputs found in SignatureDef: {signature}")
-    outputs = tuple(k for k in (sc.CLASSIFY_OUTPUT_CLASSES,
-                                sc.CLASSIFY_OUTPUT_SCORES)
-                    if k in signature.outputs)
-    if not outputs:
-        raise status.failed_precondition(
+            f"{len(signature_def.outputs)}")
+    if CLASSIFY_INPUTS not in signature_def.inputs:
+        raise status.invalid_argument(
+            "No classification inputs found in SignatureDef: "
+            + util.signature_debug_string(signature_def))
+    outputs = signature_def.outputs
+    if CLASSIFY_OUTPUT_CLASSES not in outputs and CLASSIFY_OUTPUT_SCORES not in outputs:
+        raise status.invalid_argument(
             "Expected classification signature outputs to contain at least "
-            f'one of "{sc.CLASSIFY_OUTPUT_CLASSES}" or '
-            f'"{sc.CLASSIFY_OUTPUT_SCORES}". Signature was: {signature}')
-    return sc.CLASSIFY_INPUTS, outputs
+            f'one of "{CLASSIFY_OUTPUT_CLASSES}" or "{CLASSIFY_OUTPUT_SCORES}". '
+            "Signature was: " + util.signature_debug_string(signature_def))
+    names = [outputs[k].name for k in (CLASSIFY_OUTPUT_CLASSES, CLASSIFY_OUTPUT_SCORES)
+             if k in outputs]
+    return signature_def.inputs[CLASSIFY_INPUTS].name, names
 
 
-def _check_output(what, value, dtype_kinds, dtype_name, num_examples):
+def _check_output(what, value, dtype, num_examples):
     if value.ndim != 2:
         raise status.invalid_argument(
             "Expected Tensor shape: [batch_size num_classes] but got "
-            f"[{','.join(str(d) for d in value.shape)}]")
-    if value.dtype.kind not in dtype_kinds or (
-            dtype_name == "DT_FLOAT" and value.dtype != np.float32):
-        got = tensor_util.numpy_to_dtype(value.dtype)
+            + tensor_util.shape_debug_string(value.shape))
+    got = tensor_util.numpy_to_dtype(value.dtype)
+    if got != dtype:
         raise status.invalid_argument(
-            f"Expected {what} Tensor of {dtype_name}. Got: "
-            f"{tensor_util.dtype_name(got) if got is not None else value.dtype}")
+            f"Expected {what} Tensor of {tensor_util.dtype_enum_name(dtype)}. "
+            f"Got: {tensor_util.dtype_enum_name(got)}")
     if value.shape[0] != num_examples:
         raise status.invalid_argument(
             f"Expected {what} output batch size of {num_examples}. "
@@ -59,26 +68,32 @@ def _check_output(what, value, dtype_kinds, dtype_name, num_examples):
 
 
 def post_process_classification_result(
-        num_examples: int, outputs, result: classification_pb2.ClassificationResult
-) -> None:
-    """Fills `result` from the "classes"/"scores" arrays in `outputs`."""
-    classes = outputs.get(sc.CLASSIFY_OUTPUT_CLASSES)
-    scores = outputs.get(sc.CLASSIFY_OUTPUT_SCORES)
+        signature_def, num_examples: int, outputs: dict,
+        result: classification_pb2.ClassificationResult) -> None:
+    """Upstream's PostProcessClassificationResult; `outputs` keyed by tensor name."""
+    classes_info = signature_def.outputs.get(CLASSIFY_OUTPUT_CLASSES)
+    scores_info = signature_def.outputs.get(CLASSIFY_OUTPUT_SCORES)
+    classes = outputs.get(classes_info.name) if classes_info is not None else None
+    scores = outputs.get(scores_info.name) if scores_info is not None else None
     if classes is not None:
-        _check_output("classes", classes, "OSU", "DT_STRING", num_examples)
+        _check_output("classes", classes, types_pb2.DT_STRING, num_examples)
     if scores is not None:
-        _check_output("scores", scores, "f", "DT_FLOAT", num_examples)
+        _check_output("scores", scores, types_pb2.DT_FLOAT, num_examples)
     if classes is not None and scores is not None:
         if classes.shape[1] != scores.shape[1]:
             raise status.invalid_argument(
                 "Tensors class and score should match in dim_size(1). Got "
                 f"{classes.shape[1]} vs. {scores.shape[1]}")
+    num_classes = 0
+    if classes is not None:
+        num_classes = classes.shape[1]
+    elif scores is not None:
+        num_classes = scores.shape[1]
     labels = None
     if classes is not None:
-        labels = [[c.encode() if isinstance(c, str) else bytes(c)
-                   for c in row] for row in classes.tolist()]
+        labels = [[c.encode() if isinstance(c, str) else bytes(c) for c in row]
+                  for row in classes.tolist()]
     score_rows = scores.tolist() if scores is not None else None
-    num_classes = (classes if classes is not None else scores).shape[1]
     for i in range(num_examples):
         classifications = result.classifications.add()
         for c in range(num_classes):
@@ -91,14 +106,16 @@ def post_process_classification_result(
 
 def classify(handle, request: classification_pb2.ClassificationRequest
              ) -> classification_pb2.ClassificationResponse:
+    """Upstream's RunClassify on a resolved handle."""
     bundle = handle.servable
-    name, signature = get_classification_signature(bundle, request.model_spec)
-    input_alias, output_aliases = pre_process_classification(signature)
-    examples = util.input_to_serialized_examples(request.input)
-    outputs = bundle.run(name, {input_alias: examples}, output_aliases)
+    name, signature_def = get_classification_signature(bundle, request.model_spec)
+    input_name, output_names = pre_process_classification(signature_def)
     response = classification_pb2.ClassificationResponse()
     util.make_model_spec(response.model_spec, request.model_spec.name,
                          request.model_spec.signature_name, handle.id.version)
-    post_process_classification_result(len(examples), outputs,
+    examples = util.input_to_serialized_examples(request.input)
+    outputs = bundle.run({input_name: examples}, output_names,
+                         batchable=bundle.signature(name).batchable)
+    post_process_classification_result(signature_def, len(examples), outputs,
                                        response.result)
     return response

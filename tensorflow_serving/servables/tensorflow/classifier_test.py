@@ -55,12 +55,24 @@ class ClassifierTest(test_util.HalfPlusTwoTestCase):
                                 ["Input is empty."], classifier.classify,
                                 self.handle, _request("classify_x_to_y"))
 
-    def test_default_signature_is_not_classify(self):
+    def test_default_signature_lacks_classification_inputs(self):
         self.assertServingError(
             grpc.StatusCode.INVALID_ARGUMENT,
-            ["Expected classification signature method_name to be "
-             "tensorflow/serving/classify. Was: tensorflow/serving/predict"],
+            ["No classification inputs found in SignatureDef: ", 'key: "x"'],
             classifier.classify, self.handle, _request("", 1.0))
+
+    def test_method_name_is_checked_only_behind_the_flag(self):
+        # A TF2 SavedModel's classify signature says "predict".
+        handle = test_util.with_method_name(self.handle, "classify_x_to_y",
+                                            "tensorflow/serving/predict")
+        response = classifier.classify(handle, _request("classify_x_to_y", 1.0))
+        self.assertEqual(3.5, response.result.classifications[0].classes[0].score)
+        with test_util.signature_method_name_check():
+            self.assertServingError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                ["Expected classification signature method_name to be "
+                 "tensorflow/serving/classify. Was: tensorflow/serving/predict"],
+                classifier.classify, handle, _request("classify_x_to_y", 1.0))
 
     def test_unknown_signature(self):
         self.assertServingError(
@@ -78,27 +90,26 @@ class ClassifierTest(test_util.HalfPlusTwoTestCase):
 
     def test_post_process_validates_outputs(self):
         result = classification_pb2.ClassificationResult()
+        sig = self.bundle.signature_defs["classify_x_to_classes"]
+        classes, scores = sig.outputs["classes"].name, sig.outputs["scores"].name
+        post = classifier.post_process_classification_result
         self.assertServingError(
-            grpc.StatusCode.INVALID_ARGUMENT, ["Expected scores Tensor of "
-                                               "DT_FLOAT. Got: float64"],
-            classifier.post_process_classification_result,
-            1, {"scores": np.zeros((1, 1), np.float64)}, result)
+            grpc.StatusCode.INVALID_ARGUMENT,
+            ["Expected scores Tensor of DT_FLOAT. Got: DT_DOUBLE"],
+            post, sig, 1, {scores: np.zeros((1, 1), np.float64)}, result)
         self.assertServingError(
             grpc.StatusCode.INVALID_ARGUMENT,
             ["Expected classes output batch size of 2. Got: 1"],
-            classifier.post_process_classification_result,
-            2, {"classes": np.array([[b"a"]], object)}, result)
+            post, sig, 2, {classes: np.array([[b"a"]], object)}, result)
         self.assertServingError(
             grpc.StatusCode.INVALID_ARGUMENT,
             ["Tensors class and score should match in dim_size(1). Got 1 vs. 2"],
-            classifier.post_process_classification_result,
-            1, {"classes": np.array([[b"a"]], object),
-                "scores": np.zeros((1, 2), np.float32)}, result)
+            post, sig, 1, {classes: np.array([[b"a"]], object),
+                           scores: np.zeros((1, 2), np.float32)}, result)
         self.assertServingError(
             grpc.StatusCode.INVALID_ARGUMENT,
             ["Expected Tensor shape: [batch_size num_classes] but got [1]"],
-            classifier.post_process_classification_result,
-            1, {"scores": np.zeros((1,), np.float32)}, result)
+            post, sig, 1, {scores: np.zeros((1,), np.float32)}, result)
 
 
 if __name__ == "__main__":

@@ -28,9 +28,9 @@ def validate_request(request: get_model_metadata_pb2.GetModelMetadataRequest
 def get_model_metadata(handle,
                        request: get_model_metadata_pb2.GetModelMetadataRequest
                        ) -> get_model_metadata_pb2.GetModelMetadataResponse:
-    validate_request(request)
+    """The response for a resolved handle; validate_request() ran before the lookup."""
     response = get_model_metadata_pb2.GetModelMetadataResponse()
-    util.make_model_spec(response.model_spec, request.model_spec.name, None,
+    util.make_model_spec(response.model_spec, handle.id.name, None,
                          handle.id.version)
     signature_map = get_model_metadata_pb2.SignatureDefMap()
     for name, signature in handle.servable.signature_defs.items():

@@ -46,8 +46,7 @@ class GetModelMetadataTest(test_util.HalfPlusTwoTestCase):
             with self.subTest(message):
                 self.assertServingError(
                     grpc.StatusCode.INVALID_ARGUMENT, [message],
-                    get_model_metadata_impl.get_model_metadata, self.handle,
-                    request)
+                    get_model_metadata_impl.validate_request, request)
 
 
 if __name__ == "__main__":

@@ -51,8 +51,6 @@ class MultiInferenceTest(test_util.HalfPlusTwoTestCase):
 
     def test_validation(self):
         cases = [
-            ([], "MultiInferenceRequest must contain at least one task",
-             grpc.StatusCode.INVALID_ARGUMENT),
             ([("", "regress_x_to_y", _REGRESS)],
              "Found ModelSpec with an empty model name.",
              grpc.StatusCode.INVALID_ARGUMENT),
@@ -71,14 +69,24 @@ class MultiInferenceTest(test_util.HalfPlusTwoTestCase):
              "Unsupported signature method_name: tensorflow/serving/predict",
              grpc.StatusCode.UNIMPLEMENTED),
             ([("hp2", "classify_x_to_y", _REGRESS)],
-             "Expected regression signature method_name to be "
-             "tensorflow/serving/regress", grpc.StatusCode.INVALID_ARGUMENT),
+             "No regression outputs found in SignatureDef",
+             grpc.StatusCode.INVALID_ARGUMENT),
         ]
         for tasks, message, code in cases:
             with self.subTest(message):
                 self.assertServingError(
                     code, [message], multi_inference.run_multi_inference,
                     self.handle, _request(tasks, 1.0))
+
+    def test_signatures_with_other_inputs_each_get_the_examples(self):
+        # Upstream feeds the examples to every task's input tensor.
+        handle = test_util.with_method_name(self.handle, "regress_x_to_y",
+                                            _REGRESS, input_name="other:0")
+        request = _request([("hp2", "regress_x_to_y", _REGRESS),
+                            ("hp2", "classify_x_to_y", _CLASSIFY)], 2.0)
+        self.assertServingError(
+            grpc.StatusCode.INVALID_ARGUMENT, ["other:0"],
+            multi_inference.run_multi_inference, handle, request)
 
     def test_empty_input(self):
         self.assertServingError(

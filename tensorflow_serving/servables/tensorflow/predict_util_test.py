@@ -73,14 +73,15 @@ class PredictUtilTest(test_util.HalfPlusTwoTestCase):
             _request(x=np.zeros((1, 1), np.float32),
                      foo=np.zeros((1, 1), np.float32)))
 
-    def test_wrong_alias_checked_before_decoding(self):
+    def test_wrong_alias_is_upstreams_missing_input(self):
         request = _request()
         request.inputs["images"].dtype = tf.float32.as_datatype_enum
         request.inputs["images"].tensor_content = b"bad"  # never decoded
         self.assertServingError(
             grpc.StatusCode.INVALID_ARGUMENT,
-            ["input tensor alias not found in signature: images. Inputs "
-             "expected to be in the set {x}."],
+            ["Signature input alias: x(feed name: x:0) not found in request and "
+             "no default value provided. Inputs expected to be in the request "
+             "{images}, or default input alias set: "],
             predict_util.predict, self.handle, request)
 
     def test_malformed_tensor(self):
@@ -89,14 +90,36 @@ class PredictUtilTest(test_util.HalfPlusTwoTestCase):
         request.inputs["x"].tensor_shape.dim.add().size = 2
         request.inputs["x"].tensor_content = b"\0\0\0\0"
         self.assertServingError(grpc.StatusCode.INVALID_ARGUMENT,
-                                ["'x'", "4 bytes"],
+                                ["tensor parsing error: x"],
                                 predict_util.predict, self.handle, request)
 
-    def test_wrong_dtype(self):
+    def test_any_shape_the_graph_takes_runs(self):
+        # The signature says [-1,1]; upstream feeds [1] and answers [3.5].
+        response = predict_util.predict(
+            self.handle, _request(x=np.array([1.0], np.float32)))
+        y = response.outputs["y"]
+        self.assertEqual([3.5], list(y.float_val))
+        self.assertEqual([1], [d.size for d in y.tensor_shape.dim])
+
+    def test_wrong_dtype_is_tensorflows_error(self):
         self.assertServingError(
-            grpc.StatusCode.INVALID_ARGUMENT, ["x", "float32", "string"],
-            predict_util.predict, self.handle,
-            _request(x=np.array([[b"a"]])))
+            grpc.StatusCode.INVALID_ARGUMENT,
+            ["Type mismatch: actual string vs. expect float"],
+            predict_util.predict, self.handle, _request(x=np.array([[b"a"]])))
+
+    def test_method_name_is_checked_only_behind_the_flag(self):
+        handle = test_util.with_method_name(self.handle, "serving_default",
+                                            "custom/method")
+        request = _request(x=np.array([[1.0]], np.float32))
+        self.assertEqual([3.5], list(
+            predict_util.predict(handle, request).outputs["y"].float_val))
+        with test_util.signature_method_name_check():
+            self.assertServingError(
+                grpc.StatusCode.INTERNAL,
+                ["Expected prediction signature method_name to be one of "
+                 "{tensorflow/serving/predict, tensorflow/serving/classify, "
+                 "tensorflow/serving/regress}. Was: custom/method"],
+                predict_util.predict, handle, request)
 
     def test_bad_output_filter(self):
         request = _request(x=np.zeros((1, 1), np.float32))
@@ -107,15 +130,15 @@ class PredictUtilTest(test_util.HalfPlusTwoTestCase):
              "to be in the set {y}."],
             predict_util.predict, self.handle, request)
 
-    def test_predict_arrays(self):
-        name, outputs = predict_util.predict_arrays(
-            self.handle, "", {"x": np.array([[4.0]], np.float32)}, [])
+    def test_run_predict_on_arrays(self):
+        name, outputs = predict_util.run_predict(
+            self.bundle, "", {"x": np.array([[4.0]], np.float32)})
         self.assertEqual("serving_default", name)
         np.testing.assert_allclose([[5.0]], outputs["y"])
         self.assertServingError(
             grpc.StatusCode.FAILED_PRECONDITION,
             ['Serving signature key "nope" not found.'],
-            predict_util.predict_arrays, self.handle, "nope", {}, [])
+            predict_util.run_predict, self.bundle, "nope", {})
 
 
 if __name__ == "__main__":

@@ -34,8 +34,7 @@ class SavedModelBundleFactoryTest(absltest.TestCase):
         super().tearDownClass()
 
     def _y(self, bundle, x):
-        return bundle.run("serving_default",
-                          {"x": np.array([[x]], np.float32)}, ["y"])["y"]
+        return bundle.run({"x:0": np.array([[x]], np.float32)}, ["y:0"])["y:0"]
 
     def test_load_and_unload(self):
         make = factory_lib.make_loader_factory(factory_lib.BundleOptions())
@@ -123,9 +122,65 @@ class SavedModelBundleFactoryTest(absltest.TestCase):
             "hp2", 1, os.path.join(self.base, "1"))
         loader.load()
         bundle = loader.servable()
-        np.testing.assert_allclose([[3.0]], self._y(bundle, 2.0))
-        self.assertLen(bundle._batching_sessions, 1)  # pylint: disable=protected-access
+        out = bundle.run({"x:0": np.array([[2.0]], np.float32)}, ["y:0"],
+                         batchable=True)
+        np.testing.assert_allclose([[3.0]], out["y:0"])
+        self.assertIsNotNone(bundle._batching)  # pylint: disable=protected-access
         loader.unload()
+
+
+def _copy_tree(source, target):
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    for directory, _, files in tf.io.gfile.walk(source):
+        relative = os.path.relpath(directory, source)
+        destination = target if relative == "." else f"{target}/{relative}"
+        tf.io.gfile.makedirs(destination)
+        for name in files:
+            tf.io.gfile.copy(os.path.join(directory, name), f"{destination}/{name}",
+                             overwrite=True)
+
+
+class RamFileSystemTest(absltest.TestCase):
+    """A version on TensorFlow's in-memory file system loads like a local one."""
+
+    def test_load_warmup_and_per_model_batching_from_ram(self):
+        import tensorflow as tf  # pylint: disable=g-import-not-at-top
+        local = os.path.join(self.create_tempdir().full_path, "1")
+        hp2.export_half_plus_two(local, b=2.0)
+        request = predict_pb2.PredictRequest()
+        request.model_spec.name = "m"
+        request.inputs["x"].CopyFrom(tf.make_tensor_proto([[1.0]], tf.float32))
+        hp2.write_warmup_requests(local, [request, request])
+        with open(os.path.join(local, factory_lib.BATCHING_PARAMS_FILENAME), "w") as f:
+            f.write("max_batch_size { value: 4 } allowed_batch_sizes: [2, 4]\n")
+        export_dir = "ram://bundle_factory_test/m/1"
+        _copy_tree(local, export_dir)
+        options = factory_lib.BundleOptions(
+            batching_options=batching_session.BatchingOptions(
+                num_batch_threads=1, thread_pool_name="shared"),
+            enable_per_model_batching_params=True)
+        loader = factory_lib.make_loader_factory(options)("m", 1, export_dir)
+        loader.load()
+        try:
+            bundle = loader.servable()
+            batching = bundle._batching_session().options  # pylint: disable=protected-access
+            self.assertEqual((batching.max_batch_size, batching.allowed_batch_sizes,
+                              batching.num_batch_threads, batching.thread_pool_name),
+                             (4, (2, 4), 1, "shared"))
+            self.assertEqual(
+                bundle.run({"x:0": np.array([[4.0]], np.float32)}, ["y:0"],
+                           batchable=True)["y:0"].tolist(), [[4.0]])
+        finally:
+            loader.unload()
+
+    def test_per_model_batching_without_a_file_does_not_batch(self):
+        local = os.path.join(self.create_tempdir().full_path, "1")
+        hp2.export_half_plus_two(local, b=2.0)
+        options = factory_lib.BundleOptions(
+            batching_options=batching_session.BatchingOptions(num_batch_threads=1),
+            enable_per_model_batching_params=True)
+        self.assertIsNone(factory_lib.per_model_batching_options(
+            local, options.batching_options))
 
 
 if __name__ == "__main__":

@@ -1,10 +1,15 @@
-"""TensorProto <-> np.ndarray, on every request's hot path.
+"""TensorProto <-> np.ndarray with TensorFlow's own rules, on every request's hot path.
 
-Requests may carry values either packed in `tensor_content` (what
-tf.make_tensor_proto writes) or in the typed repeated fields (what most other
-clients write), and a single typed value fills the whole shape as TensorFlow
-does. Responses use the typed fields (upstream's Tensor::AsProtoField), which
-clients such as mnist_client read (`outputs['scores'].float_val`).
+Decoding follows TensorFlow's Tensor::FromProto, which upstream's Predict uses
+for every request input: `tensor_content` wins when present; otherwise the
+typed `*_val` field is read, a short list is filled up with its last value, a
+long one is cut to the shape, an empty one gives zeros. A proto FromProto
+rejects (bad shape, unknown dtype, content of the wrong size) decodes to None;
+the caller turns that into upstream's "tensor parsing error". Nothing checks a
+tensor against a signature: TensorFlow decides when the model runs.
+
+Encoding follows Tensor::AsProtoField (typed fields, what clients such as
+mnist_client read as `outputs['scores'].float_val`) or AsProtoTensorContent.
 """
 
 import numpy as np
@@ -17,7 +22,8 @@ from tensorflow_serving.util import status
 _BFLOAT16 = np.dtype(tf.bfloat16.as_numpy_dtype)
 
 # DataType -> (numpy dtype, typed value field). Complex values are stored as
-# interleaved (real, imag) pairs; half/bfloat16 as their 16-bit patterns.
+# interleaved (real, imag) pairs; half/bfloat16 as their 16-bit patterns in
+# half_val; the small integer types in int_val.
 _DTYPES = {
     types_pb2.DT_FLOAT: (np.dtype(np.float32), "float_val"),
     types_pb2.DT_DOUBLE: (np.dtype(np.float64), "double_val"),
@@ -39,21 +45,50 @@ _DTYPES = {
 _NP_TO_DTYPE = {np_dtype: dt for dt, (np_dtype, _) in _DTYPES.items()
                 if dt != types_pb2.DT_STRING}
 _HALF_BITS = {np.dtype(np.float16), _BFLOAT16}
+# A short *_val list fills its tensor's shape (TensorFlow repeats the last
+# value): a few bytes can declare gigabytes. Fills beyond this many bytes are
+# refused before anything is allocated (--max_tensor_fill_bytes).
+DEFAULT_MAX_FILL_BYTES = 64 << 20
+_max_fill_bytes = DEFAULT_MAX_FILL_BYTES
 
 
-def dtype_name(dtype: int) -> str:
-    """'float' for DT_FLOAT, as TensorFlow's DataTypeString prints it."""
-    try:
-        return tf.dtypes.as_dtype(dtype).name
-    except (TypeError, ValueError):
-        return types_pb2.DataType.Name(dtype) if dtype in \
-            types_pb2.DataType.values() else str(dtype)
+class FillTooLarge(Exception):
+    """A request tensor whose few values would be filled beyond the limit."""
 
 
-def to_numpy_dtype(dtype: int) -> np.dtype | None:
-    """The numpy dtype arrays of DataType `dtype` use (object for strings)."""
+def set_max_fill_bytes(limit: int) -> None:
+    """The largest tensor a short value list may be filled to, in bytes."""
+    global _max_fill_bytes  # pylint: disable=global-statement
+    _max_fill_bytes = limit
+
+
+# TensorFlow's TensorShape allows 254 dimensions, numpy 64: tensors deeper
+# than numpy can hold cannot be decoded here.
+_MAX_DIMS = 64
+_INT64_MAX = 2**63 - 1
+
+
+def numpy_dtype(dtype: int) -> np.dtype | None:
+    """The numpy dtype of a DataType this server can carry (None if none)."""
     entry = _DTYPES.get(dtype)
     return entry[0] if entry is not None else None
+
+
+def dtype_string(dtype: int) -> str:
+    """TensorFlow's DataTypeString: 'float' for DT_FLOAT, 'int32', 'string'."""
+    if dtype in types_pb2.DataType.values():
+        name = types_pb2.DataType.Name(dtype)
+        if name.endswith("_REF"):
+            return dtype_string(dtype - 100) + "_ref"
+        return name[3:].lower()
+    return f"unknown dtype enum ({dtype})"
+
+
+def dtype_enum_name(dtype: int) -> str:
+    """DataType_Name: 'DT_FLOAT'."""
+    if dtype in types_pb2.DataType.values():
+        return types_pb2.DataType.Name(dtype)
+    return str(dtype)
 
 
 def numpy_to_dtype(np_dtype: np.dtype) -> int | None:
@@ -64,39 +99,45 @@ def numpy_to_dtype(np_dtype: np.dtype) -> int | None:
     return dt
 
 
-def _shape(proto: tensor_pb2.TensorProto, name: str) -> tuple[int, ...]:
-    shape = proto.tensor_shape
-    if shape.unknown_rank:
-        raise status.invalid_argument(
-            f"tensor {name!r} has unknown rank; requests need a full shape")
+def shape_debug_string(dims) -> str:
+    """TensorShape::DebugString: '[2,3]'."""
+    return "[" + ",".join(str(d) for d in dims) + "]"
+
+
+def _valid_shape(shape) -> tuple[int, ...] | None:
+    """Dims of a TensorShapeProto TensorFlow accepts for a Tensor, or None."""
     dims = tuple(d.size for d in shape.dim)
-    if any(d < 0 for d in dims):
-        raise status.invalid_argument(
-            f"tensor {name!r} has a negative dimension in shape "
-            f"{list(dims)}")
+    if len(dims) > _MAX_DIMS:
+        return None
+    count = 1
+    for d in dims:
+        if d < 0:
+            return None
+        count *= d
+        if count > _INT64_MAX:
+            return None
     return dims
 
 
-def _decode_string_content(content: bytes, count: int, name: str):
-    """Strings in tensor_content: `count` varint lengths, then the bytes."""
+def _decode_string_list(content: bytes, count: int):
+    """TensorFlow's DecodeStringList: `count` varint32 lengths, then the bytes."""
     lengths = []
     pos = 0
-    try:
-        for _ in range(count):
-            value = shift = 0
-            while True:
-                byte = content[pos]
-                pos += 1
-                value |= (byte & 0x7F) << shift
-                shift += 7
-                if not byte & 0x80:
-                    break
-            lengths.append(value)
-    except IndexError:
-        lengths = None
-    if lengths is None or pos + sum(lengths) != len(content):
-        raise status.invalid_argument(
-            f"tensor {name!r}: tensor_content does not hold {count} strings")
+    size = len(content)
+    for _ in range(count):
+        value = shift = 0
+        while True:
+            if pos >= size or shift > 28:
+                return None
+            byte = content[pos]
+            pos += 1
+            value |= (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                break
+        lengths.append(value)
+    if pos + sum(lengths) != size:
+        return None
     out = np.empty(count, dtype=object)
     for i, n in enumerate(lengths):
         out[i] = content[pos:pos + n]
@@ -105,22 +146,22 @@ def _decode_string_content(content: bytes, count: int, name: str):
 
 
 # Request shapes repeat (the same batch shapes over and over): serialized
-# TensorShapeProto -> (dims, element count), filled once a shape has passed
-# _shape()'s checks. Reading dims through the proto API costs more than the
-# rest of decoding a small tensor. Bounded: cleared when full.
+# TensorShapeProto -> (dims, element count), filled once a shape was valid.
+# Reading dims through the proto API costs more than the rest of decoding a
+# small tensor. Bounded: cleared when full.
 _SHAPE_CACHE: dict = {}
 # Response shapes: dims tuple -> serialized TensorShapeProto.
 _SHAPE_BYTES: dict = {}
 _SHAPE_CACHE_MAX = 1024
 # Dtypes whose tensor_content is a plain little-endian array.
 _CONTENT_DTYPES = {dt: np_dtype for dt, (np_dtype, _) in _DTYPES.items()
-                   if np_dtype.kind not in "O"}
+                   if np_dtype.kind not in "Ob"}
 
 
-def _cache_shape(proto, dims, count) -> None:
+def _cache_shape(key: bytes, dims, count) -> None:
     if len(_SHAPE_CACHE) >= _SHAPE_CACHE_MAX:
         _SHAPE_CACHE.clear()
-    _SHAPE_CACHE[proto.tensor_shape.SerializeToString()] = (dims, count)
+    _SHAPE_CACHE[key] = (dims, count)
 
 
 def _shape_bytes(dims) -> bytes:
@@ -136,8 +177,12 @@ def _shape_bytes(dims) -> bytes:
     return data
 
 
-def to_ndarray(proto: tensor_pb2.TensorProto, name: str = "") -> np.ndarray:
-    """Decodes a request tensor; INVALID_ARGUMENT naming `name` if malformed."""
+def to_ndarray(proto: tensor_pb2.TensorProto) -> np.ndarray | None:
+    """Decodes a tensor as Tensor::FromProto does; None where FromProto fails.
+
+    Raises FillTooLarge when a short value list would be filled to more than
+    set_max_fill_bytes() bytes.
+    """
     content = proto.tensor_content
     if content:
         # Fast path: packed numbers of a shape seen before.
@@ -146,92 +191,107 @@ def to_ndarray(proto: tensor_pb2.TensorProto, name: str = "") -> np.ndarray:
             hit = _SHAPE_CACHE.get(proto.tensor_shape.SerializeToString())
             if hit is not None and len(content) == hit[1] * np_dtype.itemsize:
                 return np.frombuffer(content, dtype=np_dtype).reshape(hit[0])
-    return _to_ndarray(proto, name)
+    return _to_ndarray(proto)
 
 
-def _to_ndarray(proto: tensor_pb2.TensorProto, name: str) -> np.ndarray:
+def _to_ndarray(proto: tensor_pb2.TensorProto) -> np.ndarray | None:
     entry = _DTYPES.get(proto.dtype)
     if entry is None:
-        raise status.invalid_argument(
-            f"tensor {name!r} has unsupported dtype {dtype_name(proto.dtype)}")
+        return None
     np_dtype, field = entry
-    shape = _shape(proto, name)
-    count = 1
-    for d in shape:
-        count *= d
+    shape_key = proto.tensor_shape.SerializeToString()
+    hit = _SHAPE_CACHE.get(shape_key)
+    if hit is not None:
+        shape, count = hit
+    else:
+        shape = _valid_shape(proto.tensor_shape)
+        if shape is None:
+            return None
+        count = 1
+        for d in shape:
+            count *= d
+        _cache_shape(shape_key, shape, count)
+    if count == 0:
+        return np.empty(shape, dtype=np_dtype)
     content = proto.tensor_content
     if content:
-        if proto.dtype == types_pb2.DT_STRING:
-            return _decode_string_content(content, count, name).reshape(shape)
-        if len(content) != count * np_dtype.itemsize:
-            raise status.invalid_argument(
-                f"tensor {name!r}: tensor_content has {len(content)} bytes but "
-                f"shape {list(shape)} of {dtype_name(proto.dtype)} needs "
-                f"{count * np_dtype.itemsize}")
-        _cache_shape(proto, shape, count)
-        return np.frombuffer(content, dtype=np_dtype).reshape(shape)
-
+        return _from_content(content, np_dtype, shape, count)
     values = getattr(proto, field)
-    n = len(values)
+    sent = len(values) // 2 if np_dtype.kind == "c" else len(values)
+    if count > sent and count * np_dtype.itemsize > _max_fill_bytes:
+        raise FillTooLarge(
+            f"its {sent} value(s) would fill shape "
+            f"{shape_debug_string(shape)} ({count * np_dtype.itemsize} bytes), "
+            f"more than --max_tensor_fill_bytes={_max_fill_bytes}")
+    return _from_field(values, np_dtype, shape, count)
+
+
+def _from_content(content: bytes, np_dtype, shape, count):
+    if np_dtype.kind == "O":
+        flat = _decode_string_list(content, count)
+        return None if flat is None else flat.reshape(shape)
+    if len(content) != count * np_dtype.itemsize:
+        return None
+    if np_dtype.kind == "b":
+        raw = np.frombuffer(content, dtype=np.uint8)
+        if raw.max() > 1:  # TensorFlow refuses bytes other than 0 and 1.
+            return None
+        return raw.view(np.bool_).reshape(shape)
+    return np.frombuffer(content, dtype=np_dtype).reshape(shape)
+
+
+def _from_field(values, np_dtype, shape, count):
     if np_dtype.kind == "c":
-        if n % 2:
-            raise status.invalid_argument(
-                f"tensor {name!r}: {field} needs (real, imaginary) pairs, "
-                f"got an odd count {n}")
         parts = np.array(values, dtype=np_dtype.type(0).real.dtype)
-        flat = parts[0::2] + 1j * parts[1::2]
-        flat = flat.astype(np_dtype)
-        n //= 2
+        n = len(parts) // 2
+        flat = (parts[0:2 * n:2] + 1j * parts[1:2 * n:2]).astype(np_dtype)
     elif np_dtype.kind == "O":
-        flat = np.empty(n, dtype=object)
-        flat[:] = list(values)
+        n = len(values)
+        flat = np.empty(min(n, count), dtype=object)
+        flat[:] = list(values[:count]) if n > count else list(values)
     elif np_dtype in _HALF_BITS:
-        flat = np.array(values, dtype=np.uint16).view(np_dtype)
+        flat = np.array(values, dtype=np.int64).astype(np.uint16).view(np_dtype)
+        n = len(flat)
+    elif np_dtype.kind in "iu" and np_dtype.itemsize < 4:
+        # int_val carries int32s; TensorFlow narrows them as a C++ cast does.
+        flat = np.array(values, dtype=np.int32).astype(np_dtype)
+        n = len(flat)
     else:
         flat = np.array(values, dtype=np_dtype)
+        n = len(flat)
     if n == count:
         return flat.reshape(shape)
-    if n == 0:  # No values: zeros (empty strings), as TensorFlow does.
-        if np_dtype.kind == "O":
-            out = np.empty(shape, dtype=object)
-            out.fill(b"")
-            return out
-        return np.zeros(shape, dtype=np_dtype)
-    if n == 1:  # One value fills the whole shape, as TensorFlow does.
-        if np_dtype.kind == "O":
-            out = np.empty(shape, dtype=object)
-            out.fill(flat[0])
-            return out
-        return np.full(shape, flat[0], dtype=np_dtype)
-    raise status.invalid_argument(
-        f"tensor {name!r}: {field} has {n} values but shape {list(shape)} "
-        f"needs {count} (or a single value to fill it)")
+    if n > count:
+        return flat[:count].reshape(shape)
+    out = np.empty(count, dtype=np_dtype)
+    if n == 0:
+        out.fill(b"" if np_dtype.kind == "O" else 0)
+    else:
+        out[:n] = flat
+        out[n:] = flat[n - 1]
+    return out.reshape(shape)
 
 
 def from_ndarray(array, proto: tensor_pb2.TensorProto | None = None, *,
-                 use_tensor_content: bool = False,
-                 name: str = "") -> tensor_pb2.TensorProto:
-    """Encodes a response tensor into `proto` (new if None) with typed fields."""
+                 use_tensor_content: bool = False) -> tensor_pb2.TensorProto:
+    """Encodes an output as Tensor::AsProtoField (or AsProtoTensorContent)."""
     array = np.asarray(array)
     if proto is None:
         proto = tensor_pb2.TensorProto()
     dt = numpy_to_dtype(array.dtype)
     if dt is None:
-        raise status.invalid_argument(
-            f"tensor {name!r} has unsupported numpy dtype {array.dtype}")
+        raise status.internal(f"Cannot encode an output of numpy dtype {array.dtype}")
     proto.dtype = dt
-    if array.ndim:  # a scalar leaves tensor_shape unset, as before
-        proto.tensor_shape.MergeFromString(_shape_bytes(array.shape))
+    # The shape is always present, empty for a scalar, as upstream writes it.
+    proto.tensor_shape.MergeFromString(_shape_bytes(array.shape))
+    proto.tensor_shape.SetInParent()
     if dt == types_pb2.DT_STRING:
-        flat = array.ravel()
-        if array.dtype.kind == "U":
-            proto.string_val.extend(s.encode() for s in flat.tolist())
-        elif array.dtype.kind == "S":
-            proto.string_val.extend(flat.tolist())
+        flat = [s.encode() if isinstance(s, str) else bytes(s)
+                for s in array.ravel().tolist()]
+        if use_tensor_content:
+            proto.tensor_content = _encode_string_list(flat)
         else:
-            proto.string_val.extend(
-                s.encode() if isinstance(s, str) else bytes(s)
-                for s in flat.tolist())
+            proto.string_val.extend(flat)
         return proto
     if use_tensor_content:
         proto.tensor_content = np.ascontiguousarray(array).tobytes()
@@ -249,3 +309,17 @@ def from_ndarray(array, proto: tensor_pb2.TensorProto | None = None, *,
         values = array.ravel().tolist()
     getattr(proto, field).extend(values)
     return proto
+
+
+def _encode_string_list(strings: list[bytes]) -> bytes:
+    """TensorFlow's EncodeStringList: varint32 lengths, then the bytes."""
+    out = bytearray()
+    for s in strings:
+        n = len(s)
+        while n >= 0x80:
+            out.append((n & 0x7F) | 0x80)
+            n >>= 7
+        out.append(n)
+    for s in strings:
+        out += s
+    return bytes(out)

@@ -4,7 +4,11 @@ Each servable has a base path whose numeric subdirectories are its versions
 (`/models/mnist/1`, `/models/mnist/2`, ...). Every poll lists them, applies
 the servable's version policy and hands the aspired {version: path} map to a
 callback (the manager). A base path that does not exist (yet) is logged and
-retried on the next poll; it never stops the other servables.
+retried on the next poll; it never stops the other servables. Base paths are
+listed through TensorFlow's file systems (tf.io.gfile), so any scheme
+TensorFlow has (gs://, s3://, hdfs://, ram://, file://, ...) works as a local
+path does. Polls run on the source's own thread: a slow file system delays
+new versions, never requests.
 """
 
 import os
@@ -32,18 +36,30 @@ _REPEAT_WARNING_SECONDS = 60.0
 def list_versions(servable_name: str, base_path: str) -> Dict[int, str]:
     """{version: version directory} under base_path.
 
-    Raises OSError when base_path cannot be listed. Like upstream, when two
-    directories name the same version ("7" and "007") the one sorting last wins.
+    Raises FileNotFoundError when base_path does not exist and OSError when it
+    cannot be listed. Like upstream, when two directories name the same
+    version ("7" and "007") the one sorting last wins.
     """
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    gfile = tf.io.gfile
+    try:
+        children = gfile.listdir(base_path)
+    except tf.errors.NotFoundError as e:
+        raise FileNotFoundError(e.message) from None
+    except tf.errors.OpError as e:
+        raise OSError(e.message) from None
     versions: Dict[int, str] = {}
-    for child in sorted(os.listdir(base_path)):
+    for child in sorted(c.rstrip("/") for c in children):
         if not _VERSION_RE.fullmatch(child):
             continue
         version = int(child)
         if version > _INT64_MAX:
             continue
         path = os.path.join(base_path, child)
-        if not os.path.isdir(path):
+        try:
+            if not gfile.isdir(path):
+                continue
+        except tf.errors.OpError:
             continue
         if version in versions:
             logging.warning(

@@ -164,5 +164,40 @@ class FileSystemStoragePathSourceTest(absltest.TestCase):
             source.stop()
 
 
+class OtherFileSystemsTest(absltest.TestCase):
+    """Base paths of every TensorFlow file system, not only local ones."""
+
+    def test_ram_file_system(self):
+        import tensorflow as tf  # pylint: disable=g-import-not-at-top
+        base = "ram://fs_source_test/model"
+        for child in ("1", "7", "notaversion"):
+            tf.io.gfile.makedirs(f"{base}/{child}")
+        with tf.io.gfile.GFile(f"{base}/9", "w") as f:  # a file, not a version dir
+            f.write("x")
+        self.assertEqual(fs_source.list_versions("m", base),
+                         {1: f"{base}/1", 7: f"{base}/7"})
+        rec = Recorder()
+        config = Config()
+        config.servables.add(servable_name="m", base_path=base)
+        source = fs_source.FileSystemStoragePathSource(config, rec)
+        self.assertEqual(source.poll(), {"m": {7: f"{base}/7"}})
+        with self.assertRaises(FileNotFoundError):
+            fs_source.list_versions("m", "ram://fs_source_test/missing")
+
+    def test_file_uri(self):
+        base = self.create_tempdir().full_path
+        os.makedirs(os.path.join(base, "3"))
+        self.assertEqual(fs_source.list_versions("m", "file://" + base),
+                         {3: f"file://{base}/3"})
+
+    def test_unknown_scheme_is_a_polling_error_not_a_crash(self):
+        rec = Recorder()
+        config = Config()
+        config.servables.add(servable_name="m", base_path="nosuchfs://bucket/m")
+        source = fs_source.FileSystemStoragePathSource(config, rec)
+        self.assertEqual(source.poll(), {"m": None})
+        self.assertEqual(rec.calls, [])
+
+
 if __name__ == "__main__":
     absltest.main()

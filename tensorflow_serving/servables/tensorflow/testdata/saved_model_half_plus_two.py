@@ -1,4 +1,4 @@
-r"""Exports the half_plus_two test model: y = a*x + b as a TF1-graph SavedModel.
+r"""Exports the half_plus_two test model, y = a*x + b, as TF1 and TF2 SavedModels.
 
 Tests across the repo use it as the smallest real servable; giving each version
 a different `b` lets a test tell which version answered.
@@ -10,6 +10,13 @@ Signatures (same names and shapes as upstream's testdata):
   classify_x_to_y        classify: "inputs" -> "scores" float [-1,1]
   classify_x_to_classes  classify: "inputs" -> "classes" string [-1,1]
                                    (y formatted with one decimal), "scores"
+
+With blocking=True every signature also waits on an empty queue, so a run
+never finishes until TensorFlow cancels it (tests of run timeouts).
+
+export_half_plus_two_tf2() writes the native TF2 variant (tf.saved_model.save
+of a tf.Module), as upstream's testdata has it: every signature's method name
+is "tensorflow/serving/predict", and serving_default takes "x" float [1].
 
 CLI:  python saved_model_half_plus_two.py --output_dir=/tmp/hp2/1 [--b=3]
 """
@@ -34,7 +41,7 @@ def _signature(inputs, outputs, method_name):
 
 
 def export_half_plus_two(export_dir: str, *, a: float = 0.5,
-                         b: float = 2.0) -> None:
+                         b: float = 2.0, blocking: bool = False) -> None:
     """Writes the model to `export_dir` (must not exist, or be empty)."""
     v1 = tf.compat.v1
     consts = v1.saved_model.signature_constants
@@ -49,7 +56,11 @@ def export_half_plus_two(export_dir: str, *, a: float = 0.5,
             serialized, {"x": v1.FixedLenFeature([1], dtype=tf.float32)})
         # Feeding "x" directly bypasses the parser (TF1 can feed any tensor).
         x = tf.identity(parsed["x"], name="x")
-        y = tf.identity(var_a * x + var_b, name="y")
+        y = var_a * x + var_b
+        if blocking:
+            never_fed = tf.queue.FIFOQueue(1, [tf.float32], shapes=[[]])
+            y = y + never_fed.dequeue()
+        y = tf.identity(y, name="y")
         classes = tf.identity(tf.strings.as_string(y, precision=1),
                               name="classes")
         sess.run(v1.global_variables_initializer())
@@ -89,6 +100,47 @@ def write_warmup_requests(export_dir: str, requests) -> str:
         for log in logs:
             writer.write(log.SerializeToString())
     return path
+
+
+class _HalfPlusTwo(tf.Module):
+    """The TF2 model: tf.functions with signatures, y = a*x + b."""
+
+    def __init__(self, a: float, b: float):
+        super().__init__()
+        self.a = tf.Variable(a, name="a")
+        self.b = tf.Variable(b, name="b")
+
+    def _y(self, x):
+        return self.a * x + self.b
+
+    @tf.function(input_signature=[tf.TensorSpec([1], tf.float32)])
+    def predict(self, x):
+        return {"y": self._y(x)}
+
+    def _parse(self, serialized):
+        return tf.io.parse_example(
+            serialized, {"x": tf.io.FixedLenFeature([1], tf.float32)})["x"]
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string,
+                                                name=tf.saved_model.REGRESS_INPUTS)])
+    def regress(self, serialized):
+        return {tf.saved_model.REGRESS_OUTPUTS: self._y(self._parse(serialized))}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string,
+                                                name=tf.saved_model.CLASSIFY_INPUTS)])
+    def classify(self, serialized):
+        return {tf.saved_model.CLASSIFY_OUTPUT_SCORES: self._y(self._parse(serialized))}
+
+
+def export_half_plus_two_tf2(export_dir: str, *, a: float = 0.5,
+                             b: float = 2.0) -> None:
+    """Writes the TF2 model (signatures serving_default, regress_x_to_y, classify_x_to_y)."""
+    model = _HalfPlusTwo(a, b)
+    tf.saved_model.save(model, export_dir, signatures={
+        tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY: model.predict,
+        "regress_x_to_y": model.regress,
+        "classify_x_to_y": model.classify,
+    })
 
 
 def _as_prediction_log(request):
