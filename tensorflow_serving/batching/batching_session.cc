@@ -7,19 +7,20 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "tensorflow/core/platform/ctstring.h"
+#include "tensorflow_serving/util/monitoring.h"
 
 namespace tensorflow {
 namespace serving {
 
 namespace {
 
-size_t RowBytes(const TensorView& view) {
-  return view.dims.empty() || view.dims[0] == 0 ? 0 : view.byte_size / view.dims[0];
-}
-
-int64_t RowElements(const TensorView& view) {
-  return view.dims.empty() || view.dims[0] == 0 ? 0 : view.num_elements / view.dims[0];
-}
+// batching_session.py's metric families.
+constexpr char kQueuingLatency[] = "/tensorflow/serving/batching_session/queuing_latency";
+constexpr char kWrappedRunCount[] = "/tensorflow/serving/batching_session/wrapped_run_count";
+constexpr char kInputBatchSize[] = "/tensorflow/serving/batching_session/input_batch_size";
+constexpr char kProcessedBatchSize[] =
+    "/tensorflow/serving/batching_session/processed_batch_size";
+constexpr char kPaddingSize[] = "/tensorflow/serving/batching_session/padding_size";
 
 // Writes `view`'s elements at `dst`: bytes, or for strings TF_TString views
 // of the source strings (which must outlive the destination).
@@ -73,6 +74,7 @@ struct BatchingSession::SplitParent {
 };
 
 struct BatchingSession::Task {
+  Clock::time_point enqueued = Clock::now();
   std::vector<TfTensor> values;    // owned inputs (top-level tasks)
   std::vector<TensorView> inputs;  // what the batch concatenates
   int64_t size = 0;
@@ -151,6 +153,12 @@ void BatchingSession::Run(const std::string& signature_name,
                       OwnedTensorViews());
   }
   task->size = size;
+  Monitoring& monitoring = Monitoring::Get();
+  if (monitoring.enabled()) {
+    for (size_t i = 0; i < task->inputs.size(); ++i) {
+      monitoring.Add(kInputBatchSize, {}, static_cast<double>(size));
+    }
+  }
 
   // The queue fetches every alias any of its requests asks for, sorted.
   std::vector<size_t> order(output_aliases.size());
@@ -429,17 +437,21 @@ void BatchingSession::FinishTask(const std::shared_ptr<Task>& task) {
 }
 
 absl::Status BatchingSession::RunTasks(Queue* queue, std::vector<std::shared_ptr<Task>>& tasks) {
-  bool any_deadline = false;
-  bool all_expired = true;
   const Clock::time_point now = Clock::now();
-  for (const auto& task : tasks) {
-    if (task->deadline != Clock::time_point::max()) any_deadline = true;
-    if (task->deadline == Clock::time_point::max() || task->deadline > now) all_expired = false;
+  Monitoring& monitoring = Monitoring::Get();
+  if (monitoring.enabled()) {
+    for (const auto& task : tasks) {
+      monitoring.Add(kQueuingLatency, {options_.thread_pool_name},
+                     std::chrono::duration<double, std::micro>(now - task->enqueued).count());
+    }
   }
-  if (any_deadline && all_expired) {
+  // The batch runs until its last task's deadline (none if one has none).
+  Clock::time_point deadline = Clock::time_point::min();
+  for (const auto& task : tasks) deadline = std::max(deadline, task->deadline);
+  if (deadline != Clock::time_point::max() && deadline <= now) {
     return absl::ResourceExhaustedError("Run() timeout exceeded while waiting in batching queue");
   }
-  if (tasks.size() == 1) return RunGroup(queue, tasks);
+  if (tasks.size() == 1) return RunGroup(queue, tasks, deadline);
   // Tasks whose tensors concatenate: same dtypes, and the same non-batch
   // dims unless padding evens those out. First-seen order.
   std::vector<std::pair<std::vector<std::pair<int, std::vector<int64_t>>>,
@@ -462,9 +474,9 @@ absl::Status BatchingSession::RunTasks(Queue* queue, std::vector<std::shared_ptr
       it->second.push_back(task);
     }
   }
-  if (groups.size() == 1) return RunGroup(queue, tasks);
+  if (groups.size() == 1) return RunGroup(queue, tasks, deadline);
   for (auto& group : groups) {
-    const absl::Status status = RunGroup(queue, group.second);
+    const absl::Status status = RunGroup(queue, group.second, deadline);
     if (!status.ok()) {
       for (const auto& task : group.second) {
         task->status = status;
@@ -475,7 +487,8 @@ absl::Status BatchingSession::RunTasks(Queue* queue, std::vector<std::shared_ptr
   return absl::OkStatus();
 }
 
-absl::Status BatchingSession::RunGroup(Queue* queue, std::vector<std::shared_ptr<Task>>& tasks) {
+absl::Status BatchingSession::RunGroup(Queue* queue, std::vector<std::shared_ptr<Task>>& tasks,
+                                       Clock::time_point deadline) {
   int64_t size = 0;
   for (const auto& task : tasks) size += task->size;
   int64_t padded_size = size;
@@ -565,8 +578,14 @@ absl::Status BatchingSession::RunGroup(Queue* queue, std::vector<std::shared_ptr
     }
     values = &merged;
   }
+  Monitoring& monitoring = Monitoring::Get();
+  if (monitoring.enabled()) {
+    monitoring.Add(kPaddingSize, {std::to_string(padded_size)}, static_cast<double>(padding));
+    monitoring.Add(kProcessedBatchSize, {}, static_cast<double>(padded_size));
+    monitoring.Increment(kWrappedRunCount, {});
+  }
   std::vector<TfTensor> outputs;
-  const absl::Status status = run_(queue->feeds, *values, queue->fetches, &outputs);
+  const absl::Status status = run_(queue->feeds, *values, queue->fetches, deadline, &outputs);
   if (!status.ok()) return status;
   OwnedTensorViews batched = OwnedTensorViews::Of(*api_, std::move(outputs));
   for (size_t k = 0; k < batched.views.size(); ++k) {

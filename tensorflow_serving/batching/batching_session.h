@@ -41,6 +41,8 @@ struct BatchingOptions {
   bool pad_variable_length_inputs = false;
   bool enable_large_batch_splitting = false;
   int64_t max_execution_batch_size = 0;  // 0: max_batch_size
+  // The queuing_latency metric's label.
+  std::string thread_pool_name = "batch_threads";
 
   int64_t execution_batch_size() const {
     return enable_large_batch_splitting && max_execution_batch_size > 0
@@ -52,10 +54,12 @@ struct BatchingOptions {
 class BatchingSession {
  public:
   using Clock = std::chrono::steady_clock;
-  // Runs one batch: feeds and fetches as the first task gave them.
+  // Runs one batch: feeds and fetches as the first task gave them; the run
+  // must end by `deadline` (Clock::time_point::max(): no deadline).
   using RunFn = std::function<absl::Status(const std::vector<TF_Output>& feeds,
                                            const std::vector<TfTensor>& values,
                                            const std::vector<TF_Output>& fetches,
+                                           Clock::time_point deadline,
                                            std::vector<TfTensor>* outputs)>;
   // Receives the task's outputs in its output alias order.
   using DoneFn = std::function<void(absl::Status, OwnedTensorViews)>;
@@ -68,7 +72,8 @@ class BatchingSession {
   // Queues one request's tensors. `done` is called exactly once: right away
   // (on this thread) for a task that cannot be queued, else on a batch
   // thread. `deadline` (Clock::time_point::max(): none) is the task's
-  // RunOptions timeout: a batch whose tasks all outlived theirs is not run.
+  // RunOptions timeout: a batch runs until its tasks' last deadline (none if
+  // one has none), and not at all once that has passed.
   void Run(const std::string& signature_name, const std::vector<std::string>& input_aliases,
            const std::vector<TF_Output>& feeds, std::vector<TfTensor> values,
            const std::vector<std::string>& output_aliases,
@@ -98,7 +103,8 @@ class BatchingSession {
   void ThreadLogic();
   void ProcessBatch(Queue* queue, Batch batch);
   absl::Status RunTasks(Queue* queue, std::vector<std::shared_ptr<Task>>& tasks);
-  absl::Status RunGroup(Queue* queue, std::vector<std::shared_ptr<Task>>& tasks);
+  absl::Status RunGroup(Queue* queue, std::vector<std::shared_ptr<Task>>& tasks,
+                        Clock::time_point deadline);
   void FinishTask(const std::shared_ptr<Task>& task);
 
   const TfCApi* const api_;

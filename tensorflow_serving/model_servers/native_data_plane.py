@@ -21,12 +21,14 @@ so upstream's unload-after-the-last-request rule holds for both planes.
 import builtins
 import dataclasses
 import os
+import sys
 import threading
 
 from absl import logging
 
 from tensorflow_serving.model_servers import native_data_plane_build
 from tensorflow_serving.model_servers import server_core
+from tensorflow_serving.util import monitoring
 
 _PYBIND_INTERNALS_PREFIX = "__pybind11_internals_v"
 # Why this process serves with the pure Python plane even when the extension
@@ -59,36 +61,71 @@ def _pybind_abi_ids():
     return ids
 
 
+# The extension, once imported (preload()), or why it could not be.
+_extension = None
+_extension_error = ""
+
+
+def _asan_runtime_loaded() -> bool:
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as f:
+            return "libasan" in f.read()
+    except OSError:
+        return False
+
+
+def preload() -> None:
+    """Imports the extension; call before anything imports TensorFlow.
+
+    TensorFlow's Python package makes its libraries' symbols global (protobuf,
+    abseil, some gRPC C++ classes), and the extension's gRPC and protobuf
+    (Debian's) share those names. Imported first, the extension binds to its
+    own libraries and, being loaded privately (RTLD_LOCAL), is never seen by
+    TensorFlow's. Imported later, it is loaded with RTLD_DEEPBIND, which gives
+    it the same isolation, except under AddressSanitizer, which forbids that.
+    """
+    global _extension, _extension_error  # pylint: disable=global-statement
+    if _extension is not None or _extension_error:
+        return
+    reason = disabled_reason or native_data_plane_build.UNAVAILABLE_REASON
+    if reason:
+        _extension_error = reason
+        return
+    flags = sys.getdlopenflags()
+    if "tensorflow" in sys.modules:
+        if _asan_runtime_loaded():
+            _extension_error = ("TensorFlow was loaded before the extension, which "
+                                "AddressSanitizer then cannot isolate from it")
+            return
+        sys.setdlopenflags(flags | os.RTLD_DEEPBIND)
+    try:
+        from tensorflow_serving.model_servers import _native_data_plane  # pylint: disable=g-import-not-at-top
+        _extension = _native_data_plane
+    except ImportError as e:
+        _extension_error = f"its extension does not load here ({e})"
+    finally:
+        sys.setdlopenflags(flags)
+
+
 def load():
     """(the extension module, "") or (None, why the pure Python plane serves)."""
-    if disabled_reason:
-        return None, disabled_reason
-    if native_data_plane_build.UNAVAILABLE_REASON:
-        return None, native_data_plane_build.UNAVAILABLE_REASON
-    try:
-        from tensorflow_serving.model_servers import _native_data_plane as module  # pylint: disable=g-import-not-at-top
-    except ImportError as e:
-        return None, f"its extension does not load here ({e})"
+    preload()
+    if _extension is None:
+        return None, _extension_error
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     library = os.path.join(os.path.dirname(tf.__file__), "libtensorflow_cc.so.2")
     try:
-        module.load_tensorflow(library)
+        _extension.load_tensorflow(library)
     except RuntimeError as e:
         return None, str(e)
-    return module, ""
+    return _extension, ""
 
 
 class NativeDataPlane(server_core.ServingObserver):
     """Owns the native listener and the native view of what is AVAILABLE."""
 
-    def __init__(self, module, batching_options=None):
+    def __init__(self, module):
         self._module = module
-        self._batching = None
-        if batching_options is not None:
-            self._batching = {
-                f.name: getattr(batching_options, f.name)
-                for f in dataclasses.fields(batching_options)
-                if f.name != "thread_pool_name"}
         self._abi_ids = _pybind_abi_ids()
         self._server = None
         self._lock = threading.Lock()
@@ -104,10 +141,37 @@ class NativeDataPlane(server_core.ServingObserver):
         server = self._module.Server(
             options.python_target, list(options.addresses), int_args, str_args,
             bool(options.enable_signature_method_name_check),
-            bool(options.tensor_content), options.ssl)
+            bool(options.tensor_content), bool(options.enforce_session_run_timeout),
+            int(options.max_tensor_fill_bytes), options.ssl)
+        if monitoring.enabled():
+            self._module.enable_metrics({
+                f.name: f.bucket_limits for f in monitoring.families()
+                if f.kind == "histogram"})
+            monitoring.add_flush_hook(self._flush_metrics)
         ports = server.start()
         self._server = server
         return ports
+
+    def _flush_metrics(self) -> None:
+        """Adds the native plane's recordings since the last flush to the families."""
+        counters, samplers = self._module.drain_metrics()
+        for name, cells in counters.items():
+            family = self._family(name)
+            for labels, value in cells.items():
+                if family is not None:
+                    family.increment_by(labels, value)
+        for name, cells in samplers.items():
+            family = self._family(name)
+            for labels, (bucket_counts, total, count) in cells.items():
+                if family is not None:
+                    family.merge(labels, bucket_counts, total, count)
+
+    @staticmethod
+    def _family(name):
+        try:
+            return monitoring.family(name)
+        except KeyError:
+            return None
 
     def stop(self, grace_seconds: float) -> None:
         """Stops accepting calls; waits up to grace_seconds for those in flight."""
@@ -142,11 +206,15 @@ class NativeDataPlane(server_core.ServingObserver):
         if parts is None:
             return None
         session, operations, signatures, run_options = parts()
+        batching = getattr(servable, "batching_options", None)
+        if batching is not None:  # the bundle's own (per-model parameters apply)
+            batching = {f.name: getattr(batching, f.name)
+                        for f in dataclasses.fields(batching)}
         error = None
         for abi_id in self._abi_ids or ["_unknown"]:
             try:
                 bundle = self._module.Bundle(abi_id, session, operations, signatures,
-                                             run_options, self._batching)
+                                             run_options, batching)
                 break
             except (AttributeError, RuntimeError, TypeError) as e:
                 error = e

@@ -6,8 +6,10 @@
 //       .retire()                      wait until no request holds the bundle
 //       .not_native()                  {signature: why Python serves it}
 //   set_versions(name, {version: Bundle}); set_labels(name, {label: version})
-//   Server(python_target, addresses, int_args, str_args,
-//          method_name_check, tensor_content, ssl).start() / .stop(grace)
+//   Server(python_target, addresses, int_args, str_args, method_name_check,
+//          tensor_content, enforce_session_run_timeout, max_tensor_fill_bytes,
+//          ssl).start() / .stop(grace) / .counts()
+//   enable_metrics({sampler: bucket limits}); drain_metrics()
 //
 // Nothing here runs on the request path: requests never enter Python.
 
@@ -28,6 +30,7 @@
 #include "tensorflow_serving/servables/tensorflow/predict_util.h"
 #include "tensorflow_serving/servables/tensorflow/saved_model_bundle.h"
 #include "tensorflow_serving/servables/tensorflow/tf_c_api.h"
+#include "tensorflow_serving/util/monitoring.h"
 
 namespace tensorflow {
 namespace serving {
@@ -90,6 +93,10 @@ bool ParseBatchingOptions(PyObject* dict, BatchingOptions* options) {
     return false;
   }
   options->num_batch_threads = static_cast<int>(threads);
+  PyObject* name = PyDict_GetItemString(dict, "thread_pool_name");
+  if (name != nullptr && name != Py_None && !ToString(name, &options->thread_pool_name)) {
+    return false;
+  }
   PyObject* sizes = PyDict_GetItemString(dict, "allowed_batch_sizes");
   if (sizes != nullptr && sizes != Py_None) {
     PyObject* iterator = PyObject_GetIter(sizes);
@@ -177,8 +184,12 @@ int Bundle_init(BundleObject* self, PyObject* args, PyObject* kwargs) {
     raw->set_batching_session(std::make_unique<BatchingSession>(
         api.get(), batching_options,
         [raw](const std::vector<TF_Output>& feeds, const std::vector<TfTensor>& values,
-              const std::vector<TF_Output>& fetches, std::vector<TfTensor>* outputs) {
-          return RunSession(*raw, raw->run_options(), feeds, values, fetches, outputs);
+              const std::vector<TF_Output>& fetches, BatchingSession::Clock::time_point deadline,
+              std::vector<TfTensor>* outputs) {
+          std::string run_options;
+          absl::Status status = raw->RunOptionsFor(deadline, &run_options);
+          if (!status.ok()) return status;
+          return RunSession(*raw, run_options, feeds, values, fetches, outputs);
         }));
   }
   auto retire = std::make_shared<RetireState>();
@@ -247,26 +258,37 @@ void Server_dealloc(ServerObject* self) {
 }
 
 int Server_init(ServerObject* self, PyObject* args, PyObject* kwargs) {
-  static const char* kwlist[] = {"python_target",     "addresses",      "int_args",
-                                 "str_args",          "method_name_check", "tensor_content",
-                                 "ssl",               nullptr};
+  static const char* kwlist[] = {"python_target",
+                                 "addresses",
+                                 "int_args",
+                                 "str_args",
+                                 "method_name_check",
+                                 "tensor_content",
+                                 "enforce_session_run_timeout",
+                                 "max_tensor_fill_bytes",
+                                 "ssl",
+                                 nullptr};
   const char* target = nullptr;
   PyObject* addresses = nullptr;
   PyObject* int_args = nullptr;
   PyObject* str_args = nullptr;
   int method_name_check = 0;
   int tensor_content = 0;
+  int enforce_timeout = 1;
+  long long max_fill_bytes = 64 << 20;
   PyObject* ssl = Py_None;
-  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "sO!O!O!pp|O", const_cast<char**>(kwlist),
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "sO!O!O!pppL|O", const_cast<char**>(kwlist),
                                    &target, &PyList_Type, &addresses, &PyList_Type, &int_args,
                                    &PyList_Type, &str_args, &method_name_check,
-                                   &tensor_content, &ssl)) {
+                                   &tensor_content, &enforce_timeout, &max_fill_bytes, &ssl)) {
     return -1;
   }
   auto options = std::make_unique<NativeGrpcServerOptions>();
   options->python_target = target;
   options->predict.enable_signature_method_name_check = method_name_check != 0;
   options->predict.tensor_content = tensor_content != 0;
+  options->predict.enforce_session_run_timeout = enforce_timeout != 0;
+  options->predict.max_tensor_fill_bytes = max_fill_bytes;
   for (Py_ssize_t i = 0; i < PyList_Size(addresses); ++i) {
     std::string address;
     if (!ToString(PyList_GetItem(addresses, i), &address)) return -1;
@@ -419,6 +441,82 @@ PyObject* Clear(PyObject*, PyObject*) {
   Py_RETURN_NONE;
 }
 
+PyObject* EnableMetrics(PyObject*, PyObject* args) {
+  PyObject* samplers = nullptr;
+  if (!PyArg_ParseTuple(args, "O!", &PyDict_Type, &samplers)) return nullptr;
+  std::map<std::string, std::vector<double>> limits;
+  PyObject* key = nullptr;
+  PyObject* value = nullptr;
+  Py_ssize_t position = 0;
+  while (PyDict_Next(samplers, &position, &key, &value)) {
+    std::string name;
+    if (!ToString(key, &name)) return nullptr;
+    PyObject* iterator = PyObject_GetIter(value);
+    if (iterator == nullptr) return nullptr;
+    std::vector<double>& family = limits[name];
+    while (PyObject* item = PyIter_Next(iterator)) {
+      family.push_back(PyFloat_AsDouble(item));
+      Py_DECREF(item);
+    }
+    Py_DECREF(iterator);
+    if (PyErr_Occurred()) return nullptr;
+  }
+  Monitoring::Get().Enable(std::move(limits));
+  Py_RETURN_NONE;
+}
+
+PyObject* Labels(const Monitoring::Labels& labels) {
+  PyObject* tuple = PyTuple_New(static_cast<Py_ssize_t>(labels.size()));
+  for (size_t i = 0; i < labels.size(); ++i) {
+    PyTuple_SET_ITEM(tuple, static_cast<Py_ssize_t>(i),
+                     PyUnicode_DecodeUTF8(labels[i].data(),
+                                          static_cast<Py_ssize_t>(labels[i].size()),
+                                          "replace"));
+  }
+  return tuple;
+}
+
+// {family: {labels: count}} and {family: {labels: (bucket_counts, sum, count)}}.
+PyObject* DrainMetrics(PyObject*, PyObject*) {
+  Monitoring::Snapshot snapshot;
+  Py_BEGIN_ALLOW_THREADS
+  snapshot = Monitoring::Get().Drain();
+  Py_END_ALLOW_THREADS
+  PyObject* counters = PyDict_New();
+  for (const auto& [family, cells] : snapshot.counters) {
+    PyObject* dict = PyDict_New();
+    for (const auto& [labels, value] : cells) {
+      PyObject* k = Labels(labels);
+      PyObject* v = PyLong_FromLongLong(value);
+      PyDict_SetItem(dict, k, v);
+      Py_DECREF(k);
+      Py_DECREF(v);
+    }
+    PyDict_SetItemString(counters, family.c_str(), dict);
+    Py_DECREF(dict);
+  }
+  PyObject* samplers = PyDict_New();
+  for (const auto& [family, cells] : snapshot.samplers) {
+    PyObject* dict = PyDict_New();
+    for (const auto& [labels, cell] : cells) {
+      PyObject* buckets = PyList_New(static_cast<Py_ssize_t>(cell.bucket_counts.size()));
+      for (size_t i = 0; i < cell.bucket_counts.size(); ++i) {
+        PyList_SET_ITEM(buckets, static_cast<Py_ssize_t>(i),
+                        PyLong_FromLongLong(cell.bucket_counts[i]));
+      }
+      PyObject* k = Labels(labels);
+      PyObject* v = Py_BuildValue("(NdL)", buckets, cell.sum,
+                                  static_cast<long long>(cell.count));
+      PyDict_SetItem(dict, k, v);
+      Py_DECREF(k);
+      Py_DECREF(v);
+    }
+    PyDict_SetItemString(samplers, family.c_str(), dict);
+    Py_DECREF(dict);
+  }
+  return Py_BuildValue("(NN)", counters, samplers);
+}
+
 PyMethodDef module_methods[] = {
     {"load_tensorflow", LoadTensorflow, METH_VARARGS,
      "Resolves the TensorFlow C API from the loaded library at `path`; returns its version."},
@@ -427,6 +525,10 @@ PyMethodDef module_methods[] = {
     {"set_labels", SetLabels, METH_VARARGS,
      "Replaces the version labels of a model: {label: version}."},
     {"clear", Clear, METH_NOARGS, "Forgets every model."},
+    {"enable_metrics", EnableMetrics, METH_VARARGS,
+     "Starts recording metrics; takes {sampler family: bucket limits}."},
+    {"drain_metrics", DrainMetrics, METH_NOARGS,
+     "(counters, samplers) recorded since the last drain."},
     {nullptr, nullptr, 0, nullptr},
 };
 

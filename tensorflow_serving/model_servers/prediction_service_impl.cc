@@ -1,6 +1,8 @@
 #include "tensorflow_serving/model_servers/prediction_service_impl.h"
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -12,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 
 #include "tensorflow_serving/batching/batching_session.h"
+#include "tensorflow_serving/util/monitoring.h"
 
 namespace tensorflow {
 namespace serving {
@@ -47,6 +50,30 @@ grpc::ByteBuffer SerializeDeterministically(const google::protobuf::MessageLite&
   return grpc::ByteBuffer(&owned, 1);
 }
 
+// prediction_service_impl.py's and request_metrics.py's metric families.
+constexpr char kRequestCount[] = "/tensorflow/serving/request_count";
+constexpr char kRequestLatency[] = "/tensorflow/serving/request_latency";
+constexpr char kRuntimeLatency[] = "/tensorflow/serving/runtime_latency";
+
+using Clock = SavedModelBundle::Clock;
+
+double MicrosSince(Clock::time_point start) {
+  return std::chrono::duration<double, std::micro>(Clock::now() - start).count();
+}
+
+// Whether feeds can join a batch: every one has a dim 0, all the same
+// (otherwise the run goes alone, as saved_model_bundle.py decides).
+bool BatchableFeeds(const TfCApi& api, const std::vector<TfTensor>& values) {
+  int64_t size = -1;
+  for (const TfTensor& value : values) {
+    if (api.NumDims(value.get()) == 0) return false;
+    const int64_t dim0 = api.Dim(value.get(), 0);
+    if (size >= 0 && dim0 != size) return false;
+    size = dim0;
+  }
+  return size >= 0;
+}
+
 // One Predict call, from the request bytes to Finish(); deletes itself when
 // gRPC is done with the call.
 class PredictReactor final : public grpc::ServerUnaryReactor {
@@ -62,6 +89,7 @@ class PredictReactor final : public grpc::ServerUnaryReactor {
         response_(google::protobuf::Arena::CreateMessage<PredictResponse>(&arena_)) {}
 
   void Start() {
+    start_ = Clock::now();
     // A call without a request message (its client half-closed without
     // sending one): answered as the Python plane's grpcio answers it.
     if (!request_bytes_->Valid()) return Finish(NoRequestMessage());
@@ -69,26 +97,45 @@ class PredictReactor final : public grpc::ServerUnaryReactor {
     int64_t version = 0;
     bundle_ = service_->serving_map().Find(request_->model_spec(), &version);
     if (bundle_ == nullptr) return Forward();
+    if (service_->options().enforce_session_run_timeout) {
+      // What is left of the call's deadline, at least 1 ms (as the Python
+      // plane's deadline_timeout), counted from now.
+      const auto remaining = context_->deadline() - std::chrono::system_clock::now();
+      if (remaining < std::chrono::hours(24 * 365 * 100)) {
+        deadline_ = start_ + std::max<std::chrono::nanoseconds>(
+                                 std::chrono::duration_cast<std::chrono::nanoseconds>(remaining),
+                                 std::chrono::milliseconds(1));
+      }
+    }
     bool forward = false;
     const absl::Status status = PreProcessPrediction(
         *bundle_, version, *request_, service_->options(), &prepared_, response_, &forward);
     if (forward) return Forward();
     if (!status.ok()) return Fail(status);
+    const TfCApi& api = bundle_->api();
     BatchingSession* batching = bundle_->batching_session();
-    if (batching != nullptr && prepared_.signature->batchable) {
+    run_start_ = Clock::now();
+    if (batching != nullptr && prepared_.signature->batchable &&
+        BatchableFeeds(api, prepared_.feed_values)) {
+      if (deadline_ != Clock::time_point::max() && deadline_ <= Clock::now()) {
+        return Fail(absl::DeadlineExceededError("Deadline exceeded before the model run"));
+      }
       batching->Run(prepared_.signature_name, prepared_.input_aliases, prepared_.feeds,
                     std::move(prepared_.feed_values), prepared_.output_aliases,
-                    prepared_.fetches, BatchingSession::Clock::time_point::max(),
+                    prepared_.fetches, deadline_,
                     [this](absl::Status status, OwnedTensorViews outputs) {
                       Complete(status, outputs);
                     });
       return;
     }
+    std::string run_options;
+    absl::Status run_status = bundle_->RunOptionsFor(deadline_, &run_options);
     std::vector<TfTensor> tensors;
-    const absl::Status run_status =
-        RunSession(*bundle_, bundle_->run_options(), prepared_.feeds,
-                   prepared_.feed_values, prepared_.fetches, &tensors);
-    Complete(run_status, OwnedTensorViews::Of(bundle_->api(), std::move(tensors)));
+    if (run_status.ok()) {
+      run_status = RunSession(*bundle_, run_options, prepared_.feeds, prepared_.feed_values,
+                              prepared_.fetches, &tensors);
+    }
+    Complete(run_status, OwnedTensorViews::Of(api, std::move(tensors)));
   }
 
   void OnCancel() override {
@@ -111,6 +158,11 @@ class PredictReactor final : public grpc::ServerUnaryReactor {
 
   void Complete(const absl::Status& status, const OwnedTensorViews& outputs) {
     if (!status.ok()) return Fail(status);
+    Monitoring& monitoring = Monitoring::Get();
+    if (monitoring.enabled()) {
+      monitoring.Add(kRuntimeLatency, {request_->model_spec().name(), "Predict", "TF1"},
+                     MicrosSince(run_start_));
+    }
     bool forward = false;
     const absl::Status post = PostProcessPredictionResult(prepared_, outputs.views,
                                                           service_->options(), response_,
@@ -119,15 +171,26 @@ class PredictReactor final : public grpc::ServerUnaryReactor {
     if (!post.ok()) return Fail(post);
     *response_bytes_ = SerializeDeterministically(*response_);
     service_->CountNative();
+    if (monitoring.enabled()) {
+      monitoring.Add(kRequestLatency, {request_->model_spec().name(), "Predict", "GRPC"},
+                     MicrosSince(start_));
+      monitoring.Increment(kRequestCount, {request_->model_spec().name(), "OK"});
+    }
     Finish(grpc::Status::OK);
   }
 
   void Fail(const absl::Status& status) {
     service_->CountNative();
+    Monitoring& monitoring = Monitoring::Get();
+    if (monitoring.enabled()) {
+      monitoring.Increment(kRequestCount, {request_->model_spec().name(),
+                                           absl::StatusCodeToString(status.code())});
+    }
     Finish(ToGrpcStatus(status));
   }
 
-  // Hands the untouched request bytes to the Python plane.
+  // Hands the untouched request bytes to the Python plane (which counts the
+  // call in its own metrics).
   void Forward() {
     service_->CountRelayed();
     forwarding_.store(true);
@@ -148,6 +211,9 @@ class PredictReactor final : public grpc::ServerUnaryReactor {
   // Held until gRPC is done with the call, so the version stays loaded.
   std::shared_ptr<SavedModelBundle> bundle_;
   PreparedPrediction prepared_;
+  Clock::time_point start_;
+  Clock::time_point run_start_;
+  Clock::time_point deadline_ = Clock::time_point::max();
   grpc::ClientContext client_context_;
   std::atomic<bool> forwarding_{false};
 };

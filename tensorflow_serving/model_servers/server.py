@@ -335,7 +335,7 @@ class Server:
         servables_util.set_signature_method_name_check_feature(
             o.enable_signature_method_name_check)
         tensor_util.set_max_fill_bytes(o.max_tensor_fill_bytes)
-        self._native = self._load_native_data_plane(batching_options)
+        self._native = self._load_native_data_plane()
         core_options = server_core.ServerCoreOptions(
             model_server_config=config,
             loader_factory=self._loader_factory(batching_options, session_config),
@@ -363,7 +363,7 @@ class Server:
                 target=self._poll_config_file, name="model_config_poller", daemon=True)
             self._poll_thread.start()
 
-    def _load_native_data_plane(self, batching_options):
+    def _load_native_data_plane(self):
         """The NativeDataPlane, or None (logged once) for the pure Python plane."""
         o = self._options
         if not (o.grpc_port or o.grpc_socket_path):
@@ -380,11 +380,10 @@ class Server:
             return None
         logging.info("Serving gRPC Predict with the native data plane (C++, no "
                      "Python per request); other RPCs go to the Python plane.")
-        return native_data_plane.NativeDataPlane(module, batching_options)
+        return native_data_plane.NativeDataPlane(module)
 
     def _start_grpc(self, channel_args, credentials=None, ssl_config=None) -> None:
         # pylint: disable=g-import-not-at-top
-        from tensorflow_serving.apis import prediction_service_pb2_grpc
         from tensorflow_serving.model_servers import model_service_impl
         from tensorflow_serving.model_servers import prediction_service_impl
         # pylint: enable=g-import-not-at-top
@@ -399,7 +398,7 @@ class Server:
                         ("grpc.so_reuseport", 0)]
         grpc_options += channel_args
         server = grpc.server(executor, options=grpc_options)
-        prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
+        prediction_service_impl.add_to_server(
             prediction_service_impl.PredictionServiceImpl(
                 self._core, o.enforce_session_run_timeout,
                 o.enable_serialization_as_tensor_content),

@@ -63,12 +63,16 @@ absl::Status VerifyRequestInputsSize(const SignatureDef& signature,
 
 // TensorFlow's saved_model::GetInputValues: every signature input from the
 // request or else from the signature's defaults, then no unknown request key.
+// Each tensor is decoded by TensorFlow after the checks the Python plane
+// makes first (CheckDecodable).
 absl::Status GetInputValues(const TfCApi& api, const SavedModelBundle::Signature& sig,
-                            const PredictRequest& request, PreparedPrediction* prepared) {
+                            const PredictRequest& request, const PredictOptions& options,
+                            PreparedPrediction* prepared) {
   const SignatureDef& signature = sig.def;
   std::set<std::string> seen_request_inputs;
   std::string bytes;
   for (const auto& [alias, feed] : sig.inputs) {
+    const TensorProto* proto = nullptr;
     const std::string* serialized = nullptr;
     auto in_request = request.inputs().find(alias);
     if (in_request == request.inputs().end()) {
@@ -82,11 +86,25 @@ absl::Status GetInputValues(const TfCApi& api, const SavedModelBundle::Signature
             absl::StrJoin(Keys(request.inputs()), ","), "}, or default input alias set: ",
             absl::StrJoin(Keys(signature.defaults()), ",")));
       }
+      proto = &signature.defaults().at(alias);
       serialized = &in_defaults->second;
     } else {
-      in_request->second.SerializeToString(&bytes);
-      serialized = &bytes;
+      proto = &in_request->second;
       seen_request_inputs.insert(alias);
+    }
+    std::string detail;
+    switch (CheckDecodable(*proto, options.max_tensor_fill_bytes, &detail)) {
+      case DecodeCheck::kUnparseable:
+        return absl::InvalidArgumentError(absl::StrCat("tensor parsing error: ", alias));
+      case DecodeCheck::kFillTooLarge:
+        return absl::InvalidArgumentError(
+            absl::StrCat("tensor parsing error: ", alias, ": ", detail));
+      case DecodeCheck::kOk:
+        break;
+    }
+    if (serialized == nullptr) {
+      proto->SerializeToString(&bytes);
+      serialized = &bytes;
     }
     TfTensor tensor;
     if (!FromProtoBytes(api, *serialized, &tensor)) {
@@ -141,7 +159,7 @@ absl::Status PreProcessPrediction(const SavedModelBundle& bundle, int64_t versio
   if (!status.ok()) return status;
   status = VerifyRequestInputsSize(sig->def, request);
   if (!status.ok()) return status;
-  status = GetInputValues(bundle.api(), *sig, request, prepared);
+  status = GetInputValues(bundle.api(), *sig, request, options, prepared);
   if (!status.ok()) return status;
 
   std::set<std::string> seen_outputs;
@@ -213,18 +231,6 @@ absl::Status PostProcessPredictionResult(const PreparedPrediction& prepared,
     }
   }
   return absl::OkStatus();
-}
-
-std::string WithTimeout(const std::string& run_options, int64_t timeout_in_ms) {
-  std::string result = run_options;
-  result.push_back(static_cast<char>(2 << 3));  // field 2 (timeout_in_ms), varint
-  uint64_t value = static_cast<uint64_t>(timeout_in_ms);
-  while (value >= 0x80) {
-    result.push_back(static_cast<char>(value | 0x80));
-    value >>= 7;
-  }
-  result.push_back(static_cast<char>(value));
-  return result;
 }
 
 }  // namespace serving

@@ -25,6 +25,11 @@ struct PredictOptions {
   bool enable_signature_method_name_check = false;
   // --enable_serialization_as_tensor_content: outputs in tensor_content.
   bool tensor_content = false;
+  // --max_tensor_fill_bytes (see CheckDecodable).
+  int64_t max_tensor_fill_bytes = 64 << 20;
+  // The gRPC deadline becomes the run's RunOptions.timeout_in_ms (upstream's
+  // enforce_session_run_timeout, always on in the model server).
+  bool enforce_session_run_timeout = true;
 };
 
 // Everything one Session run needs, built from a request.
@@ -63,10 +68,6 @@ absl::Status PostProcessPredictionResult(const PreparedPrediction& prepared,
                                          const std::vector<TensorView>& outputs,
                                          const PredictOptions& options,
                                          PredictResponse* response, bool* forward);
-
-// `run_options` with RunOptions.timeout_in_ms set (protobuf's last value of a
-// repeated scalar field wins, so appending the field overrides any earlier).
-std::string WithTimeout(const std::string& run_options, int64_t timeout_in_ms);
 
 }  // namespace serving
 }  // namespace tensorflow

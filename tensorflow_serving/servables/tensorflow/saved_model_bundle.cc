@@ -1,6 +1,9 @@
 #include "tensorflow_serving/servables/tensorflow/saved_model_bundle.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -87,7 +90,62 @@ void Prepare(const std::map<std::string, TF_Operation*>& operations,
   sig->batchable = batchable;
 }
 
+// `run_options` with RunOptions.timeout_in_ms (field 2) set: a scalar field's
+// last occurrence wins when protobuf parses, so appending it overrides any.
+std::string WithTimeout(const std::string& run_options, int64_t timeout_in_ms) {
+  std::string result = run_options;
+  result.push_back(static_cast<char>(2 << 3));  // field 2, varint
+  uint64_t value = static_cast<uint64_t>(timeout_in_ms);
+  while (value >= 0x80) {
+    result.push_back(static_cast<char>(value | 0x80));
+    value >>= 7;
+  }
+  result.push_back(static_cast<char>(value));
+  return result;
+}
+
+// saved_model_bundle.py's timeout ladder: 1 ms up to 2**31 - 1 ms (upstream's
+// "no deadline"), each rung 5% above the last, rounded up to whole ms.
+constexpr int64_t kTimeoutLadderMaxMs = (int64_t{1} << 31) - 1;
+
+const std::vector<int64_t>& TimeoutLadder() {
+  static const std::vector<int64_t>* ladder = [] {
+    auto* rungs = new std::vector<int64_t>();
+    double value = 1.0;
+    while (value < static_cast<double>(kTimeoutLadderMaxMs)) {
+      const int64_t step = static_cast<int64_t>(std::ceil(value));
+      if (rungs->empty() || step > rungs->back()) rungs->push_back(step);
+      value *= 1.05;
+    }
+    rungs->push_back(kTimeoutLadderMaxMs);
+    return rungs;
+  }();
+  return *ladder;
+}
+
 }  // namespace
+
+absl::Status SavedModelBundle::RunOptionsFor(Clock::time_point deadline,
+                                             std::string* run_options) const {
+  if (deadline == Clock::time_point::max()) {
+    *run_options = run_options_;
+    return absl::OkStatus();
+  }
+  const double remaining_s =
+      std::chrono::duration<double>(deadline - Clock::now()).count();
+  if (remaining_s <= 0) {
+    return absl::DeadlineExceededError("Deadline exceeded before the model run");
+  }
+  const double remaining_ms = std::ceil(remaining_s * 1000);
+  int64_t timeout_ms = kTimeoutLadderMaxMs;
+  if (remaining_ms < static_cast<double>(kTimeoutLadderMaxMs)) {
+    const std::vector<int64_t>& ladder = TimeoutLadder();
+    timeout_ms = *std::lower_bound(ladder.begin(), ladder.end(),
+                                   static_cast<int64_t>(remaining_ms));
+  }
+  *run_options = WithTimeout(run_options_, timeout_ms);
+  return absl::OkStatus();
+}
 
 absl::Status SavedModelBundle::Create(const TfCApi* api, TF_Session* session,
                                       const std::string& signature_defs,

@@ -9,6 +9,7 @@
 #ifndef TENSORFLOW_SERVING_SERVABLES_TENSORFLOW_SAVED_MODEL_BUNDLE_H_
 #define TENSORFLOW_SERVING_SERVABLES_TENSORFLOW_SAVED_MODEL_BUNDLE_H_
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -26,6 +27,8 @@ class BatchingSession;
 
 class SavedModelBundle {
  public:
+  using Clock = std::chrono::steady_clock;
+
   struct Signature {
     SignatureDef def;
     // alias -> graph tensor, for inputs and outputs named by a plain tensor
@@ -59,6 +62,10 @@ class SavedModelBundle {
   const TfCApi& api() const { return *api_; }
   TF_Session* session() const { return session_; }
   const std::string& run_options() const { return run_options_; }
+  // The RunOptions of a run that must end by `deadline` (Clock::time_point::max():
+  // no deadline): the bundle's own, with timeout_in_ms rounded up to the
+  // ladder saved_model_bundle.py uses. DEADLINE_EXCEEDED if it has passed.
+  absl::Status RunOptionsFor(Clock::time_point deadline, std::string* run_options) const;
   // nullptr if the SavedModel has no signature of that name.
   const Signature* FindSignature(const std::string& name) const;
 

@@ -309,6 +309,11 @@ class SavedModelBundle:
         return (self.session._session, operations,  # pylint: disable=protected-access
                 signatures.SerializeToString(), run_options)
 
+    @property
+    def batching_options(self):
+        """The BatchingOptions this bundle batches with, or None."""
+        return self._batching_options
+
     def add_close_callback(self, callback) -> None:
         """Runs callback() first thing in close(), before the Session closes."""
         with self._lock:

@@ -1,6 +1,8 @@
 #include "tensorflow_serving/servables/tensorflow/tensor_util.h"
 
+#include <cstdint>
 #include <cstring>
+#include <string>
 
 #include "tensorflow/core/platform/ctstring.h"
 
@@ -217,6 +219,114 @@ bool FromProtoBytes(const TfCApi& api, const std::string& bytes, TfTensor* out) 
   if (!status.ok()) return false;
   *out = std::move(tensor);
   return true;
+}
+
+namespace {
+
+// numpy's itemsize of the array the Python plane decodes a DataType into (8
+// for strings: object pointers), or 0 for a DataType it does not carry.
+int ItemSize(DataType dtype) {
+  switch (dtype) {
+    case DT_INT8:
+    case DT_UINT8:
+    case DT_BOOL:
+      return 1;
+    case DT_HALF:
+    case DT_BFLOAT16:
+    case DT_INT16:
+    case DT_UINT16:
+      return 2;
+    case DT_FLOAT:
+    case DT_INT32:
+    case DT_UINT32:
+      return 4;
+    case DT_DOUBLE:
+    case DT_INT64:
+    case DT_UINT64:
+    case DT_STRING:
+    case DT_COMPLEX64:
+      return 8;
+    case DT_COMPLEX128:
+      return 16;
+    default:
+      return 0;
+  }
+}
+
+// Values in the typed field a DataType is read from (complex: pairs).
+int64_t NumSentValues(const TensorProto& proto) {
+  switch (proto.dtype()) {
+    case DT_FLOAT:
+      return proto.float_val_size();
+    case DT_DOUBLE:
+      return proto.double_val_size();
+    case DT_HALF:
+    case DT_BFLOAT16:
+      return proto.half_val_size();
+    case DT_INT8:
+    case DT_INT16:
+    case DT_INT32:
+    case DT_UINT8:
+    case DT_UINT16:
+      return proto.int_val_size();
+    case DT_INT64:
+      return proto.int64_val_size();
+    case DT_UINT32:
+      return proto.uint32_val_size();
+    case DT_UINT64:
+      return proto.uint64_val_size();
+    case DT_BOOL:
+      return proto.bool_val_size();
+    case DT_STRING:
+      return proto.string_val_size();
+    case DT_COMPLEX64:
+      return proto.scomplex_val_size() / 2;
+    case DT_COMPLEX128:
+      return proto.dcomplex_val_size() / 2;
+    default:
+      return 0;
+  }
+}
+
+std::string ToString(unsigned __int128 value) {
+  if (value == 0) return "0";
+  std::string digits;
+  while (value > 0) {
+    digits.insert(digits.begin(), static_cast<char>('0' + static_cast<int>(value % 10)));
+    value /= 10;
+  }
+  return digits;
+}
+
+constexpr int kMaxDims = 64;  // numpy's limit, below TensorFlow's 254
+
+}  // namespace
+
+DecodeCheck CheckDecodable(const TensorProto& proto, int64_t max_fill_bytes,
+                           std::string* detail) {
+  const int item_size = ItemSize(proto.dtype());
+  if (item_size == 0) return DecodeCheck::kUnparseable;
+  const TensorShapeProto& shape = proto.tensor_shape();
+  if (shape.dim_size() > kMaxDims) return DecodeCheck::kUnparseable;
+  unsigned __int128 count = 1;
+  std::string dims;
+  for (const auto& dim : shape.dim()) {
+    if (dim.size() < 0) return DecodeCheck::kUnparseable;
+    count *= static_cast<uint64_t>(dim.size());
+    if (count > static_cast<unsigned __int128>(INT64_MAX)) return DecodeCheck::kUnparseable;
+    dims += (dims.empty() ? "" : ",") + std::to_string(dim.size());
+  }
+  if (count == 0 || !proto.tensor_content().empty()) return DecodeCheck::kOk;
+  const int64_t sent = NumSentValues(proto);
+  const unsigned __int128 bytes = count * static_cast<unsigned>(item_size);
+  if (count > static_cast<unsigned __int128>(sent) && max_fill_bytes >= 0 &&
+      bytes > static_cast<unsigned __int128>(max_fill_bytes)) {
+    *detail = "its " + std::to_string(sent) + " value(s) would fill shape [" + dims + "] (" +
+              ToString(bytes) + " bytes), more than --max_tensor_fill_bytes=" +
+              std::to_string(max_fill_bytes);
+    return DecodeCheck::kFillTooLarge;
+  }
+  return DecodeCheck::kOk;
 }
 
 }  // namespace serving

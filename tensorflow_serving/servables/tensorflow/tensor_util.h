@@ -61,6 +61,15 @@ bool AsProtoTensorContent(const TensorView& view, TensorProto* proto);
 // TensorFlow cannot parse it (upstream's "tensor parsing error").
 bool FromProtoBytes(const TfCApi& api, const std::string& bytes, TfTensor* out);
 
+// What the server refuses before TensorFlow decodes a request tensor, exactly
+// as the Python plane's tensor_util.to_ndarray does: dtypes it does not carry
+// and shapes deeper than 64 dimensions are unparseable, and a short value list
+// may not be filled beyond --max_tensor_fill_bytes (a few bytes can declare
+// gigabytes). kFillTooLarge sets `detail` to the reason.
+enum class DecodeCheck { kOk, kUnparseable, kFillTooLarge };
+DecodeCheck CheckDecodable(const TensorProto& proto, int64_t max_fill_bytes,
+                           std::string* detail);
+
 }  // namespace serving
 }  // namespace tensorflow
 
