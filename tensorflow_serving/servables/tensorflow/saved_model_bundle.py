@@ -20,6 +20,7 @@ import tensorflow as tf
 from absl import logging
 from tensorflow.core.protobuf import config_pb2
 from tensorflow.core.protobuf import meta_graph_pb2
+from tensorflow.python.client import pywrap_tf_session as tf_session
 
 from tensorflow_serving.servables.tensorflow import request_metrics
 from tensorflow_serving.util import run_options
@@ -67,6 +68,10 @@ def _timeout_in_ms() -> int:
     remaining_ms = math.ceil(_remaining_or_expired(options) * 1000)
     return _TIMEOUTS_MS[bisect.bisect_left(_TIMEOUTS_MS, remaining_ms)] \
         if remaining_ms < _TIMEOUT_LADDER_MAX_MS else _TIMEOUT_LADDER_MAX_MS
+
+
+# How a Session callable words a feed of the wrong dtype.
+_CALLABLE_TYPE_MISMATCH = "Type mismatch: actual "
 
 
 def _unloading() -> status.ServingError:
@@ -247,8 +252,32 @@ class SavedModelBundle:
         try:
             values = fn(*feeds.values())
         except tf.errors.OpError as e:
+            if e.message.startswith(_CALLABLE_TYPE_MISMATCH):
+                e = self._session_run_error(feeds, fetches) or e
             raise from_op_error(e) from e
         return dict(zip(fetches, values))
+
+    def _session_run_error(self, feeds, fetches):
+        """The error Session::Run gives for feeds a callable refused, or None.
+
+        A Session callable checks its feeds' dtypes itself, with a message of
+        its own; upstream's Session::Run (and the native data plane's
+        TF_SessionRun) report the same mistake as TensorFlow's executor does.
+        Nothing ran, so running once more through Session::Run is harmless.
+        """
+        graph = self.graph
+        try:
+            feed_dict = {graph.get_tensor_by_name(name)._as_tf_output(): value  # pylint: disable=protected-access
+                         for name, value in feeds.items()}
+            fetch_list = [graph.get_tensor_by_name(name)._as_tf_output()  # pylint: disable=protected-access
+                          for name in fetches]
+            tf_session.TF_SessionRun_wrapper(self.session._session, None, feed_dict,  # pylint: disable=protected-access
+                                             fetch_list, [], None)
+        except tf.errors.OpError as e:
+            return e
+        except (KeyError, ValueError, TypeError):
+            return None
+        return None
 
     def _make_callable(self, key):
         feed_names, fetch_names, timeout_in_ms = key
