@@ -23,7 +23,6 @@ from absl.testing import absltest
 from tensorflow_serving.apis import predict_pb2
 from tensorflow_serving.model_servers.test_util import predict_requests
 from tensorflow_serving.model_servers.test_util import server_runner
-from tensorflow_serving.servables.tensorflow.testdata import saved_model_all_dtypes
 
 NUM_REQUESTS = 4000
 SEED = 20261130
@@ -127,17 +126,9 @@ class NativeFuzzTest(absltest.TestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.tmp = tempfile.mkdtemp()
-        server_runner.export_half_plus_two_versions(
-            os.path.join(cls.tmp, "half_plus_two"), {1: 2.0, 2: 3.0})
-        saved_model_all_dtypes.export_all_dtypes(os.path.join(cls.tmp, "all_dtypes", "1"))
-        config = os.path.join(cls.tmp, "models.config")
-        with open(config, "w") as f:
-            f.write(predict_requests.CONFIG.format(base=cls.tmp))
         cls.server = server_runner.ServerRunner(
-            [f"--model_config_file={config}", "--file_system_poll_wait_seconds=0"],
-            rest=False)
-        cls.server.start(models=["half_plus_two", "all_dtypes"])
+            predict_requests.server_args(tempfile.mkdtemp()), rest=False)
+        cls.server.start(models=predict_requests.MODELS)
         cls.server.wait_for_version("half_plus_two", 1)
         if os.environ.get("MODEL_SERVER_ASAN"):  # --config=asan: really under ASan?
             with open(f"/proc/{cls.server.process.pid}/maps", encoding="utf-8") as f:

@@ -7,9 +7,12 @@ tensors; unparseable bytes). The parity test sends them to both data planes;
 the fuzz test mutates them.
 """
 
+import os
+
 from tensorflow.core.framework import tensor_pb2
 from tensorflow.core.framework import types_pb2
 from tensorflow_serving.apis import predict_pb2
+from tensorflow_serving.model_servers.test_util import server_runner
 from tensorflow_serving.servables.tensorflow.testdata import saved_model_all_dtypes
 
 PREDICT = "/tensorflow.serving.PredictionService/Predict"
@@ -29,6 +32,19 @@ model_config_list {{
   }}
 }}
 """
+
+MODELS = ["half_plus_two", "all_dtypes"]
+
+
+def server_args(base: str) -> list[str]:
+    """Exports both test models under `base`; the server flags that serve them."""
+    server_runner.export_half_plus_two_versions(
+        os.path.join(base, "half_plus_two"), {1: 2.0, 2: 3.0})
+    saved_model_all_dtypes.export_all_dtypes(os.path.join(base, "all_dtypes", "1"))
+    config = os.path.join(base, "models.config")
+    with open(config, "w", encoding="utf-8") as f:
+        f.write(CONFIG.format(base=base))
+    return [f"--model_config_file={config}", "--file_system_poll_wait_seconds=0"]
 
 
 _FIELD = {
