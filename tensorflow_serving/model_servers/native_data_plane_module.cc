@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "tensorflow_serving/batching/batching_session.h"
 #include "tensorflow_serving/core/serving_map.h"
 #include "tensorflow_serving/model_servers/native_grpc_server.h"
@@ -380,6 +381,10 @@ PyObject* LoadTensorflow(PyObject*, PyObject* args) {
   const char* path = nullptr;
   if (!PyArg_ParseTuple(args, "s", &path)) return nullptr;
   if (api == nullptr) {
+    // Debian builds abseil with Mutex deadlock detection on, which gRPC's
+    // every lock then pays for (a graph of lock orders); upstream's builds
+    // have it off.
+    absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
     std::unique_ptr<TfCApi> loaded;
     const absl::Status status = TfCApi::Load(path, /*load_if_absent=*/false, &loaded);
     if (!status.ok()) return SetError(status);

@@ -84,7 +84,7 @@ class PredictReactor final : public grpc::ServerUnaryReactor {
         context_(context),
         request_bytes_(request),
         response_bytes_(response),
-        arena_(ArenaOptions()),
+        arena_(ArenaOptions(arena_block_, sizeof(arena_block_))),
         request_(google::protobuf::Arena::CreateMessage<PredictRequest>(&arena_)),
         response_(google::protobuf::Arena::CreateMessage<PredictResponse>(&arena_)) {}
 
@@ -139,15 +139,18 @@ class PredictReactor final : public grpc::ServerUnaryReactor {
   }
 
   void OnCancel() override {
-    if (forwarding_.load()) client_context_.TryCancel();
+    if (forwarding_.load()) client_context_->TryCancel();
   }
 
   void OnDone() override { delete this; }
 
  private:
-  static google::protobuf::ArenaOptions ArenaOptions() {
+  // The request and response live in a block of the reactor itself: no
+  // allocation for them unless a request is large.
+  static google::protobuf::ArenaOptions ArenaOptions(char* block, size_t size) {
     google::protobuf::ArenaOptions options;
-    options.start_block_size = 16 * 1024;
+    options.initial_block = block;
+    options.initial_block_size = size;
     return options;
   }
 
@@ -193,10 +196,11 @@ class PredictReactor final : public grpc::ServerUnaryReactor {
   // call in its own metrics).
   void Forward() {
     service_->CountRelayed();
-    forwarding_.store(true);
     response_->Clear();
     bundle_.reset();  // the Python plane takes its own handle
-    service_->proxy()->ForwardUnary(context_, &client_context_, kPredictMethod,
+    client_context_ = std::make_unique<grpc::ClientContext>();
+    forwarding_.store(true);
+    service_->proxy()->ForwardUnary(context_, client_context_.get(), kPredictMethod,
                                     request_bytes_, response_bytes_,
                                     [this](grpc::Status status) { Finish(status); });
   }
@@ -205,6 +209,7 @@ class PredictReactor final : public grpc::ServerUnaryReactor {
   grpc::CallbackServerContext* const context_;
   const grpc::ByteBuffer* const request_bytes_;
   grpc::ByteBuffer* const response_bytes_;
+  alignas(8) char arena_block_[8 * 1024];
   google::protobuf::Arena arena_;
   PredictRequest* request_;
   PredictResponse* response_;
@@ -214,7 +219,8 @@ class PredictReactor final : public grpc::ServerUnaryReactor {
   Clock::time_point start_;
   Clock::time_point run_start_;
   Clock::time_point deadline_ = Clock::time_point::max();
-  grpc::ClientContext client_context_;
+  // Only for calls relayed to the Python plane.
+  std::unique_ptr<grpc::ClientContext> client_context_;
   std::atomic<bool> forwarding_{false};
 };
 

@@ -102,13 +102,15 @@ absl::Status GetInputValues(const TfCApi& api, const SavedModelBundle::Signature
       case DecodeCheck::kOk:
         break;
     }
-    if (serialized == nullptr) {
-      proto->SerializeToString(&bytes);
-      serialized = &bytes;
-    }
     TfTensor tensor;
-    if (!FromProtoBytes(api, *serialized, &tensor)) {
-      return absl::InvalidArgumentError(absl::StrCat("tensor parsing error: ", alias));
+    if (!FromProtoDense(api, *proto, &tensor)) {
+      if (serialized == nullptr) {
+        proto->SerializeToString(&bytes);
+        serialized = &bytes;
+      }
+      if (!FromProtoBytes(api, *serialized, &tensor)) {
+        return absl::InvalidArgumentError(absl::StrCat("tensor parsing error: ", alias));
+      }
     }
     prepared->input_aliases.push_back(alias);
     prepared->feeds.push_back(feed);

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "tensorflow/core/platform/ctstring.h"
 
@@ -219,6 +220,70 @@ bool FromProtoBytes(const TfCApi& api, const std::string& bytes, TfTensor* out) 
   if (!status.ok()) return false;
   *out = std::move(tensor);
   return true;
+}
+
+namespace {
+
+template <typename T>
+bool CopyField(const TfCApi& api, const TensorProto& proto, int64_t count,
+               const google::protobuf::RepeatedField<T>& field, TfTensor* out) {
+  if (field.size() != count) return false;
+  std::vector<int64_t> dims;
+  for (const auto& dim : proto.tensor_shape().dim()) dims.push_back(dim.size());
+  const size_t bytes = static_cast<size_t>(count) * sizeof(T);
+  TfTensor tensor(&api, api.AllocateTensor(static_cast<TF_DataType>(proto.dtype()),
+                                           dims.data(), static_cast<int>(dims.size()),
+                                           bytes));
+  if (tensor.get() == nullptr) return false;
+  if (bytes > 0) std::memcpy(api.TensorData(tensor.get()), field.data(), bytes);
+  *out = std::move(tensor);
+  return true;
+}
+
+}  // namespace
+
+bool FromProtoDense(const TfCApi& api, const TensorProto& proto, TfTensor* out) {
+  int64_t count = 1;
+  std::vector<int64_t> dims;
+  for (const auto& dim : proto.tensor_shape().dim()) {
+    count *= dim.size();
+    dims.push_back(dim.size());
+  }
+  if (!proto.tensor_content().empty()) {
+    switch (proto.dtype()) {
+      case DT_BOOL:  // TensorFlow checks each byte
+      case DT_STRING:
+        return false;
+      default:
+        break;
+    }
+    const size_t element = api.DataTypeSize(static_cast<TF_DataType>(proto.dtype()));
+    const std::string& content = proto.tensor_content();
+    if (element == 0 || content.size() != static_cast<size_t>(count) * element) return false;
+    TfTensor tensor(&api, api.AllocateTensor(static_cast<TF_DataType>(proto.dtype()),
+                                             dims.data(), static_cast<int>(dims.size()),
+                                             content.size()));
+    if (tensor.get() == nullptr) return false;
+    std::memcpy(api.TensorData(tensor.get()), content.data(), content.size());
+    *out = std::move(tensor);
+    return true;
+  }
+  switch (proto.dtype()) {
+    case DT_FLOAT:
+      return CopyField(api, proto, count, proto.float_val(), out);
+    case DT_DOUBLE:
+      return CopyField(api, proto, count, proto.double_val(), out);
+    case DT_INT32:
+      return CopyField(api, proto, count, proto.int_val(), out);
+    case DT_INT64:
+      return CopyField(api, proto, count, proto.int64_val(), out);
+    case DT_UINT32:
+      return CopyField(api, proto, count, proto.uint32_val(), out);
+    case DT_UINT64:
+      return CopyField(api, proto, count, proto.uint64_val(), out);
+    default:
+      return false;
+  }
 }
 
 namespace {

@@ -61,6 +61,12 @@ bool AsProtoTensorContent(const TensorView& view, TensorProto* proto);
 // TensorFlow cannot parse it (upstream's "tensor parsing error").
 bool FromProtoBytes(const TfCApi& api, const std::string& bytes, TfTensor* out);
 
+// Tensor::FromProto for the common case it only copies: a numeric tensor whose
+// value field or tensor_content holds exactly its elements, of the field's
+// own element type. Returns false (and leaves `out`) when that is not the
+// case; FromProtoBytes then decodes. `proto` must have passed CheckDecodable.
+bool FromProtoDense(const TfCApi& api, const TensorProto& proto, TfTensor* out);
+
 // What the server refuses before TensorFlow decodes a request tensor, exactly
 // as the Python plane's tensor_util.to_ndarray does: dtypes it does not carry
 // and shapes deeper than 64 dimensions are unparseable, and a short value list
