@@ -382,7 +382,7 @@ void BatchingSession::FinishTask(const std::shared_ptr<Task>& task) {
     parent->pieces[task->index] = task;
     if (--parent->pending > 0) return;
   }
-  const std::shared_ptr<Task>& whole = parent->task;
+  const std::shared_ptr<Task> whole = parent->task;
   whole->finished = true;
   for (const auto& piece : parent->pieces) {
     if (!piece->status.ok()) {
@@ -433,6 +433,9 @@ void BatchingSession::FinishTask(const std::shared_ptr<Task>& task) {
     }
     whole->outputs.owner = keep;
   }
+  // The parent and its pieces refer to each other: let go of the pieces.
+  parent->pieces.clear();
+  parent->task.reset();
   FinishTask(whole);
 }
 
