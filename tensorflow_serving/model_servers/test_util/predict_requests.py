@@ -129,6 +129,12 @@ def cases():
         ("float tensor_content", request(signature="echo_float", inputs={
             "x": tensor("float", [], [2], content=b"\x00\x00\x80\x3f\x00\x00\x00\x40")})),
         ("DT_INVALID", request(inputs={"x": tensor("float", [1.0], [1], dtype=0)})),
+        ("a fill beyond --max_tensor_fill_bytes", request(
+            inputs={"x": tensor("float", [1.0], [1 << 20, 1 << 10])})),
+        ("a string fill beyond --max_tensor_fill_bytes", request(
+            signature="echo_string", inputs={"x": tensor("string", [b"s"], [1 << 24])})),
+        ("65 dimensions", request(inputs={"x": tensor("float", [1.0], [1] * 65)})),
+        ("shape overflow", request(inputs={"x": tensor("float", [1.0], [1 << 40] * 2)})),
         ("unknown dtype 99", request(inputs={"x": tensor("float", [1.0], [1], dtype=99)})),
         ("default b", request(signature="with_defaults", inputs={"a": tensor("float", [1, 2], [2])})),
         ("a and b", request(signature="with_defaults", inputs={
