@@ -91,24 +91,29 @@ struct BatchingSession::Task {
 };
 
 BatchingSession::BatchingSession(const TfCApi* api, BatchingOptions options, RunFn run)
-    : api_(api), options_(std::move(options)), run_(std::move(run)) {
-  const int threads = std::max(1, options_.num_batch_threads);
-  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { ThreadLogic(); });
+    : api_(api), options_(std::move(options)), run_(std::move(run)) {}
+
+std::shared_ptr<BatchingSession> BatchingSession::Create(const TfCApi* api,
+                                                         BatchingOptions options, RunFn run) {
+  auto session = std::make_shared<BatchingSession>(api, std::move(options), std::move(run));
+  const int threads = std::max(1, session->options_.num_batch_threads);
+  std::lock_guard<std::mutex> lock(session->mu_);
+  for (int i = 0; i < threads; ++i) {
+    std::thread thread([session] { session->ThreadLogic(); });
+    session->thread_ids_.push_back(thread.get_id());
+    thread.detach();
+    ++session->running_threads_;
+  }
+  return session;
 }
 
-BatchingSession::~BatchingSession() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    closed_ = true;
-  }
+void BatchingSession::Close() {
+  std::unique_lock<std::mutex> lock(mu_);
+  closed_ = true;
   cv_.notify_all();
-  for (std::thread& thread : threads_) {
-    if (thread.get_id() == std::this_thread::get_id()) {
-      thread.detach();
-    } else {
-      thread.join();
-    }
-  }
+  const std::thread::id self = std::this_thread::get_id();
+  if (std::find(thread_ids_.begin(), thread_ids_.end(), self) != thread_ids_.end()) return;
+  cv_.wait(lock, [this] { return running_threads_ == 0; });
 }
 
 void BatchingSession::Run(const std::string& signature_name,
@@ -330,6 +335,7 @@ void BatchingSession::ThreadLogic() {
         Clock::duration wait;
         if (TakeBatchLocked(&queue, &batch, &wait)) break;
         if (closed_) {
+          --running_threads_;
           cv_.notify_all();
           return;
         }

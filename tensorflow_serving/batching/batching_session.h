@@ -51,7 +51,7 @@ struct BatchingOptions {
   }
 };
 
-class BatchingSession {
+class BatchingSession : public std::enable_shared_from_this<BatchingSession> {
  public:
   using Clock = std::chrono::steady_clock;
   // Runs one batch: feeds and fetches as the first task gave them; the run
@@ -64,10 +64,15 @@ class BatchingSession {
   // Receives the task's outputs in its output alias order.
   using DoneFn = std::function<void(absl::Status, OwnedTensorViews)>;
 
-  BatchingSession(const TfCApi* api, BatchingOptions options, RunFn run);
-  // Refuses new tasks, runs every queued one, joins the threads (or detaches
-  // the calling thread if it is one of them).
-  ~BatchingSession();
+  // A started session. Its threads share ownership of it, so the last
+  // reference may safely go away on one of them.
+  static std::shared_ptr<BatchingSession> Create(const TfCApi* api, BatchingOptions options,
+                                                 RunFn run);
+  BatchingSession(const TfCApi* api, BatchingOptions options, RunFn run);  // use Create()
+
+  // Refuses new tasks and lets the threads run every queued one and stop;
+  // returns once they have, unless called on one of them.
+  void Close();
 
   // Queues one request's tensors. `done` is called exactly once: right away
   // (on this thread) for a task that cannot be queued, else on a batch
@@ -116,7 +121,8 @@ class BatchingSession {
   std::vector<Queue*> queue_list_;
   size_t next_queue_ = 0;
   bool closed_ = false;
-  std::vector<std::thread> threads_;
+  int running_threads_ = 0;
+  std::vector<std::thread::id> thread_ids_;
 };
 
 }  // namespace serving

@@ -69,6 +69,12 @@ struct Model {
   }
 };
 
+// Closes a session when the test's scope ends, as the bundle does.
+struct Closer {
+  std::shared_ptr<BatchingSession> session;
+  ~Closer() { session->Close(); }
+};
+
 // One request's answer, once its callback ran.
 struct Answer {
   std::mutex mu;
@@ -128,10 +134,11 @@ void TestMergesPadsAndSplitsBack() {
   options.allowed_batch_sizes = {4, 8};
   Answer a, b, c;
   {
-    BatchingSession session(&FakeTfCApi(), options, model.Fn());
-    Submit(&session, FakeTensor(TF_FLOAT, {1, 2}, {1, 2}), &a);
-    Submit(&session, FakeTensor(TF_FLOAT, {2, 2}, {3, 4, 5, 6}), &b);
-    Submit(&session, FakeTensor(TF_FLOAT, {2, 2}, {7, 8, 9, 10}), &c);
+    auto session = BatchingSession::Create(&FakeTfCApi(), options, model.Fn());
+    Closer closer{session};
+    Submit(session.get(), FakeTensor(TF_FLOAT, {1, 2}, {1, 2}), &a);
+    Submit(session.get(), FakeTensor(TF_FLOAT, {2, 2}, {3, 4, 5, 6}), &b);
+    Submit(session.get(), FakeTensor(TF_FLOAT, {2, 2}, {7, 8, 9, 10}), &c);
     a.Wait();
     b.Wait();
     c.Wait();
@@ -152,9 +159,10 @@ void TestRaggedRowsArePaddedWithTheirFirstValue() {
   options.pad_variable_length_inputs = true;
   Answer a, b;
   {
-    BatchingSession session(&FakeTfCApi(), options, model.Fn());
-    Submit(&session, FakeTensor(TF_FLOAT, {1, 2}, {1, 2}), &a);
-    Submit(&session, FakeTensor(TF_FLOAT, {1, 3}, {3, 4, 5}), &b);
+    auto session = BatchingSession::Create(&FakeTfCApi(), options, model.Fn());
+    Closer closer{session};
+    Submit(session.get(), FakeTensor(TF_FLOAT, {1, 2}, {1, 2}), &a);
+    Submit(session.get(), FakeTensor(TF_FLOAT, {1, 3}, {3, 4, 5}), &b);
     a.Wait();
     b.Wait();
   }
@@ -170,9 +178,10 @@ void TestDifferentRowShapesRunApart() {
   options.batch_timeout_micros = 10000000;
   Answer a, b;
   {
-    BatchingSession session(&FakeTfCApi(), options, model.Fn());
-    Submit(&session, FakeTensor(TF_FLOAT, {1, 2}, {1, 2}), &a);
-    Submit(&session, FakeTensor(TF_FLOAT, {1, 3}, {3, 4, 5}), &b);
+    auto session = BatchingSession::Create(&FakeTfCApi(), options, model.Fn());
+    Closer closer{session};
+    Submit(session.get(), FakeTensor(TF_FLOAT, {1, 2}, {1, 2}), &a);
+    Submit(session.get(), FakeTensor(TF_FLOAT, {1, 3}, {3, 4, 5}), &b);
     a.Wait();
     b.Wait();
   }
@@ -189,8 +198,9 @@ void TestLargeRequestsAreSplit() {
   options.max_execution_batch_size = 2;
   Answer a;
   {
-    BatchingSession session(&FakeTfCApi(), options, model.Fn());
-    Submit(&session, FakeTensor(TF_FLOAT, {5, 1}, {1, 2, 3, 4, 5}), &a);
+    auto session = BatchingSession::Create(&FakeTfCApi(), options, model.Fn());
+    Closer closer{session};
+    Submit(session.get(), FakeTensor(TF_FLOAT, {5, 1}, {1, 2, 3, 4, 5}), &a);
     a.Wait();
   }
   CHECK_TRUE(a.status.ok());
@@ -205,9 +215,10 @@ void TestStrings() {
   options.batch_timeout_micros = 10000000;
   Answer a, b;
   {
-    BatchingSession session(&FakeTfCApi(), options, model.Fn());
-    Submit(&session, FakeStringTensor({2}, {"short", std::string(50, 'l')}), &a);
-    Submit(&session, FakeStringTensor({2}, {"", std::string("\0x", 2)}), &b);
+    auto session = BatchingSession::Create(&FakeTfCApi(), options, model.Fn());
+    Closer closer{session};
+    Submit(session.get(), FakeStringTensor({2}, {"short", std::string(50, 'l')}), &a);
+    Submit(session.get(), FakeStringTensor({2}, {"", std::string("\0x", 2)}), &b);
     a.Wait();
     b.Wait();
   }
@@ -222,10 +233,11 @@ void TestRefusals() {
   options.max_batch_size = 2;
   Answer too_big, scalar, expired;
   {
-    BatchingSession session(&FakeTfCApi(), options, model.Fn());
-    Submit(&session, FakeTensor(TF_FLOAT, {3}, {1, 2, 3}), &too_big);
-    Submit(&session, FakeTensor(TF_FLOAT, {}, {1}), &scalar);
-    Submit(&session, FakeTensor(TF_FLOAT, {1}, {1}), &expired,
+    auto session = BatchingSession::Create(&FakeTfCApi(), options, model.Fn());
+    Closer closer{session};
+    Submit(session.get(), FakeTensor(TF_FLOAT, {3}, {1, 2, 3}), &too_big);
+    Submit(session.get(), FakeTensor(TF_FLOAT, {}, {1}), &scalar);
+    Submit(session.get(), FakeTensor(TF_FLOAT, {1}, {1}), &expired,
            Clock::now() - std::chrono::milliseconds(1));
     too_big.Wait();
     scalar.Wait();
@@ -264,15 +276,16 @@ void TestFullQueue() {
   options.num_batch_threads = 1;
   Answer a, b, c, d;
   {
-    BatchingSession session(&FakeTfCApi(), options, blocking);
-    Submit(&session, FakeTensor(TF_FLOAT, {1}, {1}), &a);
+    auto session = BatchingSession::Create(&FakeTfCApi(), options, blocking);
+    Closer closer{session};
+    Submit(session.get(), FakeTensor(TF_FLOAT, {1}, {1}), &a);
     {
       std::unique_lock<std::mutex> lock(mu);
       cv.wait(lock, [&] { return running; });
     }
-    Submit(&session, FakeTensor(TF_FLOAT, {1}, {2}), &b);  // the open batch
-    Submit(&session, FakeTensor(TF_FLOAT, {1}, {3}), &c);  // closes b's, opens one
-    Submit(&session, FakeTensor(TF_FLOAT, {1}, {4}), &d);  // no room
+    Submit(session.get(), FakeTensor(TF_FLOAT, {1}, {2}), &b);  // the open batch
+    Submit(session.get(), FakeTensor(TF_FLOAT, {1}, {3}), &c);  // closes b's, opens one
+    Submit(session.get(), FakeTensor(TF_FLOAT, {1}, {4}), &d);  // no room
     d.Wait();
     {
       std::lock_guard<std::mutex> lock(mu);

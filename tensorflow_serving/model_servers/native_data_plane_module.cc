@@ -182,7 +182,7 @@ int Bundle_init(BundleObject* self, PyObject* args, PyObject* kwargs) {
   }
   SavedModelBundle* raw = bundle.get();
   if (batching != Py_None) {
-    raw->set_batching_session(std::make_unique<BatchingSession>(
+    raw->set_batching_session(BatchingSession::Create(
         api.get(), batching_options,
         [raw](const std::vector<TF_Output>& feeds, const std::vector<TfTensor>& values,
               const std::vector<TF_Output>& fetches, BatchingSession::Clock::time_point deadline,

@@ -74,12 +74,31 @@ bool BatchableFeeds(const TfCApi& api, const std::vector<TfTensor>& values) {
   return size >= 0;
 }
 
-// One Predict call, from the request bytes to Finish(); deletes itself when
-// gRPC is done with the call.
-class PredictReactor final : public grpc::ServerUnaryReactor {
+// A Predict call relayed to the Python plane: a reactor of its own, so that
+// a cancelled call cancels the relayed one.
+class RelayReactor final : public grpc::ServerUnaryReactor {
  public:
-  PredictReactor(const PredictionServiceImpl* service, grpc::CallbackServerContext* context,
-                 const grpc::ByteBuffer* request, grpc::ByteBuffer* response)
+  RelayReactor(const PredictionServiceImpl* service, grpc::CallbackServerContext* context,
+               const grpc::ByteBuffer* request, grpc::ByteBuffer* response) {
+    service->CountRelayed();
+    service->proxy()->ForwardUnary(context, &client_context_, kPredictMethod, request,
+                                   response, [this](grpc::Status status) { Finish(status); });
+  }
+  void OnCancel() override { client_context_.TryCancel(); }
+  void OnDone() override { delete this; }
+
+ private:
+  grpc::ClientContext client_context_;
+};
+
+// One Predict call the native plane answers, from the request bytes to
+// Finish(). It runs on gRPC's default reactor, whose completion gRPC handles
+// inline (a reactor of our own would cost every call a hop to gRPC's
+// executor thread), and deletes itself once it has called Finish().
+class PredictCall {
+ public:
+  PredictCall(const PredictionServiceImpl* service, grpc::CallbackServerContext* context,
+              const grpc::ByteBuffer* request, grpc::ByteBuffer* response)
       : service_(service),
         context_(context),
         request_bytes_(request),
@@ -88,15 +107,16 @@ class PredictReactor final : public grpc::ServerUnaryReactor {
         request_(google::protobuf::Arena::CreateMessage<PredictRequest>(&arena_)),
         response_(google::protobuf::Arena::CreateMessage<PredictResponse>(&arena_)) {}
 
-  void Start() {
+  // The reactor gRPC is to drive; `this` may be gone when it returns.
+  grpc::ServerUnaryReactor* Start() {
     start_ = Clock::now();
     // A call without a request message (its client half-closed without
     // sending one): answered as the Python plane's grpcio answers it.
-    if (!request_bytes_->Valid()) return Finish(NoRequestMessage());
-    if (!Parse()) return Forward();
+    if (!request_bytes_->Valid()) return Answer(NoRequestMessage());
+    if (!Parse()) return Relay();
     int64_t version = 0;
     bundle_ = service_->serving_map().Find(request_->model_spec(), &version);
-    if (bundle_ == nullptr) return Forward();
+    if (bundle_ == nullptr) return Relay();
     if (service_->options().enforce_session_run_timeout) {
       // What is left of the call's deadline, at least 1 ms (as the Python
       // plane's deadline_timeout), counted from now.
@@ -110,15 +130,20 @@ class PredictReactor final : public grpc::ServerUnaryReactor {
     bool forward = false;
     const absl::Status status = PreProcessPrediction(
         *bundle_, version, *request_, service_->options(), &prepared_, response_, &forward);
-    if (forward) return Forward();
-    if (!status.ok()) return Fail(status);
+    if (forward) return Relay();
+    grpc::ServerUnaryReactor* reactor = reactor_ = context_->DefaultReactor();
+    if (!status.ok()) {
+      Fail(status);
+      return reactor;
+    }
     const TfCApi& api = bundle_->api();
     BatchingSession* batching = bundle_->batching_session();
     run_start_ = Clock::now();
     if (batching != nullptr && prepared_.signature->batchable &&
         BatchableFeeds(api, prepared_.feed_values)) {
       if (deadline_ != Clock::time_point::max() && deadline_ <= Clock::now()) {
-        return Fail(absl::DeadlineExceededError("Deadline exceeded before the model run"));
+        Fail(absl::DeadlineExceededError("Deadline exceeded before the model run"));
+        return reactor;
       }
       batching->Run(prepared_.signature_name, prepared_.input_aliases, prepared_.feeds,
                     std::move(prepared_.feed_values), prepared_.output_aliases,
@@ -126,7 +151,7 @@ class PredictReactor final : public grpc::ServerUnaryReactor {
                     [this](absl::Status status, OwnedTensorViews outputs) {
                       Complete(status, outputs);
                     });
-      return;
+      return reactor;
     }
     std::string run_options;
     absl::Status run_status = bundle_->RunOptionsFor(deadline_, &run_options);
@@ -136,16 +161,11 @@ class PredictReactor final : public grpc::ServerUnaryReactor {
                               prepared_.fetches, &tensors);
     }
     Complete(run_status, OwnedTensorViews::Of(api, std::move(tensors)));
+    return reactor;
   }
-
-  void OnCancel() override {
-    if (forwarding_.load()) client_context_->TryCancel();
-  }
-
-  void OnDone() override { delete this; }
 
  private:
-  // The request and response live in a block of the reactor itself: no
+  // The request and response live in a block of the call itself: no
   // allocation for them unless a request is large.
   static google::protobuf::ArenaOptions ArenaOptions(char* block, size_t size) {
     google::protobuf::ArenaOptions options;
@@ -170,7 +190,7 @@ class PredictReactor final : public grpc::ServerUnaryReactor {
     const absl::Status post = PostProcessPredictionResult(prepared_, outputs.views,
                                                           service_->options(), response_,
                                                           &forward);
-    if (forward) return Forward();
+    if (forward) return RelayAfterRun();
     if (!post.ok()) return Fail(post);
     *response_bytes_ = SerializeDeterministically(*response_);
     service_->CountNative();
@@ -192,15 +212,36 @@ class PredictReactor final : public grpc::ServerUnaryReactor {
     Finish(ToGrpcStatus(status));
   }
 
+  // Finishes the call and deletes this (the bundle reference goes with it).
+  void Finish(const grpc::Status& status) {
+    grpc::ServerUnaryReactor* reactor = reactor_;
+    delete this;
+    reactor->Finish(status);
+  }
+
+  // Answers a call no bundle was resolved for, on the default reactor.
+  grpc::ServerUnaryReactor* Answer(const grpc::Status& status) {
+    grpc::ServerUnaryReactor* reactor = reactor_ = context_->DefaultReactor();
+    Finish(status);
+    return reactor;
+  }
+
   // Hands the untouched request bytes to the Python plane (which counts the
   // call in its own metrics).
-  void Forward() {
+  grpc::ServerUnaryReactor* Relay() {
+    auto* reactor = new RelayReactor(service_, context_, request_bytes_, response_bytes_);
+    delete this;
+    return reactor;
+  }
+
+  // An output the native encoders do not write (found only after the run):
+  // the Python plane answers instead, on the default reactor already in use.
+  void RelayAfterRun() {
     service_->CountRelayed();
     response_->Clear();
-    bundle_.reset();  // the Python plane takes its own handle
-    client_context_ = std::make_unique<grpc::ClientContext>();
-    forwarding_.store(true);
-    service_->proxy()->ForwardUnary(context_, client_context_.get(), kPredictMethod,
+    bundle_.reset();
+    relay_context_ = std::make_unique<grpc::ClientContext>();
+    service_->proxy()->ForwardUnary(context_, relay_context_.get(), kPredictMethod,
                                     request_bytes_, response_bytes_,
                                     [this](grpc::Status status) { Finish(status); });
   }
@@ -209,19 +250,18 @@ class PredictReactor final : public grpc::ServerUnaryReactor {
   grpc::CallbackServerContext* const context_;
   const grpc::ByteBuffer* const request_bytes_;
   grpc::ByteBuffer* const response_bytes_;
+  grpc::ServerUnaryReactor* reactor_ = nullptr;
   alignas(8) char arena_block_[8 * 1024];
   google::protobuf::Arena arena_;
   PredictRequest* request_;
   PredictResponse* response_;
-  // Held until gRPC is done with the call, so the version stays loaded.
+  // Held until the call is answered, so the version stays loaded.
   std::shared_ptr<SavedModelBundle> bundle_;
   PreparedPrediction prepared_;
   Clock::time_point start_;
   Clock::time_point run_start_;
   Clock::time_point deadline_ = Clock::time_point::max();
-  // Only for calls relayed to the Python plane.
-  std::unique_ptr<grpc::ClientContext> client_context_;
-  std::atomic<bool> forwarding_{false};
+  std::unique_ptr<grpc::ClientContext> relay_context_;
 };
 
 }  // namespace
@@ -229,9 +269,7 @@ class PredictReactor final : public grpc::ServerUnaryReactor {
 grpc::ServerUnaryReactor* PredictionServiceImpl::Predict(grpc::CallbackServerContext* context,
                                                          const grpc::ByteBuffer* request,
                                                          grpc::ByteBuffer* response) {
-  auto* reactor = new PredictReactor(this, context, request, response);
-  reactor->Start();
-  return reactor;
+  return (new PredictCall(this, context, request, response))->Start();
 }
 
 }  // namespace serving

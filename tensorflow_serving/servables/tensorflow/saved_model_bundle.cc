@@ -170,7 +170,10 @@ absl::Status SavedModelBundle::Create(const TfCApi* api, TF_Session* session,
 }
 
 SavedModelBundle::~SavedModelBundle() {
-  batching_.reset();  // finishes queued batches while the Session is still open
+  // No request holds the bundle any more, so no batch is queued or running;
+  // this may be a batch thread, which Close() then does not wait for.
+  if (batching_ != nullptr) batching_->Close();
+  batching_.reset();
   if (on_destroy_) on_destroy_();
 }
 
@@ -180,7 +183,7 @@ const SavedModelBundle::Signature* SavedModelBundle::FindSignature(
   return it == signatures_.end() ? nullptr : &it->second;
 }
 
-void SavedModelBundle::set_batching_session(std::unique_ptr<BatchingSession> batching) {
+void SavedModelBundle::set_batching_session(std::shared_ptr<BatchingSession> batching) {
   batching_ = std::move(batching);
 }
 

@@ -70,7 +70,7 @@ class SavedModelBundle {
   const Signature* FindSignature(const std::string& name) const;
 
   // Set when --enable_batching is on; shared by the bundle's signatures.
-  void set_batching_session(std::unique_ptr<BatchingSession> batching);
+  void set_batching_session(std::shared_ptr<BatchingSession> batching);
   BatchingSession* batching_session() const { return batching_.get(); }
 
   // Called from the destructor, i.e. once the last request holding the bundle
@@ -86,7 +86,7 @@ class SavedModelBundle {
   TF_Session* session_ = nullptr;
   std::string run_options_;
   std::map<std::string, Signature> signatures_;
-  std::unique_ptr<BatchingSession> batching_;
+  std::shared_ptr<BatchingSession> batching_;
   std::function<void()> on_destroy_;
 };
 
