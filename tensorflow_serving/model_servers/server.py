@@ -164,6 +164,7 @@ class Server:
         self._stop_polling = threading.Event()
         self._poll_thread = None
         self._reload_pool = None
+        self._rest_handler = None
         self.grpc_port = None
         self.http_port = None
 
@@ -403,7 +404,7 @@ class Server:
         from tensorflow_serving.model_servers import http_server
         # pylint: enable=g-import-not-at-top
         o = self._options
-        handler = http_rest_api_handler.HttpRestApiHandler(
+        handler = self._rest_handler = http_rest_api_handler.HttpRestApiHandler(
             self._core, timeout_in_ms=o.http_timeout_in_ms)
         page = None
         if monitoring is not None:
@@ -458,6 +459,7 @@ class Server:
             events.append(self._grpc_server.stop(grace))
         if self._http_server is not None:
             self._http_server.stop(grace)
+            self._rest_handler.close()
         for event in events:
             event.wait(grace + 1)
         if self._reload_pool is not None:
