@@ -73,9 +73,16 @@ tools/bazel build //tensorflow_serving/tools/docker:image //tensorflow_serving/t
   || fail "the image did not build"
 built=$(date +%s)
 image=localhost/tensorflow-serving:latest
-echo "container test: podman load (about 1 min for a new base)"
-podman load -q -i bazel-bin/tensorflow_serving/tools/docker/image.oci.tar >/dev/null \
-  || fail "podman load failed"
+# `podman load` of the archive re-imports every layer (~40 s); pulling from
+# the unpacked OCI layout reuses the layers already stored (under 1 s after
+# an edit of the server).
+echo "container test: loading the image into podman (about 40 s for a new base)"
+rm -rf "$state/oci" && mkdir -p "$state/oci" \
+  && tar -xf bazel-bin/tensorflow_serving/tools/docker/image.oci.tar -C "$state/oci" \
+  && id=$(podman pull -q "oci:$state/oci:tensorflow-serving:latest") \
+  && podman untag "$id" && podman tag "$id" "$image" \
+  || fail "could not load the image into podman"
+rm -rf "$state/oci"
 loaded=$(date +%s)
 echo "container test: image $(podman image inspect "$image" --format '{{.Id}} {{.Size}}' | \
   awk '{printf "%s, %.2f GB unpacked", substr($1,1,12), $2/1e9}'), archive" \
