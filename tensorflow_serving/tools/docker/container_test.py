@@ -257,29 +257,58 @@ print(json.dumps({"rest": rest, "grpc": list(out.outputs["y"].float_val),
 """
 
 
-def check_upstream_defaults(podman, store):
-    """Upstream's documented run: env and a mount, no arguments at all."""
-    name = "tfs-test-defaults-%d" % os.getpid()
-    started = podman.run(name, ["--network=none", "-e", "MODEL_NAME=" + MODEL,
-                                "-v", "%s/%s:/models/%s:ro" % (store, MODEL, MODEL)])
-    deadline = started + _AVAILABLE_DEADLINE_S
+_INSIDE_HTTP_CODE = r"""
+import sys, urllib.error, urllib.request
+try:
+    with urllib.request.urlopen("http://127.0.0.1:8501" + sys.argv[1], timeout=5) as r:
+        print(r.status)
+except urllib.error.HTTPError as e:
+    print(e.code)
+"""
+
+
+def _inside(podman, name, script, *args, what):
+    """Runs `script` in the container until it succeeds; returns its stdout."""
+    deadline = time.monotonic() + _AVAILABLE_DEADLINE_S
     while True:
-        proc = podman("exec", name, "/opt/venv/bin/python3", "-c", _INSIDE_PROBE, MODEL,
+        proc = podman("exec", name, "/opt/venv/bin/python3", "-c", script, *args,
                       check_rc=False)
         if proc.returncode == 0:
-            break
+            return proc.stdout
         if not podman.running(name):
             raise CheckFailed("%s exited:\n%s" % (name, podman.logs(name)))
         if time.monotonic() > deadline:
-            raise CheckFailed("%s never served on 8500/8501: %s\n%s" % (
-                name, proc.stderr[-500:], podman.logs(name)))
+            raise CheckFailed("%s: %s: %s\n%s" % (name, what, proc.stderr[-500:],
+                                                   podman.logs(name)))
         time.sleep(0.5)
-    elapsed = time.monotonic() - started
-    result = json.loads(proc.stdout)
+
+
+def check_upstream_defaults(podman, store):
+    """Upstream's documented run: env and a mount, no arguments at all.
+
+    The store starts empty, as a fresh volume would: the server must come up,
+    keep the manifests' readiness path (model metadata) failing until a
+    version is loaded, then serve the version copied in.
+    """
+    name = "tfs-test-defaults-%d" % os.getpid()
+    podman.run(name, ["--network=none", "-e", "MODEL_NAME=" + MODEL,
+                      "-v", "%s/%s:/models/%s:ro" % (store, MODEL, MODEL)])
+    metadata = "/v1/models/%s/metadata" % MODEL
+    before = _inside(podman, name, _INSIDE_HTTP_CODE, metadata,
+                     what="REST never answered on 8501").strip()
+    check(before != "200", "metadata answered 200 with no version on disk")
+    published = time.monotonic()
+    export_version(store, 1)
+    result = json.loads(_inside(podman, name, _INSIDE_PROBE, MODEL,
+                                what="never served the new version on 8500/8501"))
+    elapsed = time.monotonic() - published
     check(result["rest"] == [2.5, 3.0, 4.5] and result["grpc"] == [2.5, 3.0, 4.5]
           and result["version"] == 1, "predictions inside the container: %s" % result)
-    log("upstream defaults (-e MODEL_NAME, -v, no args): REST 8501 and gRPC 8500 "
-        "answer %s, AVAILABLE after %.1f s" % (result["rest"], elapsed))
+    after = _inside(podman, name, _INSIDE_HTTP_CODE, metadata, what="metadata").strip()
+    check(after == "200", "metadata answered %s with a version loaded" % after)
+    log("upstream defaults (-e MODEL_NAME, -v, no args): readiness path %s answers %s "
+        "before a version exists and 200 after; REST 8501 and gRPC 8500 answer %s, "
+        "%.1f s after the version was copied in" % (metadata, before, result["rest"], elapsed))
     podman("rm", "-f", "-t", "0", name)
     return elapsed
 
@@ -518,8 +547,12 @@ def main(argv=None):
         log("exporting version 1 of %s into %s" % (MODEL, store))
         export_version(store, 1)
         step("image config", check_image_config, podman)
-        figures["available_defaults_s"] = step("upstream defaults", check_upstream_defaults,
-                                               podman, store)
+        empty_store = os.path.join(work, "empty_store")
+        os.makedirs(os.path.join(empty_store, MODEL))
+        os.chmod(empty_store, 0o755)
+        os.chmod(os.path.join(empty_store, MODEL), 0o755)
+        figures["defaults_serving_after_copy_s"] = step(
+            "upstream defaults", check_upstream_defaults, podman, empty_store)
 
         names = {k: "tfs-test-%s-%d" % (k, os.getpid())
                  for k in ("upstream", "kserve", "drain", "noexec")}
