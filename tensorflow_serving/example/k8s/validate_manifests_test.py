@@ -140,6 +140,11 @@ class MistakesTest(unittest.TestCase):
             d["HorizontalPodAutoscaler"]["spec"]["scaleTargetRef"]["name"] = "mnist"
         self.assert_error(mutate, "scaleTargetRef Deployment/mnist is not a workload here")
 
+    def test_hpa_min_above_max(self):
+        def mutate(d):
+            d["HorizontalPodAutoscaler"]["spec"]["minReplicas"] = 11
+        self.assert_error(mutate, "minReplicas is above maxReplicas")
+
     def test_kserve_unknown_field(self):
         def mutate(d):
             model = d["InferenceService"]["spec"]["predictor"]["model"]
