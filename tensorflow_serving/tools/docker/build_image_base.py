@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 
-import oci_layer
+from tensorflow_serving.tools.docker import oci_layer
 
 _COMPLETE = ".complete"
 # Bump when a change here changes the layers, so cached bases are rebuilt.
@@ -59,9 +59,9 @@ def fail(msg):
     sys.exit(1)
 
 
-def host_release():
+def host_release(etc="/etc"):
     fields = {}
-    with open("/etc/os-release") as f:
+    with open(os.path.join(etc, "os-release")) as f:
         for line in f:
             k, _, v = line.strip().partition("=")
             fields[k] = v.strip('"')
@@ -71,9 +71,9 @@ def host_release():
     return fields["VERSION_CODENAME"]
 
 
-def _sources_entries():
+def _sources_entries(etc):
     """Yields (uris, suites, components) from apt's sources, both formats."""
-    for path in sorted(glob.glob("/etc/apt/sources.list.d/*.sources")):
+    for path in sorted(glob.glob(os.path.join(etc, "apt/sources.list.d/*.sources"))):
         with open(path) as f:
             for stanza in re.split(r"\n\s*\n", f.read()):
                 fields = {}
@@ -86,8 +86,8 @@ def _sources_entries():
                         fields.get("enabled", ["yes"])[0] != "no":
                     yield (fields.get("uris", []), fields.get("suites", []),
                            fields.get("components", []))
-    lists = ["/etc/apt/sources.list"] + sorted(
-        glob.glob("/etc/apt/sources.list.d/*.list"))
+    lists = [os.path.join(etc, "apt/sources.list")] + sorted(
+        glob.glob(os.path.join(etc, "apt/sources.list.d/*.list")))
     for path in lists:
         if not os.path.exists(path):
             continue
@@ -98,9 +98,9 @@ def _sources_entries():
                     yield [line[1]], [line[2]], line[3:]
 
 
-def debian_mirror(suite):
+def debian_mirror(suite, etc="/etc"):
     """The host's mirror for `suite`'s main component, from apt's sources."""
-    for uris, suites, components in _sources_entries():
+    for uris, suites, components in _sources_entries(etc):
         if suite in suites and "main" in components:
             for uri in uris:
                 if uri.startswith(("http://", "https://")):

@@ -43,6 +43,8 @@ def _tf_serving_image_base_impl(rctx):
         ],
         timeout = 3600,
         quiet = False,
+        # The builder imports tensorflow_serving.tools.docker.oci_layer.
+        environment = {"PYTHONPATH": str(rctx.path(Label("//:WORKSPACE")).dirname)},
     )
     if result.return_code != 0:
         fail("Could not build the image base:\n" + result.stderr[-4000:])
