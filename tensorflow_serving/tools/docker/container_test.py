@@ -415,8 +415,8 @@ def check_rollover(replicas, store):
         wait_for(switched, "both replicas to serve only version 2", _AVAILABLE_DEADLINE_S)
         switch_s = max(v1_gone.values()) - publish
         after = time.monotonic()
-        wait_for(lambda: all(client.count(lambda r, n=rep.name: r[0] == n and r[2] > after) >= 100
-                             for rep in replicas), "100 requests per replica after", 120)
+        wait_for(lambda: all(client.count(lambda r, n=rep.name: r[0] == n and r[2] > after) >= 300
+                             for rep in replicas), "300 requests per replica after", 120)
     finally:
         client.finish()
     records = list(client.records)
@@ -517,9 +517,10 @@ def main(argv=None):
     os.chmod(config_dir, 0o755)
     with open(os.path.join(config_dir, "batching.config"), "w") as f:
         # A long timeout and a large batch keep the drain check's requests
-        # queued inside the server while SIGTERM arrives.
+        # queued inside the server while SIGTERM arrives, even on a machine
+        # slow enough to take seconds between sending them and the signal.
         f.write("max_batch_size { value: 64 }\n"
-                "batch_timeout_micros { value: 4000000 }\n"
+                "batch_timeout_micros { value: 8000000 }\n"
                 "num_batch_threads { value: 1 }\n")
     os.chmod(os.path.join(config_dir, "batching.config"), 0o644)
     # The control for the drain check: an entrypoint script shaped like
