@@ -125,9 +125,9 @@ class Podman:
         proc = self("inspect", name, "--format", "{{.State.Running}}", check_rc=False)
         return proc.stdout.strip() == "true"
 
-    def logs(self, name):
+    def logs(self, name, tail=3000):
         proc = self("logs", name, check_rc=False)
-        return (proc.stdout + proc.stderr)[-3000:]
+        return (proc.stdout + proc.stderr)[-tail:]
 
     def cleanup(self):
         for name in self.started:
@@ -264,6 +264,8 @@ try:
         print(r.status)
 except urllib.error.HTTPError as e:
     print(e.code)
+except (urllib.error.URLError, OSError):
+    print("no answer")
 """
 
 
@@ -286,16 +288,20 @@ def _inside(podman, name, script, *args, what):
 def check_upstream_defaults(podman, store):
     """Upstream's documented run: env and a mount, no arguments at all.
 
-    The store starts empty, as a fresh volume would: the server must come up,
-    keep the manifests' readiness path (model metadata) failing until a
-    version is loaded, then serve the version copied in.
+    The store starts empty, as a fresh volume would: once the server has
+    found no version in it, the manifests' readiness path (model metadata)
+    must not answer 200 (like upstream's, the server opens its ports only
+    once its models have loaded); after a version is copied in, the server
+    must serve it and the readiness path answer 200.
     """
     name = "tfs-test-defaults-%d" % os.getpid()
-    podman.run(name, ["--network=none", "-e", "MODEL_NAME=" + MODEL,
-                      "-v", "%s/%s:/models/%s:ro" % (store, MODEL, MODEL)])
+    started = podman.run(name, ["--network=none", "-e", "MODEL_NAME=" + MODEL,
+                                "-v", "%s/%s:/models/%s:ro" % (store, MODEL, MODEL)])
+    wait_for(lambda: "No versions of servable %s found" % MODEL in podman.logs(name, 10**6),
+             "the server to report an empty store",
+             _AVAILABLE_DEADLINE_S - (time.monotonic() - started))
     metadata = "/v1/models/%s/metadata" % MODEL
-    before = _inside(podman, name, _INSIDE_HTTP_CODE, metadata,
-                     what="REST never answered on 8501").strip()
+    before = _inside(podman, name, _INSIDE_HTTP_CODE, metadata, what="probe").strip()
     check(before != "200", "metadata answered 200 with no version on disk")
     published = time.monotonic()
     export_version(store, 1)
@@ -306,7 +312,7 @@ def check_upstream_defaults(podman, store):
           and result["version"] == 1, "predictions inside the container: %s" % result)
     after = _inside(podman, name, _INSIDE_HTTP_CODE, metadata, what="metadata").strip()
     check(after == "200", "metadata answered %s with a version loaded" % after)
-    log("upstream defaults (-e MODEL_NAME, -v, no args): readiness path %s answers %s "
+    log("upstream defaults (-e MODEL_NAME, -v, no args): readiness path %s: %s "
         "before a version exists and 200 after; REST 8501 and gRPC 8500 answer %s, "
         "%.1f s after the version was copied in" % (metadata, before, result["rest"], elapsed))
     podman("rm", "-f", "-t", "0", name)
