@@ -25,6 +25,7 @@ container without a network, probed from inside.
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -615,6 +616,7 @@ def main(argv=None):
                                              starts["noexec"])
     finally:
         podman.cleanup()
+        shutil.rmtree(work, ignore_errors=True)
     print(json.dumps({"figures": figures}, sort_keys=True))
     print("container checks: %d passed, %d failed%s" % (
         len(passed), len(failed), (" (" + ", ".join(failed) + ")") if failed else ""))
