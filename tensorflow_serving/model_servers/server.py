@@ -41,6 +41,9 @@ class Options:
     http_num_threads: int = 4 * (os.cpu_count() or 1)
     http_timeout_in_ms: int = 30000
     http_enable_cors: bool = False
+    http_max_connections: int = 4096
+    http_max_body_bytes: int = 0  # 0: half the memory available
+    http_read_timeout_in_ms: int = 50000
     enable_batching: bool = False
     batching_parameters_file: str = ""
     model_name: str = "default"
@@ -336,7 +339,10 @@ class Server:
             self._http_server = http_server.HttpServer(
                 o.http_port, handler, o.http_timeout_in_ms, metrics=self._metrics,
                 metrics_path=monitoring.prometheus_path if monitoring else None,
-                num_threads=o.http_num_threads, enable_cors=o.http_enable_cors)
+                num_threads=o.http_num_threads, enable_cors=o.http_enable_cors,
+                max_connections=o.http_max_connections,
+                max_body_bytes=o.http_max_body_bytes,
+                read_timeout_in_ms=o.http_read_timeout_in_ms)
         except OSError as e:
             logging.error("Failed to start HTTP Server at localhost:%d: %s",
                           o.http_port, e.strerror or e)

@@ -35,6 +35,20 @@ flags.DEFINE_integer("rest_api_timeout_in_ms", 30000, "Timeout for HTTP/REST "
                      "API calls.")
 flags.DEFINE_bool("rest_api_enable_cors_support", False, "Enable CORS headers "
                   "in response.")
+# Beyond upstream: limits of the REST transport (README, "The model server").
+flags.DEFINE_integer("rest_api_max_connections", 4096, "Maximum number of "
+                     "open HTTP/REST connections; at the limit, the one idle "
+                     "the longest is closed to admit a new one.", lower_bound=1)
+flags.DEFINE_integer("rest_api_max_body_bytes", 0, "Largest HTTP/REST request "
+                     "body, with Content-Length or chunked; larger ones get "
+                     "413. 0: half the memory available to the server.",
+                     lower_bound=0)
+flags.DEFINE_integer("rest_api_read_timeout_in_ms", 50000, "Time allowed to "
+                     "receive an HTTP/REST request's headers (from its first "
+                     "byte) and its body (from its start, plus 1 s per 64 KiB "
+                     "received), and to send a reply; also the idle time "
+                     "after which a keep-alive connection is closed.",
+                     lower_bound=1)
 flags.DEFINE_bool("enable_batching", False, "enable batching")
 flags.DEFINE_bool("allow_version_labels_for_unavailable_models", False,
                   "If true, allows assigning unused version labels to models "
@@ -156,6 +170,9 @@ def _options_from_flags():
         http_num_threads=FLAGS.rest_api_num_threads,
         http_timeout_in_ms=FLAGS.rest_api_timeout_in_ms,
         http_enable_cors=FLAGS.rest_api_enable_cors_support,
+        http_max_connections=FLAGS.rest_api_max_connections,
+        http_max_body_bytes=FLAGS.rest_api_max_body_bytes,
+        http_read_timeout_in_ms=FLAGS.rest_api_read_timeout_in_ms,
         enable_batching=FLAGS.enable_batching,
         batching_parameters_file=FLAGS.batching_parameters_file,
         model_name=FLAGS.model_name,
