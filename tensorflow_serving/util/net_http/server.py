@@ -293,7 +293,10 @@ class Server:
         # arrived is served, the others are closed.
         for conn in self._conns.copy().values():
             with conn.lock:
-                request = self._advance(conn) if conn.state == _HEAD else None
+                request = None
+                if conn.state == _HEAD:
+                    conn.armed = False  # this thread serves it now
+                    request = self._advance(conn)
             if request is not None:
                 self._spawn(functools.partial(self._serve_all, conn, request),
                             "http_drain")
