@@ -11,9 +11,10 @@ One more thread accepts connections and enforces the deadlines.
 
 Limits:
   - at most `max_connections` open; at the cap, the connection that has waited
-    longest for its next request (idle, or still sending a request head) is
-    closed to admit the new one, so a flood of slow connections cannot lock
-    other clients out;
+    longest for its next request (idle, or still sending a request head; at
+    least a second, and none whose request has arrived unread) is closed to
+    admit the new one, so a flood of slow connections cannot lock other
+    clients out;
   - a request head must be complete within `read_timeout` of its first byte,
     and an idle keep-alive connection is closed after `read_timeout`;
   - a body must arrive within `read_timeout` of its start, plus one second
@@ -62,6 +63,9 @@ _STEP_BYTES = 4 * 1024 * 1024
 # read and dropped for a while, so that the reply is not lost to a reset.
 _LINGER_SECONDS = 2.0
 _LINGER_BYTES = 4 * 1024 * 1024
+# At the connection cap, a connection waiting for a request this long is
+# closed to admit a new one; a younger one is spared.
+_EVICT_AFTER_SECONDS = 1.0
 _ACCEPT_BATCH = 64
 _ACCEPT_PAUSE_SECONDS = 0.05
 _BACKLOG = 1024
@@ -662,6 +666,7 @@ class Server:
 
     def _enter_head(self, conn) -> None:
         conn.state = _HEAD
+        conn.phase_start = time.monotonic()
         conn.started = False
         conn.idle_seq += 1
         with self._idle_lock:
@@ -893,22 +898,45 @@ class Server:
                 self._close(conn)
 
     def _evict(self) -> bool:
-        """Closes the connection that has waited longest for a request."""
-        while True:
+        """Closes the connection that has waited longest for a request.
+
+        Spared: connections that waited less than _EVICT_AFTER_SECONDS (a
+        new client gets time to send its request) and those whose request
+        has arrived but was not read yet."""
+        now = time.monotonic()
+        with self._idle_lock:
+            candidates = len(self._idle)
+        for _ in range(candidates):
             with self._idle_lock:
                 if not self._idle:
                     return False
                 conn, seq = self._idle.popleft()
-            if conn.idle_seq != seq or conn.state != _HEAD:
-                continue
-            if not conn.lock.acquire(blocking=False):
-                continue  # busy right now, so not idle
-            try:
-                if conn.idle_seq == seq and conn.state == _HEAD:
-                    self._close(conn)
-                    return True
-            finally:
-                conn.lock.release()
+                if conn.idle_seq != seq or conn.state != _HEAD:
+                    continue
+                if now - conn.phase_start < _EVICT_AFTER_SECONDS:
+                    self._idle.appendleft((conn, seq))  # all later ones are newer
+                    return False
+            if conn.lock.acquire(blocking=False):
+                try:
+                    if conn.idle_seq != seq or conn.state != _HEAD:
+                        continue
+                    if not self._has_unread_bytes(conn):
+                        self._close(conn)
+                        return True
+                finally:
+                    conn.lock.release()
+            with self._idle_lock:
+                self._idle.append((conn, seq))  # busy or about to be: later
+        return False
+
+    @staticmethod
+    def _has_unread_bytes(conn) -> bool:
+        try:
+            return bool(conn.sock.recv(1, socket.MSG_PEEK))
+        except BlockingIOError:
+            return False
+        except OSError:
+            return False
 
     def _prune_idle(self) -> None:
         with self._idle_lock:
