@@ -254,6 +254,8 @@ class Server:
         self._next_wake = float("inf")
         self._retry = []
         self._accept_paused_until = 0.0
+        self._listening = True
+        self._polling_listener = False
         self._wake_fd = None
         self._stop_fd = None
         self._steps = {_HEAD: self._step_head, _BODY: self._step_body,
@@ -354,12 +356,18 @@ class Server:
                 conn = self._conns.get(fd)
                 if conn is None:
                     continue
-                with conn.lock:
-                    if not conn.armed:
-                        continue  # stale event for a reused descriptor
-                    conn.armed = False
-                    request = self._advance(conn)
-                self._serve_all(conn, request)
+                try:
+                    with conn.lock:
+                        if not conn.armed:
+                            continue  # stale event for a reused descriptor
+                        conn.armed = False
+                        request = self._advance(conn)
+                    self._serve_all(conn, request)
+                except Exception:  # pylint: disable=broad-except
+                    # A bug must cost one connection, not a thread.
+                    logging.exception("HTTP connection from %s failed", conn.peer)
+                    with conn.lock:
+                        self._close(conn)
 
     def _serve_all(self, conn, request) -> None:
         while request is not None:
@@ -815,11 +823,10 @@ class Server:
             pass
 
     def _housekeep(self) -> None:
-        listener = self._listener
         poller = select.poll()
         poller.register(self._wake_fd, select.POLLIN)
-        poller.register(listener.fileno(), select.POLLIN)
-        listening = polling_listener = True
+        poller.register(self._listener.fileno(), select.POLLIN)
+        self._polling_listener = True
         while not self._shutdown:
             now = time.monotonic()
             with self._timer_lock:
@@ -827,36 +834,49 @@ class Server:
                 timeout = max(0.0, min(self._next_wake - now, 1.0))
             if self._retry:
                 timeout = min(timeout, 0.01)
-            if listening and not polling_listener:
+            if self._listening and not self._polling_listener:
                 timeout = min(timeout, max(0.0, self._accept_paused_until - now))
             events = poller.poll(timeout * 1000)
             try:
                 os.eventfd_read(self._wake_fd)
             except BlockingIOError:
                 pass
-            if listening and self._stopping:
-                if polling_listener:
-                    poller.unregister(listener.fileno())
-                listener.close()
-                listening = polling_listener = False
-                self._listener_closed.set()
-            if listening and not polling_listener and \
-                    time.monotonic() >= self._accept_paused_until:
-                poller.register(listener.fileno(), select.POLLIN)
-                polling_listener = True
-                self._accept_paused_until = 0.0
-            if polling_listener and any(fd == listener.fileno()
-                                        for fd, _ in events):
-                if not self._accept_batch():
-                    poller.unregister(listener.fileno())
-                    polling_listener = False
-                    self._accept_paused_until = (
-                        time.monotonic() + _ACCEPT_PAUSE_SECONDS)
-            self._run_timers()
-            self._prune_idle()
-        if listening:
-            listener.close()
-            self._listener_closed.set()
+            try:
+                self._housekeep_once(poller, events)
+            except Exception:  # pylint: disable=broad-except
+                # Accepting and deadlines must go on whatever happened.
+                logging.exception("HTTP housekeeping failed")
+                time.sleep(0.1)
+        self._close_listener(poller)
+
+    def _close_listener(self, poller) -> None:
+        if not self._listening:
+            return
+        self._listening = False
+        if self._polling_listener:
+            self._polling_listener = False
+            poller.unregister(self._listener.fileno())
+        self._listener.close()
+        self._listener_closed.set()
+
+    def _housekeep_once(self, poller, events) -> None:
+        listener = self._listener
+        if self._stopping:
+            self._close_listener(poller)
+        if self._listening and not self._polling_listener and \
+                time.monotonic() >= self._accept_paused_until:
+            poller.register(listener.fileno(), select.POLLIN)
+            self._polling_listener = True
+            self._accept_paused_until = 0.0
+        if self._polling_listener and any(fd == listener.fileno()
+                                          for fd, _ in events):
+            if not self._accept_batch():
+                poller.unregister(listener.fileno())
+                self._polling_listener = False
+                self._accept_paused_until = (
+                    time.monotonic() + _ACCEPT_PAUSE_SECONDS)
+        self._run_timers()
+        self._prune_idle()
 
     def _accept_batch(self) -> bool:
         """Accepts what is waiting; False when accepting must pause."""

@@ -294,6 +294,24 @@ class ServerTest(absltest.TestCase):
         self.assertEqual(response.status, 500)
         self.assertNotIn(b"secret", response.read())
 
+    def test_a_bug_costs_one_connection_not_a_thread(self):
+        self.start(num_threads=1)
+        real = server_lib.wire.parse_head
+        calls = []
+
+        def broken_once(*args):
+            calls.append(1)
+            if len(calls) == 1:
+                raise RuntimeError("bug")
+            return real(*args)
+        with mock.patch.object(server_lib.wire, "parse_head", broken_once):
+            sock = self.connect()
+            sock.sendall(b"GET /a HTTP/1.1\r\n\r\n")
+            self.assertEqual(test_client.read_until_closed(sock), b"")
+            conn = self.http()
+            conn.request("GET", "/b")
+            self.assertEqual(conn.getresponse().read(), b"GET /b 0")
+
     def test_head_omits_the_body(self):
         self.start()
         sock = self.connect()
