@@ -415,7 +415,10 @@ class Server:
                 o.http_port, handler, o.http_timeout_in_ms, metrics=page,
                 metrics_path=(monitoring.path or prometheus_page_path())
                 if monitoring else None,
-                num_threads=o.http_num_threads, enable_cors=o.http_enable_cors)
+                num_threads=o.http_num_threads, enable_cors=o.http_enable_cors,
+                max_connections=o.http_max_connections,
+                max_body_bytes=o.http_max_body_bytes,
+                read_timeout_in_ms=o.http_read_timeout_in_ms)
         except OSError as e:
             logging.error("Failed to start HTTP Server at localhost:%d: %s",
                           o.http_port, e.strerror or e)
