@@ -14,7 +14,6 @@ import re
 from absl import logging
 
 from tensorflow_serving.model_servers import http_rest_api_handler
-from tensorflow_serving.util import json_tensor
 from tensorflow_serving.util.net_http import server as net_http
 
 DEFAULT_MAX_CONNECTIONS = 4096
@@ -79,31 +78,28 @@ def connection_limit(requested: int) -> int:
 class HttpServer:
     """Serves the REST API on `port`; start(), then stop(grace)."""
 
-    def __init__(self, port: int, rest_handler, timeout_in_ms: int = 30000,
+    def __init__(self, port: int, rest_handler,
                  metrics=None, metrics_path: str | None = None,
                  host: str | None = None, num_threads: int = 0,
                  enable_cors: bool = False,
                  max_connections: int = DEFAULT_MAX_CONNECTIONS,
                  max_body_bytes: int = 0,
                  read_timeout_in_ms: int = DEFAULT_READ_TIMEOUT_MS):
-        """timeout_in_ms bounds a request's handling (504 past it; <= 0: no
-        bound); read_timeout_in_ms bounds reading a request and writing its
-        reply; max_body_bytes <= 0 means default_max_body_bytes(); host None
-        listens on every address, IPv6 and IPv4."""
+        """read_timeout_in_ms bounds reading a request and writing its reply;
+        max_body_bytes <= 0 means default_max_body_bytes(); host None listens
+        on every address, IPv6 and IPv4. --rest_api_timeout_in_ms is the
+        handler's: as upstream, it bounds the model run (RunOptions)."""
         self._rest_handler = rest_handler
         self._enable_cors = enable_cors
         self._metrics = metrics
         self._metrics_path = metrics_path if metrics is not None else None
-        self._timeout_in_ms = timeout_in_ms
         self._server = net_http.Server(
             self._dispatch, port, host=host,
             num_threads=max(1, num_threads or 4 * (os.cpu_count() or 1)),
             max_connections=connection_limit(max_connections),
             max_body_bytes=(max_body_bytes if max_body_bytes > 0
                             else default_max_body_bytes()),
-            read_timeout=read_timeout_in_ms / 1000.0,
-            request_timeout=timeout_in_ms / 1000.0 if timeout_in_ms > 0 else None,
-            on_request_timeout=self._timed_out)
+            read_timeout=read_timeout_in_ms / 1000.0)
 
     @property
     def server_address(self):
@@ -152,10 +148,3 @@ class HttpServer:
             return net_http.Response(400, headers, text.encode("utf-8"))
         text = self._metrics.prometheus_text()
         return net_http.Response(200, headers, text.encode("utf-8"))
-
-    def _timed_out(self, request) -> net_http.Response:
-        del request
-        body = json_tensor.error_json(
-            f"Request did not complete within {self._timeout_in_ms} ms "
-            "(--rest_api_timeout_in_ms)")
-        return self._api_reply(504, [_JSON], body)

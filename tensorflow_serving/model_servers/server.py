@@ -412,7 +412,7 @@ class Server:
             page = _PrometheusPage(prometheus_exporter.PrometheusExporter())
         try:
             self._http_server = http_server.HttpServer(
-                o.http_port, handler, o.http_timeout_in_ms, metrics=page,
+                o.http_port, handler, metrics=page,
                 metrics_path=(monitoring.path or prometheus_page_path())
                 if monitoring else None,
                 num_threads=o.http_num_threads, enable_cors=o.http_enable_cors,
