@@ -139,8 +139,7 @@ class HttpRestApiHandler:
                     raise status_lib.invalid_argument("Missing model name in request.")
                 return 200, run(spec, body)
             verb = key[1]
-            with run_options.scope(self._timeout, model, api):
-                return 200, run(spec, body)
+            return 200, run(spec, body)
         except status_lib.ServingError as e:
             code = e.code
             return status_lib.http_status(e.code), json_tensor.error_json(e.message)
@@ -193,12 +192,18 @@ class HttpRestApiHandler:
             signature_name, inputs, fmt = json_tensor.parse_predict_request(
                 body, lambda name: self._input_dtypes(spec, name))
         request.model_spec.signature_name = signature_name
-        with self._core.servable_handle(request.model_spec) as handle:
+        with self._run_scope(spec, "Predict"), \
+                self._core.servable_handle(request.model_spec) as handle:
             _, outputs = predict_util.run_predict(handle.servable, signature_name,
                                                   inputs)
         if json_worker.is_large_output(outputs):
             return self._json_worker.make_predict_response(outputs, fmt)
         return json_tensor.make_predict_response(outputs, fmt)
+
+    def _run_scope(self, spec, api: str):
+        """--rest_api_timeout_in_ms for the model run, as upstream's RunOptions:
+        it starts when the body has been read, not when the request arrived."""
+        return run_options.scope(self._timeout, spec.name, api)
 
     def _input_dtypes(self, spec, signature_name):
         """Upstream's GetInfoMap: its own handle, released before Predict."""
@@ -226,14 +231,16 @@ class HttpRestApiHandler:
     def _classify(self, spec, body) -> bytes:
         request = classification_pb2.ClassificationRequest(model_spec=spec)
         json_tensor.fill_classify_regress_request(body, request)
-        with self._core.servable_handle(request.model_spec) as handle:
+        with self._run_scope(spec, "Classify"), \
+                self._core.servable_handle(request.model_spec) as handle:
             response = classifier.classify(handle, request)
         return json_tensor.make_classification_response(response.result)
 
     def _regress(self, spec, body) -> bytes:
         request = regression_pb2.RegressionRequest(model_spec=spec)
         json_tensor.fill_classify_regress_request(body, request)
-        with self._core.servable_handle(request.model_spec) as handle:
+        with self._run_scope(spec, "Regress"), \
+                self._core.servable_handle(request.model_spec) as handle:
             response = regressor.regress(handle, request)
         return json_tensor.make_regression_response(response.result)
 
