@@ -61,6 +61,14 @@ class FlagsTest(parameterized.TestCase):
         ("positional", ["--model_base_path=/a", "extra"], "extra"),
         ("channel_args", ["--model_base_path=/a", "--grpc_channel_arguments=x"],
          "--grpc_channel_arguments"),
+        ("rest_max_connections", ["--model_base_path=/a",
+                                  "--rest_api_max_connections=0"],
+         "--rest_api_max_connections"),
+        ("rest_max_body", ["--model_base_path=/a", "--rest_api_max_body_bytes=-1"],
+         "--rest_api_max_body_bytes"),
+        ("rest_read_timeout", ["--model_base_path=/a",
+                               "--rest_api_read_timeout_in_ms=0"],
+         "--rest_api_read_timeout_in_ms"),
     )
     def test_bad_command_line(self, args, fragment):
         self.assertFailsWithOneLine(args, fragment)
@@ -134,7 +142,8 @@ class UpstreamLaunchLinesTest(server_runner.ServerTestCase):
         listed = re.findall(r"^  --(?:\[no\])?(\w+):", result.stdout + result.stderr,
                             re.MULTILINE)
         # Ours, beyond upstream's: each documented in the README.
-        ours = ["max_tensor_fill_bytes"]
+        ours = ["max_tensor_fill_bytes", "rest_api_max_connections",
+                "rest_api_max_body_bytes", "rest_api_read_timeout_in_ms"]
         self.assertCountEqual(listed, UPSTREAM_FLAGS + ours)
 
     def test_every_upstream_flag_on_one_command_line(self):

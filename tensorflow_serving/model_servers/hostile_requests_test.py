@@ -91,7 +91,7 @@ class HostileRequestsTest(absltest.TestCase):
         with steady_client.SteadyClient(self.server, _MODEL) as steady:
             with concurrent.futures.ThreadPoolExecutor(4) as pool:
                 answers = list(pool.map(attack, range(8)))
-        steady.assert_unharmed(self, _STALL_SECONDS)
+        steady.check(self, _STALL_SECONDS)
         for code, details in answers:
             self.assertEqual(grpc.StatusCode.INVALID_ARGUMENT, code)
             self.assertIn("tensor parsing error: x", details)
@@ -112,7 +112,7 @@ class HostileRequestsTest(absltest.TestCase):
             nested = self._rest(b'{"instances": ' + b"[" * depth + b"1.0"
                                 + b"]" * depth + b"}")
             huge_int = self._rest(b'{"instances": [' + b"9" * 5000 + b"]}")
-        steady.assert_unharmed(self, _STALL_SECONDS)
+        steady.check(self, _STALL_SECONDS)
         self.assertEqual(400, nested[0], nested[1][:200])
         self.assertEqual({"error": "tensor parsing error: x"}, json.loads(nested[1]))
         self.assertEqual(400, huge_int[0])
@@ -132,7 +132,7 @@ class HostileRequestsTest(absltest.TestCase):
                     predict(b"\xff\xff\xff" + bytes([i]), timeout=30)
                 # grpc's (and upstream's) answer to a message that does not parse.
                 self.assertEqual(grpc.StatusCode.INTERNAL, cm.exception.code())
-        steady.assert_unharmed(self, _STALL_SECONDS)
+        steady.check(self, _STALL_SECONDS)
         new_logs = self.server.logs()[logs_before:]
         self.assertLessEqual(new_logs.count("Exception deserializing"), 2, new_logs[-2000:])
         self.assertLess(len(new_logs), 20000)
@@ -174,7 +174,7 @@ class ReloadStormTest(absltest.TestCase):
         with server_runner.ServerRunner(
                 [f"--model_config_file={config_path}", "--grpc_max_threads=4",
                  "--max_num_load_retries=3", "--load_retry_interval_micros=500000"],
-                rest=False) as server:
+                rest=True) as server:
             server.start([_MODEL])
             stub = server.model_stub
 
@@ -190,7 +190,7 @@ class ReloadStormTest(absltest.TestCase):
             with steady_client.SteadyClient(server, _MODEL) as steady:
                 with concurrent.futures.ThreadPoolExecutor(8) as pool:
                     answers = list(pool.map(reload, range(8)))
-            steady.assert_unharmed(self, _STALL_SECONDS)
+            steady.check(self, _STALL_SECONDS)
             # A last reload queues behind the others: once it answers, every
             # earlier one has run (or been skipped).
             stub.HandleReloadConfigRequest(

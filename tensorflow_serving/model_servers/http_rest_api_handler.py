@@ -28,6 +28,7 @@ from tensorflow_serving.apis import model_pb2
 from tensorflow_serving.apis import predict_pb2
 from tensorflow_serving.apis import regression_pb2
 from tensorflow_serving.model_servers import get_model_status_impl
+from tensorflow_serving.model_servers import json_worker
 from tensorflow_serving.servables.tensorflow import classifier
 from tensorflow_serving.servables.tensorflow import get_model_metadata_impl
 from tensorflow_serving.servables.tensorflow import predict_util
@@ -111,6 +112,7 @@ class HttpRestApiHandler:
     def __init__(self, core, timeout_in_ms: int = 0):
         self._core = core
         self._timeout = timeout_in_ms / 1000.0 if timeout_in_ms > 0 else None
+        self._json_worker = json_worker.JsonWorker()
         self._apis = {
             ("POST", "predict"): ("Predict", self._predict),
             ("POST", "classify"): ("Classify", self._classify),
@@ -137,8 +139,7 @@ class HttpRestApiHandler:
                     raise status_lib.invalid_argument("Missing model name in request.")
                 return 200, run(spec, body)
             verb = key[1]
-            with run_options.scope(self._timeout, model, api):
-                return 200, run(spec, body)
+            return 200, run(spec, body)
         except status_lib.ServingError as e:
             code = e.code
             return status_lib.http_status(e.code), json_tensor.error_json(e.message)
@@ -182,37 +183,64 @@ class HttpRestApiHandler:
 
     def _predict(self, spec, body) -> bytes:
         request = predict_pb2.PredictRequest(model_spec=spec)
-
-        def input_dtypes(signature_name):
-            # Upstream's GetInfoMap: its own handle, released before Predict.
-            with self._core.servable_handle(spec) as handle:
-                name = signature_name or util.DEFAULT_SIGNATURE
-                signature_def = handle.servable.signature_defs.get(name)
-                if signature_def is None:
-                    raise status_lib.invalid_argument(
-                        f'Serving signature name: "{name}" not found in signature def')
-                return {alias: info.dtype
-                        for alias, info in signature_def.inputs.items()}
-
-        signature_name, inputs, fmt = json_tensor.parse_predict_request(
-            body, input_dtypes)
+        if len(body) >= json_worker.LARGE_BODY_BYTES:
+            # Parsed in a worker process, so it never stalls other requests.
+            signatures, error = self._signature_dtypes(spec)
+            signature_name, inputs, fmt = self._json_worker.parse_predict_request(
+                body, signatures, error)
+        else:
+            signature_name, inputs, fmt = json_tensor.parse_predict_request(
+                body, lambda name: self._input_dtypes(spec, name))
         request.model_spec.signature_name = signature_name
-        with self._core.servable_handle(request.model_spec) as handle:
+        with self._run_scope(spec, "Predict"), \
+                self._core.servable_handle(request.model_spec) as handle:
             _, outputs = predict_util.run_predict(handle.servable, signature_name,
                                                   inputs)
+        if json_worker.is_large_output(outputs):
+            return self._json_worker.make_predict_response(outputs, fmt)
         return json_tensor.make_predict_response(outputs, fmt)
+
+    def _run_scope(self, spec, api: str):
+        """--rest_api_timeout_in_ms for the model run, as upstream's RunOptions:
+        it starts when the body has been read, not when the request arrived."""
+        return run_options.scope(self._timeout, spec.name, api)
+
+    def _input_dtypes(self, spec, signature_name):
+        """Upstream's GetInfoMap: its own handle, released before Predict."""
+        with self._core.servable_handle(spec) as handle:
+            name = signature_name or util.DEFAULT_SIGNATURE
+            signature_def = handle.servable.signature_defs.get(name)
+            if signature_def is None:
+                raise status_lib.invalid_argument(
+                    f'Serving signature name: "{name}" not found in signature def')
+            return {alias: info.dtype for alias, info in signature_def.inputs.items()}
+
+    def _signature_dtypes(self, spec):
+        """({signature: {alias: dtype}}, None), or (None, the lookup's error)."""
+        try:
+            with self._core.servable_handle(spec) as handle:
+                return {name: {alias: info.dtype for alias, info in sd.inputs.items()}
+                        for name, sd in handle.servable.signature_defs.items()}, None
+        except status_lib.ServingError as e:
+            return None, e
+
+    def close(self) -> None:
+        """Stops the JSON worker, if one was started."""
+        self._json_worker.close()
 
     def _classify(self, spec, body) -> bytes:
         request = classification_pb2.ClassificationRequest(model_spec=spec)
         json_tensor.fill_classify_regress_request(body, request)
-        with self._core.servable_handle(request.model_spec) as handle:
+        with self._run_scope(spec, "Classify"), \
+                self._core.servable_handle(request.model_spec) as handle:
             response = classifier.classify(handle, request)
         return json_tensor.make_classification_response(response.result)
 
     def _regress(self, spec, body) -> bytes:
         request = regression_pb2.RegressionRequest(model_spec=spec)
         json_tensor.fill_classify_regress_request(body, request)
-        with self._core.servable_handle(request.model_spec) as handle:
+        with self._run_scope(spec, "Regress"), \
+                self._core.servable_handle(request.model_spec) as handle:
             response = regressor.regress(handle, request)
         return json_tensor.make_regression_response(response.result)
 

@@ -1,199 +1,150 @@
-"""The HTTP/REST listener: ThreadingHTTPServer with keep-alive, upstream's routes.
+"""The HTTP/REST front end, as upstream's model_servers/http_server.cc.
 
-/v1/... goes to HttpRestApiHandler, the Prometheus path (when enabled) to the
-metrics, anything else is a 404 like upstream's evhttp server. Tracks requests
-in flight so a graceful stop can wait for them.
+Routes each request as upstream does: the Prometheus path (when monitoring
+enables it) to the metrics page, any path matching /v1/... to
+HttpRestApiHandler, with OPTIONS answering CORS preflights and, under
+--rest_api_enable_cors_support, upstream's CORS headers on every /v1 reply;
+anything else gets evhttp's 404 page. The transport (connections, limits,
+deadlines, drain) is util/net_http/server.py.
 """
 
-import email.utils
-import http.server
-import socket
-import socketserver
-import threading
-import time
+import os
+import re
 
 from absl import logging
 
 from tensorflow_serving.model_servers import http_rest_api_handler
-from tensorflow_serving.util import json_tensor
+from tensorflow_serving.util.net_http import server as net_http
 
-_MAX_BODY = 2**31 - 1
+DEFAULT_MAX_CONNECTIONS = 4096
+DEFAULT_READ_TIMEOUT_MS = 50000  # libevent's read timeout, which upstream keeps
 
-
-class _InFlight:
-    def __init__(self):
-        self._cond = threading.Condition()
-        self._n = 0
-
-    def __enter__(self):
-        with self._cond:
-            self._n += 1
-
-    def __exit__(self, *exc):
-        with self._cond:
-            self._n -= 1
-            if self._n == 0:
-                self._cond.notify_all()
-
-    def wait_idle(self, timeout: float) -> bool:
-        with self._cond:
-            return self._cond.wait_for(lambda: self._n == 0, timeout)
+_CORS_HEADERS = (("Access-Control-Allow-Origin", "*"),
+                 ("Access-Control-Allow-Methods", "POST, GET"),
+                 ("Access-Control-Allow-Headers", "Content-Type"))
+_JSON = ("Content-Type", "application/json")
+_PREFLIGHT_ORIGIN = re.compile(r"https?://")
+# Descriptors kept back from the connection cap for gRPC, models and logs.
+_RESERVED_DESCRIPTORS = 256
 
 
-_date_cache = (0, "")
-
-
-def _http_date(timestamp=None) -> str:
-    """RFC 7231 date of now, formatted once a second (it is on every response)."""
-    global _date_cache  # pylint: disable=global-statement
-    if timestamp is not None:
-        return email.utils.formatdate(timestamp, usegmt=True)
-    now = int(time.time())
-    cached = _date_cache
-    if cached[0] != now:
-        cached = _date_cache = (now, email.utils.formatdate(now, usegmt=True))
-    return cached[1]
-
-
-class _RequestHandler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    # Our responses leave in one write (see _send), and TCP_NODELAY keeps
-    # any other write (errors from http.server itself) from waiting for the
-    # client's delayed ACK (~40 ms a response on Linux).
-    disable_nagle_algorithm = True
-    server_version = "TensorFlowServing"
-    sys_version = ""
-
-    def log_message(self, format, *args):  # pylint: disable=redefined-builtin
-        logging.vlog(1, "REST %s - " + format, self.address_string(), *args)
-
-    def log_request(self, code="-", size="-"):
-        if logging.vlog_is_on(1):
-            super().log_request(code, size)
-
-    def date_time_string(self, timestamp=None):
-        return _http_date(timestamp)
-
-    def _send(self, code: int, body: bytes, content_type="application/json"):
-        self.send_response(code)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        if self.server.enable_cors:
-            self.send_header("Access-Control-Allow-Origin", "*")
-        if self.server.stopping:
-            self.send_header("Connection", "close")
-            self.close_connection = True
-        if self.command == "HEAD" or not body:
-            self.end_headers()
-        elif self.request_version != "HTTP/0.9":
-            # Headers and body in one write: one syscall, one segment.
-            self._headers_buffer.append(b"\r\n" + body)
-            self.flush_headers()
-        else:
-            self.wfile.write(body)
-
-    def _read_body(self) -> bytes:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks = []
-            while True:
-                size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return b"".join(chunks)
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-        length = int(self.headers.get("Content-Length") or 0)
-        if length < 0 or length > _MAX_BODY:
-            raise ValueError("bad Content-Length")
-        return self.rfile.read(length) if length else b""
-
-    def _handle(self):
-        server = self.server
-        with server.in_flight:
-            try:
-                body = self._read_body() if self.command == "POST" else b""
-            except (ValueError, OSError):
-                self.close_connection = True
-                self._send(400, json_tensor.error_json("Malformed request body"))
-                return
-            path = self.path
-            if server.metrics_path and path.split("?", 1)[0] == server.metrics_path:
-                if self.command != "GET":
-                    self._send(405, b"")
-                    return
-                text = server.metrics.prometheus_text().encode("utf-8")
-                self._send(200, text, "text/plain; version=0.0.4")
-                return
-            if not http_rest_api_handler.PATH_REGEX.fullmatch(path.split("?", 1)[0]):
-                self._send(404, b"<html><title>404 Not Found</title></html>",
-                           "text/html")
-                return
-            with server.workers:
-                code, out = server.rest_handler.process(self.command, path, body)
-            self._send(code, out)
-
-    do_GET = do_POST = _handle
-
-    def do_OPTIONS(self):
-        if not self.server.enable_cors:
-            self._handle()
-            return
-        self.send_response(204)
-        self.send_header("Access-Control-Allow-Origin", "*")
-        self.send_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-        self.send_header("Access-Control-Allow-Headers",
-                         self.headers.get("Access-Control-Request-Headers", "*"))
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def do_PUT(self):
-        self._handle()
-
-    def do_DELETE(self):
-        self._handle()
-
-    def handle_one_request(self):
+def _memory_bytes() -> int | None:
+    """The memory this process may use: its cgroup's limit, else the RAM."""
+    limits = []
+    try:
+        limits.append(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError):
+        pass
+    for path in ("/sys/fs/cgroup/memory.max",
+                 "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
         try:
-            super().handle_one_request()
-        except (ConnectionError, socket.timeout, TimeoutError):
-            self.close_connection = True
+            with open(path, encoding="ascii") as f:
+                limits.append(int(f.read().strip()))
+        except (OSError, ValueError):
+            continue
+    limits = [n for n in limits if n > 0]
+    return min(limits) if limits else None
 
 
-class HttpServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    allow_reuse_address = True
-    request_queue_size = 128
+def default_max_body_bytes() -> int | None:
+    """Half the memory the process may use (None if unknown: no cap).
 
-    def __init__(self, port: int, rest_handler, timeout_in_ms: int = 30000,
+    Upstream sets no body limit (libevent's default is unlimited), but it
+    holds a body at least twice while serving it (the bytes and the parsed
+    JSON), so it cannot serve a larger one in the same memory either.
+    """
+    memory = _memory_bytes()
+    return memory // 2 if memory else None
+
+
+def connection_limit(requested: int) -> int:
+    """`requested`, lowered to what the open-file limit allows."""
+    try:
+        import resource  # pylint: disable=g-import-not-at-top
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (ImportError, OSError, ValueError):
+        return requested
+    if soft == resource.RLIM_INFINITY:
+        return requested
+    allowed = max(1, soft - _RESERVED_DESCRIPTORS)
+    if allowed < requested:
+        logging.warning("--rest_api_max_connections=%d exceeds what the open "
+                        "file limit (%d) allows; using %d", requested, soft,
+                        allowed)
+        return allowed
+    return requested
+
+
+class HttpServer:
+    """Serves the REST API on `port`; start(), then stop(grace)."""
+
+    def __init__(self, port: int, rest_handler,
                  metrics=None, metrics_path: str | None = None,
-                 host: str = "0.0.0.0", num_threads: int = 0,
-                 enable_cors: bool = False):
-        self.rest_handler = rest_handler
-        # Connections get a thread each (keep-alive); --rest_api_num_threads
-        # bounds how many requests run at once.
-        self.workers = threading.BoundedSemaphore(max(1, num_threads or 64))
-        self.enable_cors = enable_cors
-        self.metrics = metrics
-        self.metrics_path = metrics_path if metrics is not None else None
-        self.in_flight = _InFlight()
-        self.stopping = False
-        handler = type("Handler", (_RequestHandler,), {
-            "timeout": timeout_in_ms / 1000.0 if timeout_in_ms > 0 else None})
-        super().__init__((host, port), handler)
-        self._thread = None
+                 host: str | None = None, num_threads: int = 0,
+                 enable_cors: bool = False,
+                 max_connections: int = DEFAULT_MAX_CONNECTIONS,
+                 max_body_bytes: int = 0,
+                 read_timeout_in_ms: int = DEFAULT_READ_TIMEOUT_MS):
+        """read_timeout_in_ms bounds reading a request and writing its reply;
+        max_body_bytes <= 0 means default_max_body_bytes(); host None listens
+        on every address, IPv6 and IPv4. --rest_api_timeout_in_ms is the
+        handler's: as upstream, it bounds the model run (RunOptions)."""
+        self._rest_handler = rest_handler
+        self._enable_cors = enable_cors
+        self._metrics = metrics
+        self._metrics_path = metrics_path if metrics is not None else None
+        self._server = net_http.Server(
+            self._dispatch, port, host=host,
+            num_threads=max(1, num_threads or 4 * (os.cpu_count() or 1)),
+            max_connections=connection_limit(max_connections),
+            max_body_bytes=(max_body_bytes if max_body_bytes > 0
+                            else default_max_body_bytes()),
+            read_timeout=read_timeout_in_ms / 1000.0)
+
+    @property
+    def server_address(self):
+        return self._server.address
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self.serve_forever,
-                                        kwargs={"poll_interval": 0.2},
-                                        name="http_server", daemon=True)
-        self._thread.start()
+        self._server.start()
 
     def stop(self, grace_seconds: float) -> None:
-        """Stops accepting, waits up to grace_seconds for requests in flight."""
-        self.stopping = True
-        self.shutdown()
-        self.server_close()
-        if not self.in_flight.wait_idle(grace_seconds):
-            logging.warning("HTTP requests still in flight after %.1fs", grace_seconds)
+        """Refuses new requests, waits up to grace_seconds for those in flight."""
+        if not self._server.stop(grace_seconds):
+            logging.warning("HTTP requests still in flight after %.1fs",
+                            grace_seconds)
+
+    def _api_reply(self, status: int, headers: list, body: bytes):
+        if self._enable_cors:
+            headers.extend(_CORS_HEADERS)
+        return net_http.Response(status, headers, body)
+
+    def _dispatch(self, request: net_http.Request) -> net_http.Response:
+        if self._metrics_path and request.path == self._metrics_path:
+            return self._prometheus(request)
+        uri_path = request.uri_path
+        if not http_rest_api_handler.PATH_REGEX.fullmatch(uri_path):
+            logging.vlog(1, "Ignoring HTTP request: %s %s", request.method,
+                         uri_path)
+            return net_http.error_response(404)
+        if request.method == "OPTIONS":
+            # A CORS preflight: upstream answers it whether or not CORS
+            # support is on, with no body and no Content-Type of its own.
+            origin = request.header("Origin") or ""
+            status = 200 if _PREFLIGHT_ORIGIN.search(origin) else 400
+            return self._api_reply(status, [], b"")
+        status, body = self._rest_handler.process(request.method, uri_path,
+                                                  request.body)
+        if status != 200:
+            logging.vlog(1, "Error Processing HTTP/REST request: %s %s (%d)",
+                         request.method, uri_path, status)
+        return self._api_reply(status, [_JSON], body)
+
+    def _prometheus(self, request) -> net_http.Response:
+        headers = [("Content-Type", "text/plain")]
+        if request.uri_path != self._metrics_path:
+            text = (f"Unexpected path: {request.uri_path}. "
+                    f"Should be {self._metrics_path}")
+            return net_http.Response(400, headers, text.encode("utf-8"))
+        text = self._metrics.prometheus_text()
+        return net_http.Response(200, headers, text.encode("utf-8"))

@@ -185,6 +185,7 @@ class Server:
         self._stop_polling = threading.Event()
         self._poll_thread = None
         self._reload_pool = None
+        self._rest_handler = None
         self.grpc_port = None
         self.http_port = None
 
@@ -496,7 +497,7 @@ class Server:
         from tensorflow_serving.model_servers import http_server
         # pylint: enable=g-import-not-at-top
         o = self._options
-        handler = http_rest_api_handler.HttpRestApiHandler(
+        handler = self._rest_handler = http_rest_api_handler.HttpRestApiHandler(
             self._core, timeout_in_ms=o.http_timeout_in_ms)
         page = None
         if monitoring is not None:
@@ -504,10 +505,13 @@ class Server:
             page = _PrometheusPage(prometheus_exporter.PrometheusExporter())
         try:
             self._http_server = http_server.HttpServer(
-                o.http_port, handler, o.http_timeout_in_ms, metrics=page,
+                o.http_port, handler, metrics=page,
                 metrics_path=(monitoring.path or prometheus_page_path())
                 if monitoring else None,
-                num_threads=o.http_num_threads, enable_cors=o.http_enable_cors)
+                num_threads=o.http_num_threads, enable_cors=o.http_enable_cors,
+                max_connections=o.http_max_connections,
+                max_body_bytes=o.http_max_body_bytes,
+                read_timeout_in_ms=o.http_read_timeout_in_ms)
         except OSError as e:
             logging.error("Failed to start HTTP Server at localhost:%d: %s",
                           o.http_port, e.strerror or e)
@@ -554,6 +558,7 @@ class Server:
             events.append(self._grpc_server.stop(grace))
         if self._http_server is not None:
             self._http_server.stop(grace)
+            self._rest_handler.close()
         for event in events:
             event.wait(grace + 1)
         if self._reload_pool is not None:

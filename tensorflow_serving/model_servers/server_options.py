@@ -187,6 +187,21 @@ class Options:
         no_effect="the profiler service is not served")
 
     # Flags upstream does not have.
+    http_max_connections: int = _option(
+        "rest_api_max_connections", 4096, "Not in upstream. Most open HTTP/REST "
+        "connections (lowered to the open-file limit); at the limit, the one "
+        "idle the longest is closed to admit a new one.", lower_bound=1,
+        upstream=False)
+    http_max_body_bytes: int = _option(
+        "rest_api_max_body_bytes", 0, "Not in upstream. Largest HTTP/REST request "
+        "body, with Content-Length or chunked; larger ones get 413. 0: half the "
+        "memory available to the server.", lower_bound=0, upstream=False)
+    http_read_timeout_in_ms: int = _option(
+        "rest_api_read_timeout_in_ms", 50000, "Not in upstream. Time allowed to "
+        "receive an HTTP/REST request's headers (from their first byte) and its "
+        "body (from its start, plus 1 s per 64 KiB received), and to send a "
+        "reply; also the idle time after which a keep-alive connection closes.",
+        lower_bound=1, upstream=False)
     max_tensor_fill_bytes: int = _option(
         "max_tensor_fill_bytes", 64 << 20, "Not in upstream. A request tensor "
         "whose *_val list is shorter than its shape is filled with its last value, "

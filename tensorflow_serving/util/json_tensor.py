@@ -22,10 +22,6 @@ import enum
 import re
 
 import numpy as np
-from tensorflow.core.example import example_pb2
-from tensorflow.core.framework import tensor_pb2
-from tensorflow.core.framework import types_pb2
-
 from tensorflow_serving.util import json_text
 from tensorflow_serving.util import status
 
@@ -46,15 +42,34 @@ _INT64_MAX = 2**63 - 1
 _UINT32_MAX = 2**32 - 1
 
 
+class DataType:
+    """TensorFlow's DataType enum values (types.proto), without importing TensorFlow.
+
+    Parsing large request bodies happens in worker processes, which must start
+    fast and small: they import numpy and this module only.
+    """
+    DT_INVALID, DT_FLOAT, DT_DOUBLE, DT_INT32, DT_UINT8, DT_INT16, DT_INT8 = range(7)
+    DT_STRING, DT_COMPLEX64, DT_INT64, DT_BOOL = 7, 8, 9, 10
+    DT_BFLOAT16, DT_UINT16, DT_COMPLEX128, DT_HALF = 14, 17, 18, 19
+    DT_RESOURCE, DT_VARIANT, DT_UINT32, DT_UINT64 = 20, 21, 22, 23
+
+
+# TensorFlow's DataTypeString names of the dtypes above and the quantized ones.
+_DTYPE_NAMES = {
+    0: "invalid", 1: "float", 2: "double", 3: "int32", 4: "uint8", 5: "int16",
+    6: "int8", 7: "string", 8: "complex64", 9: "int64", 10: "bool", 11: "qint8",
+    12: "quint8", 13: "qint32", 14: "bfloat16", 15: "qint16", 16: "quint16",
+    17: "uint16", 18: "complex128", 19: "half", 20: "resource", 21: "variant",
+    22: "uint32", 23: "uint64"}
+
+
 class JsonPredictRequestFormat(enum.Enum):
     ROW = "row"
     COLUMNAR = "columnar"
 
 
 def _dtype_string(dtype: int) -> str:
-    if dtype in types_pb2.DataType.values():
-        return types_pb2.DataType.Name(dtype)[3:].lower()
-    return str(dtype)
+    return _DTYPE_NAMES.get(dtype, str(dtype))
 
 
 def _format_error(value, *parts) -> status.ServingError:
@@ -152,25 +167,25 @@ def _dense_shape(value) -> list[int]:
 def _leaf(value, dtype: int):
     """Upstream's AddValueToTensor for one scalar JSON value."""
     if isinstance(value, dict):
-        if dtype == types_pb2.DT_STRING:
+        if dtype == DataType.DT_STRING:
             return _decode_b64_object(value)
         raise _type_error(value, dtype)
-    if dtype in (types_pb2.DT_FLOAT, types_pb2.DT_DOUBLE):
+    if dtype in (DataType.DT_FLOAT, DataType.DT_DOUBLE):
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    elif dtype in (types_pb2.DT_INT32, types_pb2.DT_INT16, types_pb2.DT_INT8,
-                   types_pb2.DT_UINT8):
+    elif dtype in (DataType.DT_INT32, DataType.DT_INT16, DataType.DT_INT8,
+                   DataType.DT_UINT8):
         ok = type(value) is int and _INT32_MIN <= value <= _INT32_MAX
-    elif dtype == types_pb2.DT_STRING:
+    elif dtype == DataType.DT_STRING:
         if not isinstance(value, str):
             raise _type_error(value, dtype)
         return json_text.to_bytes(value)
-    elif dtype == types_pb2.DT_INT64:
+    elif dtype == DataType.DT_INT64:
         ok = type(value) is int and json_text.INT64_MIN <= value <= _INT64_MAX
-    elif dtype == types_pb2.DT_BOOL:
+    elif dtype == DataType.DT_BOOL:
         ok = isinstance(value, bool)
-    elif dtype == types_pb2.DT_UINT32:
+    elif dtype == DataType.DT_UINT32:
         ok = type(value) is int and 0 <= value <= _UINT32_MAX
-    elif dtype == types_pb2.DT_UINT64:
+    elif dtype == DataType.DT_UINT64:
         ok = type(value) is int and 0 <= value <= json_text.UINT64_MAX
     else:
         raise status.unimplemented(
@@ -214,33 +229,47 @@ def _fill(value, dtype: int, shape: list[int]) -> list:
 
 _END = object()
 _MAX_RANK = 64  # numpy's limit on dimensions
-# Stands in for a tensor too deep to build; it never decodes.
-_UNBUILDABLE = tensor_pb2.TensorProto(dtype=types_pb2.DT_INVALID)
+
+
+class _Unbuildable:
+    """Stands in for a tensor too deep to build: Predict refuses it.
+
+    It reads as a TensorProto of DT_INVALID, which never decodes.
+    """
+
+    dtype = DataType.DT_INVALID
+    tensor_content = b""
+
+    def __repr__(self):
+        return "UNBUILDABLE"
+
+
+UNBUILDABLE = _Unbuildable()
 
 _NUMPY = {
-    types_pb2.DT_FLOAT: np.float32,
-    types_pb2.DT_DOUBLE: np.float64,
-    types_pb2.DT_INT32: np.int32,
-    types_pb2.DT_INT16: np.int16,
-    types_pb2.DT_INT8: np.int8,
-    types_pb2.DT_UINT8: np.uint8,
-    types_pb2.DT_INT64: np.int64,
-    types_pb2.DT_BOOL: np.bool_,
-    types_pb2.DT_UINT32: np.uint32,
-    types_pb2.DT_UINT64: np.uint64,
+    DataType.DT_FLOAT: np.float32,
+    DataType.DT_DOUBLE: np.float64,
+    DataType.DT_INT32: np.int32,
+    DataType.DT_INT16: np.int16,
+    DataType.DT_INT8: np.int8,
+    DataType.DT_UINT8: np.uint8,
+    DataType.DT_INT64: np.int64,
+    DataType.DT_BOOL: np.bool_,
+    DataType.DT_UINT32: np.uint32,
+    DataType.DT_UINT64: np.uint64,
 }
 
 
 def _leaves_to_array(leaves: list, dtype: int, shape) -> np.ndarray:
-    if dtype == types_pb2.DT_STRING:
+    if dtype == DataType.DT_STRING:
         out = np.empty(len(leaves), dtype=object)
         out[:] = leaves
         return out.reshape(shape)
     np_dtype = _NUMPY[dtype]
-    if dtype in (types_pb2.DT_FLOAT, types_pb2.DT_DOUBLE):
+    if dtype in (DataType.DT_FLOAT, DataType.DT_DOUBLE):
         # Integers become doubles first, as RapidJSON's GetFloat does.
         return np.array(leaves, dtype=np.float64).astype(np_dtype).reshape(shape)
-    if dtype in (types_pb2.DT_INT16, types_pb2.DT_INT8, types_pb2.DT_UINT8):
+    if dtype in (DataType.DT_INT16, DataType.DT_INT8, DataType.DT_UINT8):
         # int_val carries int32s; TensorFlow narrows them as a C++ cast does.
         return np.array(leaves, dtype=np.int32).astype(np_dtype).reshape(shape)
     return np.array(leaves, dtype=np_dtype).reshape(shape)
@@ -249,7 +278,7 @@ def _leaves_to_array(leaves: list, dtype: int, shape) -> np.ndarray:
 def _fast_array(value, dtype: int, shape, plain_numbers: bool):
     """The array numpy builds from plain numeric JSON, when it is what upstream
     would build; None where the careful path must decide."""
-    if not plain_numbers or dtype not in _NUMPY or dtype == types_pb2.DT_BOOL:
+    if not plain_numbers or dtype not in _NUMPY or dtype == DataType.DT_BOOL:
         return None
     try:
         raw = np.array(value)
@@ -258,7 +287,7 @@ def _fast_array(value, dtype: int, shape, plain_numbers: bool):
     if list(raw.shape) != shape:
         return None
     kind = raw.dtype.kind
-    if dtype in (types_pb2.DT_FLOAT, types_pb2.DT_DOUBLE):
+    if dtype in (DataType.DT_FLOAT, DataType.DT_DOUBLE):
         if kind not in "fiu":
             return None
         return raw.astype(np.float64, copy=False).astype(_NUMPY[dtype])
@@ -266,13 +295,13 @@ def _fast_array(value, dtype: int, shape, plain_numbers: bool):
         return None
     if raw.size:
         low, high = int(raw.min()), int(raw.max())
-        limits = {types_pb2.DT_INT64: (json_text.INT64_MIN, _INT64_MAX),
-                  types_pb2.DT_UINT32: (0, _UINT32_MAX),
-                  types_pb2.DT_UINT64: (0, json_text.UINT64_MAX)}
+        limits = {DataType.DT_INT64: (json_text.INT64_MIN, _INT64_MAX),
+                  DataType.DT_UINT32: (0, _UINT32_MAX),
+                  DataType.DT_UINT64: (0, json_text.UINT64_MAX)}
         lo, hi = limits.get(dtype, (_INT32_MIN, _INT32_MAX))
         if low < lo or high > hi:
             return None
-    if dtype in (types_pb2.DT_INT16, types_pb2.DT_INT8, types_pb2.DT_UINT8):
+    if dtype in (DataType.DT_INT16, DataType.DT_INT8, DataType.DT_UINT8):
         return raw.astype(np.int32).astype(_NUMPY[dtype])
     return raw.astype(_NUMPY[dtype])
 
@@ -280,9 +309,9 @@ def _fast_array(value, dtype: int, shape, plain_numbers: bool):
 def value_to_array(value, dtype: int, plain_numbers: bool = False):
     """One JSON value -> (tensor of `dtype`, its shape, its number of values).
 
-    The tensor is a TensorProto that decodes to nothing when it is deeper
-    than numpy can hold: the request then fails where upstream's fails for
-    tensors it cannot build ("tensor parsing error: <alias>").
+    The tensor is UNBUILDABLE when it is deeper than numpy can hold: Predict
+    then refuses it where upstream's refuses tensors it cannot build
+    ("tensor parsing error: <alias>").
     """
     shape = _dense_shape(value)
     array = _fast_array(value, dtype, shape, plain_numbers)
@@ -290,7 +319,7 @@ def value_to_array(value, dtype: int, plain_numbers: bool = False):
         return array, shape, array.size
     leaves = _fill(value, dtype, shape)
     if len(shape) > _MAX_RANK:
-        return _UNBUILDABLE, shape, len(leaves)
+        return UNBUILDABLE, shape, len(leaves)
     return _leaves_to_array(leaves, dtype, shape), shape, len(leaves)
 
 
@@ -307,7 +336,7 @@ def parse_predict_request(body: bytes, input_dtypes):
     `input_dtypes(signature_name)` returns {alias: DataType} of the named
     signature's inputs (it may raise, e.g. for an unknown signature).
     Returns (signature_name, {alias: tensor}, JsonPredictRequestFormat); a
-    tensor is an ndarray, or a TensorProto (see value_to_array).
+    tensor is an ndarray, or UNBUILDABLE (see value_to_array).
     """
     doc = parse_json_object(body)
     signature_name = _signature_name(doc)
@@ -368,7 +397,7 @@ class _Instances:
         self.arrays[name].append(array)
 
     def stacked(self) -> dict:
-        return {name: _UNBUILDABLE if any(a is _UNBUILDABLE for a in arrays)
+        return {name: UNBUILDABLE if any(a is UNBUILDABLE for a in arrays)
                 else np.stack(arrays) for name, arrays in self.arrays.items()}
 
 
@@ -503,10 +532,86 @@ def _write_values(writer, array: np.ndarray, name: str, first_dim: int) -> None:
 _NUMPY_NAMES = {"float16": "half"}
 
 
+def _tokens(array: np.ndarray) -> list[str] | None:
+    """Every element's JSON text at once, for plain numeric arrays; else None."""
+    kind, size = array.dtype.kind, array.dtype.itemsize
+    flat = array.ravel()
+    if kind == "f" and size in (4, 8):
+        values = flat.tolist()
+        texts = ["%g" % v for v in values]
+        # Six digits where they read back as the same value, else all of them.
+        finite = np.isfinite(flat)
+        back = np.array([t if f else "0" for t, f in zip(texts, finite.tolist())],
+                        dtype=np.float64)
+        if size == 4:
+            back = back.astype(np.float32)
+        exact = (back == flat) | ~finite
+        full = "%.17g" if size == 8 else "%.9g"
+        for i in np.flatnonzero(~exact).tolist():
+            texts[i] = full % values[i]
+        out = []
+        for text, value, fin in zip(texts, values, finite.tolist()):
+            if not fin:
+                out.append(json_text.decimal(value, size == 8))
+            elif "." in text or "e" in text:
+                out.append(text)
+            else:
+                out.append(text + ".0")
+        return out
+    if kind == "b":
+        return np.where(flat, "true", "false").tolist()
+    if (kind == "i" and size in (1, 2, 4, 8)) or (kind == "u" and size in (1, 4, 8)):
+        return [str(v) for v in flat.tolist()]
+    return None
+
+
+def _single_line(tokens: list[str], dims) -> list[str]:
+    """Nested arrays on one line each ("[[1, 2], [3, 4]]"), one per outer element."""
+    for d in reversed(dims):
+        tokens = ["[" + ", ".join(tokens[i:i + d]) + "]" for i in range(0, len(tokens), d)]
+    return tokens
+
+
+def _multi_line(tokens: list[str], dims, depth: int) -> list[str]:
+    """Nested arrays with one element per line, the outermost at `depth` levels."""
+    level = depth + len(dims) - 1
+    for d in reversed(dims):
+        pad = "\n" + "    " * level
+        close = "\n" + "    " * (level - 1) + "]"
+        tokens = ["[" + ",".join(pad + t for t in tokens[i:i + d]) + close
+                  for i in range(0, len(tokens), d)]
+        level -= 1
+    return tokens
+
+
+def _fast_response(outputs: dict, fmt: JsonPredictRequestFormat) -> bytes | None:
+    """The common case at C speed: one numeric output with no empty dimension."""
+    if len(outputs) != 1:
+        return None
+    (name, array), = outputs.items()
+    array = np.asarray(array)
+    if 0 in array.shape:
+        return None
+    tokens = _tokens(array)
+    if tokens is None:
+        return None
+    if fmt is JsonPredictRequestFormat.COLUMNAR:
+        (value,) = _multi_line(tokens, array.shape, 2)
+        return _encode('{\n    "' + OUTPUTS_KEY + '": ' + value + "\n}")
+    if array.ndim == 0:
+        return None  # the generic writer reports it
+    rows = _single_line(tokens, array.shape[1:])
+    return _encode('{\n    "' + PREDICTIONS_KEY + '": [' + ", ".join(rows)
+                   + "\n    ]\n}")
+
+
 def make_predict_response(outputs: dict, fmt: JsonPredictRequestFormat) -> bytes:
     """Upstream's MakeJsonFromTensors (outputs in alias order)."""
     if not outputs:
         raise status.invalid_argument("Cannot convert empty tensor map to JSON")
+    fast = _fast_response(outputs, fmt)
+    if fast is not None:
+        return fast
     outputs = dict(sorted(outputs.items()))
     writer = json_text.PrettyWriter()
     writer.start_object()
@@ -596,7 +701,7 @@ def _add_value_to_feature(value, name: str, feature) -> None:
         feature.float_list.value.append(float(value))
 
 
-def _example_from_json(value, example: example_pb2.Example) -> None:
+def _example_from_json(value, example) -> None:
     """Upstream's MakeExampleFromJsonObject."""
     if not isinstance(value, dict):
         raise status.invalid_argument(

@@ -8,7 +8,6 @@ import numpy as np
 from absl.testing import absltest
 from absl.testing import parameterized
 
-from tensorflow.core.framework import tensor_pb2
 from tensorflow.core.framework import types_pb2
 from tensorflow_serving.apis import classification_pb2
 from tensorflow_serving.apis import regression_pb2
@@ -108,8 +107,7 @@ class ParsePredictRequestTest(parameterized.TestCase):
         # answers upstream's "tensor parsing error: x".
         body = '{"instances":' + "[" * 100000 + "1" + "]" * 100000 + "}"
         _, inputs, _ = parse(body, infos(x=INT32))
-        self.assertIsInstance(inputs["x"], tensor_pb2.TensorProto)
-        self.assertEqual(types_pb2.DT_INVALID, inputs["x"].dtype)
+        self.assertIs(json_tensor.UNBUILDABLE, inputs["x"])
 
     @parameterized.named_parameters(
         ("empty", b"", "JSON Parse error: The document is empty"),
@@ -189,6 +187,17 @@ class ParsePredictRequestTest(parameterized.TestCase):
             json.dumps({"signature_name": list(range(1000)), "inputs": 1}),
             infos(x=INT32), "key must be a string value")
         self.assertLess(len(message), 400)
+
+
+class DataTypeTest(absltest.TestCase):
+
+    def test_enum_values_and_names_are_tensorflows(self):
+        for name in dir(json_tensor.DataType):
+            if name.startswith("DT_"):
+                self.assertEqual(types_pb2.DataType.Value(name),
+                                 getattr(json_tensor.DataType, name), name)
+        for value, name in json_tensor._DTYPE_NAMES.items():  # pylint: disable=protected-access
+            self.assertEqual("DT_" + name.upper(), types_pb2.DataType.Name(value))
 
 
 class ResponseTest(absltest.TestCase):
