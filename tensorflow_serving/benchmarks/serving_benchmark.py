@@ -28,6 +28,9 @@ import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# The servers' kernels (see tensorflow_model_server.py), for the in-process
+# ceiling; the servers inherit it.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
