@@ -365,6 +365,7 @@ def run_server_phase(results, label, batching, command, model_base_path, work_di
             progress(f"{label}: soak: {describe_cell(soak)}, RSS {before / 2**20:.0f} -> "
                      f"{after / 2**20:.0f} MB")
         phase["rss_after_run_mb"] = procstat.rss_bytes(server.pid) / 2**20
+        phase["anon_rss_after_run_mb"] = procstat.anon_rss_bytes(server.pid) / 2**20
         phase["cpu_s_total"] = procstat.cpu_seconds(server.pid)
     finally:
         server.stop()
@@ -481,7 +482,8 @@ def main(argv):
                                  first_response, grpc_message, rest_body_bytes)
         results["server"].update(startup_s=phase["startup_s"],
                                  rss_after_warmup_mb=phase["rss_after_warmup_mb"],
-                                 rss_after_run_mb=phase["rss_after_run_mb"])
+                                 rss_after_run_mb=phase["rss_after_run_mb"],
+                                 anon_rss_after_run_mb=phase["anon_rss_after_run_mb"])
         if not FLAGS.skip_batching:
             phase = run_server_phase(results, "server-batching", True, command,
                                      model_base_path, work_dir, pinning, driver,
@@ -497,7 +499,8 @@ def main(argv):
             results["python_plane"] = {
                 "startup_s": phase["startup_s"],
                 "rss_after_warmup_mb": phase["rss_after_warmup_mb"],
-                "rss_after_run_mb": phase["rss_after_run_mb"]}
+                "rss_after_run_mb": phase["rss_after_run_mb"],
+                "anon_rss_after_run_mb": phase["anon_rss_after_run_mb"]}
         if not FLAGS.skip_ceilings:
             run_canned(results, work_dir, pinning, driver, concurrency, first_response[0])
             run_inprocess(results, work_dir, pinning, version_dir, image_file)
