@@ -192,6 +192,10 @@ class ModelServer:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"model not AVAILABLE after {timeout:.0f} s")
                 time.sleep(0.01)
+            # The REST port opens after the gRPC one (as upstream's server
+            # does), so AVAILABLE over gRPC does not mean REST accepts yet.
+            if self.rest_port:
+                wait_for_port(self.rest_port, deadline, self.process)
         except Exception as e:
             self.stop()
             raise RuntimeError(f"{' '.join(self.argv)}: {e}\n--- server log ---\n"
