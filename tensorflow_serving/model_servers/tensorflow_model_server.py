@@ -8,6 +8,7 @@ Same flags, defaults and behaviour as upstream's C++ binary, e.g.
 
 import importlib.metadata
 import os
+import select
 import signal
 import sys
 import threading
@@ -89,6 +90,14 @@ def _log_flags_without_effect():
             logging.info("--%s has no effect here: %s.", meta["flag"], meta["no_effect"])
 
 
+def _read_all(fd: int) -> bytes:
+    """Whatever a non-blocking fd holds now (b"" when nothing)."""
+    try:
+        return os.read(fd, 4096)
+    except BlockingIOError:
+        return b""
+
+
 def main(argv):
     if len(argv) > 1:
         _fail(f"unexpected positional arguments: {' '.join(argv[1:])}", 2)
@@ -109,6 +118,15 @@ def main(argv):
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    # The kernel delivers a signal to any thread that does not block it,
+    # often one of gRPC's or TensorFlow's. Python runs on_signal only when the
+    # main thread next executes bytecode, and a main thread asleep in a wait
+    # would not notice for up to an hour. Python writes every signal to the
+    # wakeup fd, whichever thread took it, so the main thread waits on that.
+    wakeup_read, wakeup_write = os.pipe()
+    os.set_blocking(wakeup_read, False)
+    os.set_blocking(wakeup_write, False)
+    signal.set_wakeup_fd(wakeup_write, warn_on_full_buffer=False)
 
     # Before TensorFlow is imported: see native_data_plane.preload().
     from tensorflow_serving.model_servers import native_data_plane  # pylint: disable=g-import-not-at-top
@@ -124,8 +142,12 @@ def main(argv):
         _fail(" ".join(f"{e.code.name}: {e.message}".split()))
     except KeyboardInterrupt:
         _fail("interrupted during startup", 130)
-    while not stop_requested.wait(3600):
-        pass
+    while not stop_requested.is_set():
+        # Back in bytecode after select, Python runs the pending on_signal
+        # before the loop tests the event again.
+        select.select([wakeup_read], [], [])
+        while _read_all(wakeup_read):
+            pass
     server.stop()
     logging.flush()
     return 0
