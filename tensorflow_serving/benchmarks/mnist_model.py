@@ -12,6 +12,7 @@ import numpy as np
 
 EXPORTER = "tensorflow_serving/example/mnist_saved_model"
 SERVER = "tensorflow_serving/model_servers/tensorflow_model_server"
+PYTHON_PLANE_SERVER = "tensorflow_serving/model_servers/tensorflow_model_server_python_plane"
 SIGNATURE = "predict_images"
 INPUT_ALIAS = "images"
 OUTPUT_ALIAS = "scores"

@@ -8,9 +8,10 @@ r"""Benchmarks tensorflow_model_server on the tutorial's MNIST model.
 One run exports the model with mnist_saved_model, starts the server binary as
 a subprocess on free ports, drives it with h2load (gRPC Predict over h2c and
 REST predict over HTTP/1.1, with batching off and on, at each concurrency) and
-measures, in the same run, two ceilings the figures are divided by: a grpcio
-server answering Predict with canned bytes (what Python gRPC can do here) and
-the model called in-process in a tight loop (what the model costs).
+measures, in the same run, what the figures are divided by: the same server
+with its pure Python data plane (gRPC, batching off), a grpcio server
+answering Predict with canned bytes (what Python gRPC can do here) and the
+model called in-process in a tight loop (what the model costs).
 Absolute numbers drift on a shared machine; the ratios drift much less.
 
 With two or more cores the servers run on core 0 and h2load on core 1.
@@ -50,6 +51,7 @@ flags.DEFINE_list("concurrency", ["1", "8", "32"], "h2load clients (one stream "
                   "each) per cell.")
 flags.DEFINE_bool("skip_rest", False, "Skip the REST cells.")
 flags.DEFINE_bool("skip_batching", False, "Skip the --enable_batching server.")
+flags.DEFINE_bool("skip_python_plane", False, "Skip the pure Python plane's server.")
 flags.DEFINE_bool("skip_ceilings", False, "Skip the canned-server and in-process "
                   "ceilings (ratios are then not printed).")
 flags.DEFINE_float("soak_s", 0.0, "If > 0, a separate gRPC c=8 phase of this "
@@ -307,7 +309,7 @@ def batching_parameters_text() -> str:
 
 def run_server_phase(results, label, batching, command, model_base_path, work_dir,
                      pinning, driver, concurrency, apis, expected_frame, grpc_message,
-                     rest_body, batching_file=None):
+                     rest_body, batching_file=None, plane="native"):
     from tensorflow_serving.apis import predict_pb2  # pylint: disable=g-import-not-at-top
     server = ModelServer(command, model_base_path, work_dir, pinning,
                          batching_file=batching_file, label=label)
@@ -326,6 +328,9 @@ def run_server_phase(results, label, batching, command, model_base_path, work_di
                  f"{len(raw)} bytes, model version {response.model_spec.version.value}")
         if expected_frame[0] is None:
             expected_frame[0] = raw
+        elif raw != expected_frame[0]:
+            raise RuntimeError(f"{label} answered the check request with other bytes than "
+                               f"the first server: {raw!r} vs {expected_frame[0]!r}")
         if "rest" in apis:
             predictions = rest_check(server.rest_port, rest_body)["predictions"]
             progress(f"{label}: REST check: digit {int(np.argmax(predictions[0]))}")
@@ -340,7 +345,7 @@ def run_server_phase(results, label, batching, command, model_base_path, work_di
                 cell = driver.cell(api, ports[api], clients, FLAGS.duration_s,
                                    pid=server.pid,
                                    response_frame_bytes=len(raw) + 5 if api == "grpc" else None)
-                cell.update(api=api, batching=batching)
+                cell.update(api=api, batching=batching, plane=plane)
                 results["cells"].append(cell)
                 progress(f"{label}: {api} c={clients}: {describe_cell(cell)}")
         if FLAGS.soak_s > 0 and not batching:
@@ -382,7 +387,7 @@ def run_canned(results, work_dir, pinning, driver, concurrency, response: bytes)
         for clients in concurrency:
             cell = driver.cell("grpc", port, clients, FLAGS.duration_s, pid=process.pid,
                                response_frame_bytes=len(response) + 5)
-            cell.update(api="canned", batching=None)
+            cell.update(api="canned", batching=None, plane=None)
             results["cells"].append(cell)
             progress(f"canned c={clients}: {describe_cell(cell)}")
     finally:
@@ -480,6 +485,16 @@ def main(argv):
                                      concurrency, apis, first_response, grpc_message,
                                      rest_body_bytes, batching_file=batching_file)
             results["server"]["startup_batching_s"] = phase["startup_s"]
+        if not FLAGS.skip_python_plane and not FLAGS.server_binary:
+            phase = run_server_phase(
+                results, "python-plane", False,
+                mnist_model.program_command(mnist_model.PYTHON_PLANE_SERVER),
+                model_base_path, work_dir, pinning, driver, concurrency, ["grpc"],
+                first_response, grpc_message, rest_body_bytes, plane="python")
+            results["python_plane"] = {
+                "startup_s": phase["startup_s"],
+                "rss_after_warmup_mb": phase["rss_after_warmup_mb"],
+                "rss_after_run_mb": phase["rss_after_run_mb"]}
         if not FLAGS.skip_ceilings:
             run_canned(results, work_dir, pinning, driver, concurrency, first_response[0])
             run_inprocess(results, work_dir, pinning, version_dir, image_file)
@@ -489,10 +504,12 @@ def main(argv):
     finally:
         if not FLAGS.work_dir:
             shutil.rmtree(work_dir, ignore_errors=True)
-    # Order the table: our server's cells first, then the ceilings.
-    order = {("grpc", False): 0, ("grpc", True): 1, ("rest", False): 2, ("rest", True): 3,
-             ("canned", None): 4}
-    results["cells"].sort(key=lambda c: (order.get((c["api"], c["batching"]), 9),
+    # Order the table: the native plane's cells first, then the pure Python
+    # plane's, then the ceilings.
+    order = {("grpc", False, "native"): 0, ("grpc", True, "native"): 1,
+             ("rest", False, "native"): 2, ("rest", True, "native"): 3,
+             ("grpc", False, "python"): 4, ("canned", None, None): 5}
+    results["cells"].sort(key=lambda c: (order.get((c["api"], c["batching"], c["plane"]), 9),
                                          c["concurrency"]))
     results["targets"] = [t.__dict__ for t in report.evaluate_targets(results)]
     sys.stdout.write("\n" + report.render(results) + "\n")

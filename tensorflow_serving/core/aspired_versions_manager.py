@@ -31,6 +31,8 @@ from tensorflow_serving.util import status
 
 LoaderFactory = Callable[[], Loader]
 StateListener = Callable[[ServableId, ManagerState, Optional[status.ServingError]], None]
+# (name, {version: servable}) with every AVAILABLE version of `name`.
+ServingObserver = Callable[[str, Dict[int, object]], None]
 
 _START = ManagerState.START
 _LOADING = ManagerState.LOADING
@@ -77,7 +79,8 @@ class AspiredVersionsManager:
                  max_num_load_retries: int = 5,
                  load_retry_interval_micros: int = 60_000_000,
                  num_load_threads: int = 4,
-                 num_unload_threads: int = 0):
+                 num_unload_threads: int = 0,
+                 serving_observer: Optional[ServingObserver] = None):
         self._max_num_load_retries = max(0, int(max_num_load_retries))
         self._retry_interval_s = max(0, load_retry_interval_micros) / 1e6
         self._num_load_threads = max(1, num_load_threads)
@@ -105,6 +108,10 @@ class AspiredVersionsManager:
         self._listeners: List[StateListener] = []
         self._events: List[Tuple[ServableId, ManagerState, Optional[status.ServingError]]] = []
         self._dispatch_lock = threading.Lock()
+        # Told, under _lock, whenever the set of versions handles may be taken
+        # to changes: a new version before any old one leaves (a second copy of
+        # the serving set, e.g. a native data plane, never goes dark).
+        self._serving_observer = serving_observer
 
     # ------------------------------------------------------------------
     # Request path.
@@ -317,6 +324,11 @@ class AspiredVersionsManager:
             self._serving[name] = _ServingEntry(versions)
         else:
             self._serving.pop(name, None)
+        if self._serving_observer is not None:
+            try:
+                self._serving_observer(name, {v: h.servable for v, h in versions.items()})
+            except Exception:  # pylint: disable=broad-except
+                logging.exception("Serving observer failed on %s", name)
 
     def _publish_locked(self, h: _Harness) -> None:
         self._states.setdefault(h.id.name, {})[h.id.version] = (h.state, h.error)

@@ -6,8 +6,13 @@ import signal
 import time
 
 from absl.testing import absltest
+import numpy as np
 
+from tensorflow.core.framework import tensor_pb2
+from tensorflow.core.framework import types_pb2
+from tensorflow_serving.apis import predict_pb2
 from tensorflow_serving.model_servers.test_util import server_runner
+from tensorflow_serving.servables.tensorflow.testdata import saved_model_all_dtypes
 
 
 def predict(stub, x):
@@ -59,6 +64,107 @@ class BatchingTest(server_runner.ServerTestCase):
         self.assertEqual(server.wait(60), 0, server.logs())
         self.assertIn("Done unloading servable version {name: m version: 1}",
                       server.logs())
+
+
+
+def batch_request(signature, array):
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = "all"
+    request.model_spec.signature_name = signature
+    t = request.inputs["x"]
+    for size in array.shape:
+        t.tensor_shape.dim.add(size=size)
+    if array.dtype.kind == "O":
+        t.dtype = types_pb2.DT_STRING
+        t.string_val.extend(array.ravel().tolist())
+    else:
+        t.dtype = types_pb2.DT_FLOAT
+        t.float_val.extend(array.ravel().tolist())
+    return request
+
+
+def outputs(response):
+    def value(t: tensor_pb2.TensorProto):
+        shape = [d.size for d in t.tensor_shape.dim]
+        values = list(t.string_val) if t.dtype == types_pb2.DT_STRING else list(t.float_val)
+        return shape, values
+    return {k: value(v) for k, v in sorted(response.outputs.items())}
+
+
+def expected_float(x):
+    """What batch_float answers for x alone: y = 2x, rows = row sums."""
+    return {"rows": ([x.shape[0]], x.sum(axis=1).tolist()),
+            "y": (list(x.shape), (2 * x).ravel().tolist())}
+
+
+class BatchingSemanticsTest(server_runner.ServerTestCase):
+    """How batches are formed, padded and split (both data planes, same answers)."""
+
+    def setUp(self):
+        super().setUp()
+        self.base = os.path.join(self.tmp, "all")
+        saved_model_all_dtypes.export_all_dtypes(os.path.join(self.base, "1"))
+
+    def start(self, batching_text):
+        path = self.create_tempfile(content=batching_text).full_path
+        return self.start_server(["--model_name=all", f"--model_base_path={self.base}",
+                                  "--enable_batching", f"--batching_parameters_file={path}"],
+                                 ["all"])
+
+    def concurrently(self, server, requests):
+        with concurrent.futures.ThreadPoolExecutor(len(requests)) as pool:
+            futures = [pool.submit(server.prediction_stub.Predict, r, timeout=60)
+                       for r in requests]
+            return [outputs(f.result()) for f in futures]
+
+    def test_padding_to_allowed_batch_sizes(self):
+        server = self.start("max_batch_size { value: 8 }\n"
+                            "batch_timeout_micros { value: 2000 }\n"
+                            "allowed_batch_sizes: 4\nallowed_batch_sizes: 8\n"
+                            "max_enqueued_batches { value: 100 }\n")
+        rng = np.random.default_rng(1)
+        xs = [rng.integers(-9, 9, size=(1 + i % 3, 3)).astype(np.float32) for i in range(12)]
+        got = self.concurrently(server, [batch_request("batch_float", x) for x in xs])
+        self.assertEqual(got, [expected_float(x) for x in xs])
+
+    def test_ragged_inputs_are_padded_with_their_first_element(self):
+        # One batch of exactly three rows (full before the long timeout): each
+        # request's dim 1 is padded to the batch's widest with its own first value.
+        server = self.start("max_batch_size { value: 3 }\n"
+                            "batch_timeout_micros { value: 20000000 }\n"
+                            "pad_variable_length_inputs: true\n")
+        xs = [np.array([[1, 2]], np.float32), np.array([[5, 6, 7, 8]], np.float32),
+              np.array([[3, 4, 9]], np.float32)]
+        got = self.concurrently(server, [batch_request("batch_float", x) for x in xs])
+        padded = [np.array([[1, 2, 1, 1]], np.float32), xs[1],
+                  np.array([[3, 4, 9, 3]], np.float32)]
+        self.assertEqual(got, [expected_float(x) for x in padded])
+
+    def test_different_row_shapes_run_as_separate_batches(self):
+        server = self.start("max_batch_size { value: 2 }\n"
+                            "batch_timeout_micros { value: 20000000 }\n")
+        xs = [np.array([[1, 2]], np.float32), np.array([[5, 6, 7]], np.float32)]
+        got = self.concurrently(server, [batch_request("batch_float", x) for x in xs])
+        self.assertEqual(got, [expected_float(x) for x in xs])
+
+    def test_large_requests_are_split(self):
+        server = self.start("max_batch_size { value: 8 }\n"
+                            "batch_timeout_micros { value: 1000 }\n"
+                            "enable_large_batch_splitting { value: true }\n"
+                            "max_execution_batch_size { value: 2 }\n"
+                            "allowed_batch_sizes: 1\nallowed_batch_sizes: 2\n")
+        xs = [np.arange(15, dtype=np.float32).reshape(5, 3),
+              np.arange(6, dtype=np.float32).reshape(2, 3)]
+        got = self.concurrently(server, [batch_request("batch_float", x) for x in xs])
+        self.assertEqual(got, [expected_float(x) for x in xs])
+
+    def test_strings(self):
+        server = self.start("max_batch_size { value: 16 }\n"
+                            "batch_timeout_micros { value: 2000 }\n"
+                            "allowed_batch_sizes: 16\n")
+        xs = [np.array([b"x" * n, bytes([n]) * (40 - n)], dtype=object) for n in range(12)]
+        got = self.concurrently(server, [batch_request("batch_string", x) for x in xs])
+        self.assertEqual(got, [{"y": ([2], x.tolist())} for x in xs])
 
 
 if __name__ == "__main__":

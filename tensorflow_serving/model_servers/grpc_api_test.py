@@ -220,7 +220,7 @@ class GrpcApiTest(absltest.TestCase):
         request.inputs["x"].CopyFrom(bad_dtype)
         self.assertRpcError(lambda: self.stub.Predict(request, timeout=30),
                             grpc.StatusCode.INVALID_ARGUMENT,
-                            "Type mismatch: actual int64 vs. expect float")
+                            "Expects arg[0] to be float but int64 is provided")
         malformed = float_tensor([], [3, 1])
         malformed.tensor_content = b"\x00" * 5
         request.inputs["x"].CopyFrom(malformed)

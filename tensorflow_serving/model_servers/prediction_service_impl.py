@@ -13,8 +13,13 @@ import time
 import grpc
 from absl import logging
 
+from tensorflow_serving.apis import classification_pb2
+from tensorflow_serving.apis import get_model_metadata_pb2
+from tensorflow_serving.apis import inference_pb2
 from tensorflow_serving.apis import model_pb2
+from tensorflow_serving.apis import predict_pb2
 from tensorflow_serving.apis import prediction_service_pb2_grpc
+from tensorflow_serving.apis import regression_pb2
 from tensorflow_serving.servables.tensorflow import classifier
 from tensorflow_serving.servables.tensorflow import get_model_metadata_impl
 from tensorflow_serving.servables.tensorflow import multi_inference
@@ -64,6 +69,38 @@ def num_examples(request) -> int:
     if kind == "example_list_with_context":
         return len(request.input.example_list_with_context.examples)
     return 0
+
+
+_SERVICE = "tensorflow.serving.PredictionService"
+
+
+def _deterministic(message) -> bytes:
+    return message.SerializeToString(deterministic=True)
+
+
+def add_to_server(servicer, server) -> None:
+    """Registers the service with responses serialized deterministically.
+
+    Map entries (e.g. PredictResponse.outputs) then come out sorted by key, as
+    the native data plane writes them, so both planes answer with the same
+    bytes.
+    """
+    types = {
+        "Classify": classification_pb2.ClassificationRequest,
+        "Regress": regression_pb2.RegressionRequest,
+        "Predict": predict_pb2.PredictRequest,
+        "MultiInference": inference_pb2.MultiInferenceRequest,
+        "GetModelMetadata": get_model_metadata_pb2.GetModelMetadataRequest,
+    }
+    handlers = {
+        method: grpc.unary_unary_rpc_method_handler(
+            getattr(servicer, method), request_deserializer=request.FromString,
+            response_serializer=_deterministic)
+        for method, request in types.items()}
+    # Generic handlers only: grpcio then names the method in its answer to a
+    # call without a request message, as the native plane does.
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler(_SERVICE, handlers),))
 
 
 class PredictionServiceImpl(prediction_service_pb2_grpc.PredictionServiceServicer):

@@ -12,6 +12,7 @@ listen.
 
 import concurrent.futures
 import os
+import shutil
 import ssl
 import tempfile
 import threading
@@ -132,6 +133,24 @@ def check_ssl_config(config, path: str) -> None:
                            "(the CA that signs client certificates)")
 
 
+# Unix socket paths hold at most 107 bytes; TMPDIR (e.g. under Bazel) may be long.
+_MAX_SOCKET_PATH = 100
+
+
+def _private_socket_dir() -> str:
+    """A fresh directory only this user can enter, for the Python plane's socket."""
+    for parent in ("/tmp", None):
+        try:
+            path = tempfile.mkdtemp(prefix="tfs-", dir=parent)
+        except OSError:
+            continue
+        if len(os.path.join(path, "grpc.sock")) <= _MAX_SOCKET_PATH:
+            return path  # mkdtemp makes it 0700
+        os.rmdir(path)
+    raise StartupError("No directory for the Python plane's private socket: /tmp and "
+                       "TMPDIR are unusable or TMPDIR's path is too long")
+
+
 def prometheus_page_path() -> str:
     from tensorflow_serving.util import prometheus_exporter  # pylint: disable=g-import-not-at-top
     return prometheus_exporter.PROMETHEUS_PATH
@@ -161,6 +180,8 @@ class Server:
         self._grpc_server = None
         self._http_server = None
         self._health = None
+        self._native = None          # NativeDataPlane when the native plane serves
+        self._private_dir = None     # holds the Python plane's Unix socket then
         self._stop_polling = threading.Event()
         self._poll_thread = None
         self._reload_pool = None
@@ -246,22 +267,29 @@ class Server:
         monitoring.enable()
         return config.prometheus_config
 
-    def _grpc_credentials(self):
+    def _ssl_config(self):
+        """The checked SSLConfig of --ssl_config_file, or None."""
+        o = self._options
+        if o.use_alts_credentials or not o.ssl_config_file:
+            return None
+        config = read_config_file(o.ssl_config_file, config_protos.SSLConfig(),
+                                  "ssl_config_file")
+        check_ssl_config(config, o.ssl_config_file)
+        return config
+
+    def _grpc_credentials(self, ssl_config):
         """Upstream's BuildServerCredentials: ALTS, TLS from SSLConfig, or none."""
         o = self._options
         if o.use_alts_credentials:
             logging.info("Using ALTS credentials")
             return grpc.alts_server_credentials()
-        if not o.ssl_config_file:
+        if ssl_config is None:
             return None
-        config = read_config_file(o.ssl_config_file, config_protos.SSLConfig(),
-                                  "ssl_config_file")
-        check_ssl_config(config, o.ssl_config_file)
         logging.info("Using SSL credentials")
         return grpc.ssl_server_credentials(
-            [(config.server_key.encode(), config.server_cert.encode())],
-            root_certificates=config.custom_ca.encode() or None,
-            require_client_auth=config.client_verify)
+            [(ssl_config.server_key.encode(), ssl_config.server_cert.encode())],
+            root_certificates=ssl_config.custom_ca.encode() or None,
+            require_client_auth=ssl_config.client_verify)
 
     def _loader_factory(self, batching_options, session_config):
         o = self._options
@@ -295,7 +323,8 @@ class Server:
         channel_args = parse_grpc_channel_arguments(o.grpc_channel_arguments)
         batching_options = self._batching_options()
         monitoring = self._monitoring()
-        credentials = self._grpc_credentials()
+        ssl_config = self._ssl_config()
+        credentials = self._grpc_credentials(ssl_config)
         session_config = self._session_config()
 
         if not o.model_config_file:
@@ -307,6 +336,7 @@ class Server:
         servables_util.set_signature_method_name_check_feature(
             o.enable_signature_method_name_check)
         tensor_util.set_max_fill_bytes(o.max_tensor_fill_bytes)
+        self._native = self._load_native_data_plane()
         core_options = server_core.ServerCoreOptions(
             model_server_config=config,
             loader_factory=self._loader_factory(batching_options, session_config),
@@ -316,11 +346,12 @@ class Server:
             num_load_threads=o.num_load_threads,
             num_unload_threads=o.num_unload_threads,
             allow_version_labels_for_unavailable_models=(
-                o.allow_version_labels_for_unavailable_models))
+                o.allow_version_labels_for_unavailable_models),
+            serving_observer=self._native)
         self._core = server_core.ServerCore(core_options)
         self._core.start()
 
-        self._start_grpc(channel_args, credentials)
+        self._start_grpc(channel_args, credentials, ssl_config)
         if o.http_port:
             if o.http_port == o.grpc_port:
                 logging.error("--rest_api_port cannot be same as --port. Please use a "
@@ -333,9 +364,27 @@ class Server:
                 target=self._poll_config_file, name="model_config_poller", daemon=True)
             self._poll_thread.start()
 
-    def _start_grpc(self, channel_args, credentials=None) -> None:
+    def _load_native_data_plane(self):
+        """The NativeDataPlane, or None (logged once) for the pure Python plane."""
+        o = self._options
+        if not (o.grpc_port or o.grpc_socket_path):
+            return None
+        from tensorflow_serving.model_servers import native_data_plane  # pylint: disable=g-import-not-at-top
+        module, reason = native_data_plane.load()
+        if module is None:
+            logging.info("Serving gRPC with the pure Python data plane: the native "
+                         "data plane is unavailable (%s).", reason)
+            return None
+        if o.use_alts_credentials:
+            logging.info("Serving gRPC with the pure Python data plane: the native "
+                         "data plane has no ALTS credentials.")
+            return None
+        logging.info("Serving gRPC Predict with the native data plane (C++, no "
+                     "Python per request); other RPCs go to the Python plane.")
+        return native_data_plane.NativeDataPlane(module)
+
+    def _start_grpc(self, channel_args, credentials=None, ssl_config=None) -> None:
         # pylint: disable=g-import-not-at-top
-        from tensorflow_serving.apis import prediction_service_pb2_grpc
         from tensorflow_serving.model_servers import model_service_impl
         from tensorflow_serving.model_servers import prediction_service_impl
         # pylint: enable=g-import-not-at-top
@@ -350,7 +399,7 @@ class Server:
                         ("grpc.so_reuseport", 0)]
         grpc_options += channel_args
         server = grpc.server(executor, options=grpc_options)
-        prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
+        prediction_service_impl.add_to_server(
             prediction_service_impl.PredictionServiceImpl(
                 self._core, o.enforce_session_run_timeout,
                 o.enable_serialization_as_tensor_content),
@@ -367,6 +416,9 @@ class Server:
             # the services' full names, which health clients usually ask for.
             for service in _HEALTH_SERVICES:
                 self._health.set(service, health_pb2.HealthCheckResponse.SERVING)
+        if self._native is not None:
+            self._start_native_grpc(server, channel_args, ssl_config)
+            return
         address = f"0.0.0.0:{o.grpc_port}"
 
         def add_port(where):  # both listeners get the credentials, as upstream
@@ -392,6 +444,47 @@ class Server:
                                    f"'{o.grpc_socket_path}'")
         server.start()
         self._grpc_server = server
+        self._log_grpc_listening()
+
+    def _start_native_grpc(self, server, channel_args, ssl_config) -> None:
+        """The Python server on a private socket; the native one on the public ports."""
+        from tensorflow_serving.model_servers import native_data_plane  # pylint: disable=g-import-not-at-top
+        o = self._options
+        self._private_dir = _private_socket_dir()
+        python_target = f"unix:{os.path.join(self._private_dir, 'grpc.sock')}"
+        if not server.add_insecure_port(python_target):
+            raise StartupError(f"Failed to listen on {python_target}")
+        server.start()
+        self._grpc_server = server
+        addresses = []
+        if o.grpc_port:
+            addresses.append(f"0.0.0.0:{o.grpc_port}")
+        if o.grpc_socket_path:
+            addresses.append("unix:" + o.grpc_socket_path)
+        tls = None
+        if ssl_config is not None:
+            tls = (ssl_config.server_key, ssl_config.server_cert, ssl_config.custom_ca,
+                   ssl_config.client_verify)
+        try:
+            ports = self._native.start(native_data_plane.Options(
+                addresses=addresses, channel_arguments=channel_args,
+                python_target=python_target,
+                enable_signature_method_name_check=o.enable_signature_method_name_check,
+                tensor_content=o.enable_serialization_as_tensor_content,
+                enforce_session_run_timeout=o.enforce_session_run_timeout,
+                max_tensor_fill_bytes=o.max_tensor_fill_bytes,
+                ssl=tls))
+        except RuntimeError as e:
+            if o.grpc_socket_path and not o.grpc_port:
+                raise StartupError(f"Failed to listen on --grpc_socket_path "
+                                   f"'{o.grpc_socket_path}'") from None
+            raise StartupError(str(e)) from None
+        if o.grpc_port:
+            self.grpc_port = ports[0]
+        self._log_grpc_listening()
+
+    def _log_grpc_listening(self) -> None:
+        o = self._options
         if o.grpc_port:
             logging.info("Running gRPC ModelServer at 0.0.0.0:%d ...", self.grpc_port)
         if o.grpc_socket_path:
@@ -458,6 +551,9 @@ class Server:
         if self._health is not None:
             self._health.enter_graceful_shutdown()
         events = []
+        if self._native is not None:
+            # First, while the Python plane still answers what it relays.
+            self._native.stop(grace)
         if self._grpc_server is not None:
             events.append(self._grpc_server.stop(grace))
         if self._http_server is not None:
@@ -469,4 +565,6 @@ class Server:
             self._reload_pool.shutdown(wait=False, cancel_futures=True)
         if self._core is not None:
             self._core.stop()
+        if self._private_dir is not None:
+            shutil.rmtree(self._private_dir, ignore_errors=True)
         logging.info("Server stopped.")

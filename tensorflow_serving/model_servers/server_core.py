@@ -52,6 +52,23 @@ class ServerCoreOptions:
     num_unload_threads: int = 0                          # 0: one at a time
     num_initial_load_threads: int = 4 * (os.cpu_count() or 1)
     fail_if_no_model_versions_found: bool = False
+    # Told what may serve (e.g. the native data plane): see ServingObserver.
+    serving_observer: Optional["ServingObserver"] = None
+
+
+class ServingObserver:
+    """Receives every change of what requests may be served from.
+
+    versions_changed runs under the manager's lock each time a model's
+    AVAILABLE versions change (a new version is announced before an old one
+    leaves); labels_changed each time ServerCore applies version labels.
+    """
+
+    def versions_changed(self, name: str, versions: Dict[int, object]) -> None:
+        raise NotImplementedError
+
+    def labels_changed(self, name: str, labels: Dict[str, int]) -> None:
+        raise NotImplementedError
 
 
 class _StateMonitor:
@@ -180,11 +197,13 @@ class ServerCore:
 
     def __init__(self, options: ServerCoreOptions):
         self._options = options
+        observer = options.serving_observer
         self._manager = AspiredVersionsManager(
             max_num_load_retries=options.max_num_load_retries,
             load_retry_interval_micros=options.load_retry_interval_micros,
             num_load_threads=options.num_initial_load_threads,
-            num_unload_threads=options.num_unload_threads)
+            num_unload_threads=options.num_unload_threads,
+            serving_observer=observer.versions_changed if observer else None)
         self._source: Optional[fs_source.FileSystemStoragePathSource] = None
         self._config_lock = threading.Lock()  # one config change at a time
         self._config = model_server_config_pb2.ModelServerConfig()
@@ -192,6 +211,7 @@ class ServerCore:
         # Read without locks on the request path; replaced, never mutated.
         self._model_names = frozenset()
         self._labels: Dict[str, Dict[str, int]] = {}
+        self._published_labels: Dict[str, Dict[str, int]] = {}  # to serving_observer
         self._stopped = False
         # Models whose aspired versions changed since _apply() last looked.
         self._changed_names = set()
@@ -298,6 +318,7 @@ class ServerCore:
             self._source.update_config(source_config)
         self._models = {name: _copy(model) for name, model in models.items()}
         self._labels = {n: v for n, v in self._labels.items() if n in models}
+        self._publish_labels_locked()
 
         self._changed_names.clear()
         found = self._source.poll()
@@ -361,6 +382,18 @@ class ServerCore:
                         "which is not currently available for inference")
                 new_labels.setdefault(name, {})[label] = version
         self._labels = new_labels
+        self._publish_labels_locked()
+
+    def _publish_labels_locked(self) -> None:
+        observer = self._options.serving_observer
+        if observer is None:
+            return
+        published = self._published_labels
+        for name in set(published) | set(self._labels):
+            labels = self._labels.get(name, _EMPTY)
+            if published.get(name, _EMPTY) != labels:
+                observer.labels_changed(name, dict(labels))
+        self._published_labels = {n: dict(v) for n, v in self._labels.items()}
 
     def _on_aspired_versions(self, name: str, versions: Dict[int, str]) -> None:
         factory = self._options.loader_factory

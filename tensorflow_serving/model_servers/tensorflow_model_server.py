@@ -104,6 +104,9 @@ def main(argv):
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
+    # Before TensorFlow is imported: see native_data_plane.preload().
+    from tensorflow_serving.model_servers import native_data_plane  # pylint: disable=g-import-not-at-top
+    native_data_plane.preload()
     from tensorflow_serving.model_servers import server as server_lib  # pylint: disable=g-import-not-at-top
     from tensorflow_serving.util import status as status_lib  # pylint: disable=g-import-not-at-top
     server = server_lib.Server(_options_from_flags())

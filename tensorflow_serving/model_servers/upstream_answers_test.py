@@ -138,10 +138,12 @@ class UpstreamAnswersTest(absltest.TestCase):
         self.assertEqual([3.0], list(response.outputs["y"].float_val))
         self.assertEqual([1], [d.size for d in response.outputs["y"].tensor_shape.dim])
         self.assertEqual("serving_default", response.model_spec.signature_name)
-        # A dtype the graph cannot take is TensorFlow's INVALID_ARGUMENT.
+        # A dtype the graph cannot take is TensorFlow's INVALID_ARGUMENT, in
+        # the words of upstream's Session::Run.
         request.inputs["x"].CopyFrom(tf.make_tensor_proto(np.array([2], np.int32)))
         self.assertRpcError(lambda: self.stub.Predict(request, timeout=30),
-                            grpc.StatusCode.INVALID_ARGUMENT, "Type mismatch")
+                            grpc.StatusCode.INVALID_ARGUMENT,
+                            "Expects arg[0] to be float but int32 is provided")
 
     def test_short_value_list_is_filled_as_tensorflow_does(self):
         request = server_runner.half_plus_two_request("hp2", [2.0], shape=[3, 1])

@@ -12,10 +12,13 @@ one attribute check per recording call.
 
 import bisect
 import threading
-from typing import Dict, List, Sequence, Tuple
+from typing import Callable, Dict, List, Sequence, Tuple
 
 _registry_lock = threading.Lock()
 _families: List["_Family"] = []
+# Called before each export: recorders outside Python (the native data plane)
+# add what they recorded since the last call to the families.
+_flush_hooks: List[Callable[[], None]] = []
 
 
 class _State:
@@ -120,6 +123,24 @@ class Sampler(_Family):
             cell.sum += value
             cell.count += 1
 
+    def merge(self, labels: tuple, bucket_counts: Sequence[int], total: float,
+              count: int) -> None:
+        """Adds a histogram recorded elsewhere with these bucket limits."""
+        if not _State.enabled:
+            return
+        self._check(labels)
+        if len(bucket_counts) != len(self.bucket_limits) + 1:
+            raise ValueError(f"{self.name} has {len(self.bucket_limits) + 1} buckets, "
+                             f"got {len(bucket_counts)}")
+        with self._lock:
+            cell = self._cells.get(labels)
+            if cell is None:
+                cell = self._cells[labels] = Histogram(len(self.bucket_limits) + 1)
+            for i, n in enumerate(bucket_counts):
+                cell.bucket_counts[i] += n
+            cell.sum += total
+            cell.count += count
+
     def cells(self) -> Dict[tuple, Histogram]:
         with self._lock:
             copies = {}
@@ -129,6 +150,20 @@ class Sampler(_Family):
                 copy.sum, copy.count = cell.sum, cell.count
                 copies[labels] = copy
             return copies
+
+
+def add_flush_hook(hook: Callable[[], None]) -> None:
+    """Runs hook() before every export (see flush())."""
+    with _registry_lock:
+        _flush_hooks.append(hook)
+
+
+def flush() -> None:
+    """Lets every recorder outside Python add its recordings to the families."""
+    with _registry_lock:
+        hooks = list(_flush_hooks)
+    for hook in hooks:
+        hook()
 
 
 def families() -> List[_Family]:

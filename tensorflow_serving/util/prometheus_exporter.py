@@ -67,6 +67,7 @@ def _histogram(family, name):
 class _Collector(registry_lib.Collector):
 
     def collect(self):
+        monitoring.flush()
         for family in sorted(monitoring.families(), key=lambda f: f.name):
             name = prometheus_name(family.name)
             if family.kind == "histogram":

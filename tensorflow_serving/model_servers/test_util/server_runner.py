@@ -25,7 +25,14 @@ from tensorflow_serving.apis import prediction_service_pb2_grpc
 from tensorflow_serving.util import net_util
 
 _BINARY = "tensorflow_serving/model_servers/tensorflow_model_server"
-_SCRIPT = _BINARY + ".py"
+_PYTHON_PLANE_BINARY = "tensorflow_serving/model_servers/tensorflow_model_server_python_plane"
+# Which data plane the tests drive: "native" (the default binary, native when
+# built) or "python" (the pure Python plane's binary); model_servers/BUILD
+# runs the end-to-end tests that exercise gRPC both ways.
+DATA_PLANE_ENV = "MODEL_SERVER_DATA_PLANE"
+# The lines the server logs at startup for each plane.
+NATIVE_PLANE_LINE = "Serving gRPC Predict with the native data plane"
+PYTHON_PLANE_LINE = "Serving gRPC with the pure Python data plane"
 _AVAILABLE = get_model_status_pb2.ModelVersionStatus.AVAILABLE
 
 
@@ -34,33 +41,77 @@ def repo_root() -> str:
         os.path.abspath(__file__)))))
 
 
-def server_command() -> list[str]:
-    """The command that runs tensorflow_model_server (no flags).
+def data_plane() -> str:
+    """"python" when the tests drive the pure Python plane, else "native"."""
+    return "python" if os.environ.get(DATA_PLANE_ENV) == "python" else "native"
 
-    $MODEL_SERVER_BINARY wins; then, in Bazel runfiles, upstream's binary when
-    :model_server_under_test points at it, else ours; else our script.
-    """
-    explicit = os.environ.get("MODEL_SERVER_BINARY")
-    if explicit:
-        return [explicit]
+
+def _upstream_binary() -> str | None:
     runfiles = os.environ.get("RUNFILES_DIR") or os.environ.get("TEST_SRCDIR")
     if runfiles and os.path.isdir(runfiles):
         upstream = os.path.join(runfiles, "upstream_model_server",
                                 "tensorflow_model_server")
         if os.path.isfile(upstream) and os.access(upstream, os.X_OK):
-            return [upstream]
+            return upstream
+    return None
+
+
+def server_command() -> list[str]:
+    """The command that runs tensorflow_model_server (no flags).
+
+    $MODEL_SERVER_BINARY wins; then, in Bazel runfiles, upstream's binary when
+    :model_server_under_test points at it, else ours (its pure Python plane's
+    binary when data_plane() is "python"); else our script.
+    """
+    explicit = os.environ.get("MODEL_SERVER_BINARY")
+    if explicit:
+        return [explicit]
+    upstream = _upstream_binary()
+    if upstream:
+        return [upstream]
+    binary = _PYTHON_PLANE_BINARY if data_plane() == "python" else _BINARY
+    runfiles = os.environ.get("RUNFILES_DIR") or os.environ.get("TEST_SRCDIR")
+    if runfiles and os.path.isdir(runfiles):
         workspace = os.environ.get("TEST_WORKSPACE")
         candidates = [workspace] if workspace else []
         candidates += sorted(os.listdir(runfiles))
         for ws in candidates:
-            path = os.path.join(runfiles, ws, _BINARY)
+            path = os.path.join(runfiles, ws, binary)
             if os.path.isfile(path) and os.access(path, os.X_OK):
                 return [path]
-    return [sys.executable, os.path.join(repo_root(), _SCRIPT)]
+    return [sys.executable, os.path.join(repo_root(), binary + ".py")]
+
+
+def expected_plane_line() -> str | None:
+    """The startup line the server under test must log, or None if not ours."""
+    if os.environ.get("MODEL_SERVER_BINARY") or _upstream_binary():
+        return None
+    if data_plane() == "python":
+        return PYTHON_PLANE_LINE
+    from tensorflow_serving.model_servers import native_data_plane_build  # pylint: disable=g-import-not-at-top
+    if native_data_plane_build.UNAVAILABLE_REASON:
+        return PYTHON_PLANE_LINE
+    return NATIVE_PLANE_LINE
+
+
+def _asan_env() -> dict:
+    """With --config=asan: the ASan runtime the native extension needs, preloaded."""
+    if not os.environ.get("MODEL_SERVER_ASAN"):
+        return {}
+    def library(name):
+        return os.path.realpath(subprocess.run(
+            ["gcc", f"-print-file-name={name}"], capture_output=True, text=True,
+            check=True).stdout.strip())
+    # libstdc++ too: ASan intercepts C++ exceptions only if it is loaded at
+    # startup (Python itself is C), and TensorFlow throws some internally.
+    # Leaks: Python and TensorFlow keep what they allocate until exit.
+    return {"LD_PRELOAD": f"{library('libasan.so')} {library('libstdc++.so')}",
+            "ASAN_OPTIONS": "detect_leaks=0:abort_on_error=1:halt_on_error=1"}
 
 
 def server_env(extra=None) -> dict:
     env = dict(os.environ)
+    env.update(_asan_env())
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     root = repo_root()
     paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
@@ -192,6 +243,11 @@ class ServerRunner:
                 if time.monotonic() > deadline:
                     self.stop()
                     raise RuntimeError(f"server not up after {timeout}s:\n{self.logs()}")
+        expected = expected_plane_line()
+        if expected and expected not in self.logs():
+            self.stop()
+            raise AssertionError(f"the server did not log {expected!r}; the tests "
+                                 f"were to drive that data plane:\n{self.logs()}")
         for name in models:
             self.wait_for_version(name, None, max(1.0, deadline - time.monotonic()))
         return self

@@ -104,7 +104,7 @@ class PredictUtilTest(test_util.HalfPlusTwoTestCase):
     def test_wrong_dtype_is_tensorflows_error(self):
         self.assertServingError(
             grpc.StatusCode.INVALID_ARGUMENT,
-            ["Type mismatch: actual string vs. expect float"],
+            ["Expects arg[0] to be float but string is provided"],
             predict_util.predict, self.handle, _request(x=np.array([[b"a"]])))
 
     def test_method_name_is_checked_only_behind_the_flag(self):

@@ -17,7 +17,10 @@ from typing import Mapping, Sequence
 import grpc
 import numpy as np
 import tensorflow as tf
+from absl import logging
 from tensorflow.core.protobuf import config_pb2
+from tensorflow.core.protobuf import meta_graph_pb2
+from tensorflow.python.client import pywrap_tf_session as tf_session
 
 from tensorflow_serving.servables.tensorflow import request_metrics
 from tensorflow_serving.util import run_options
@@ -65,6 +68,10 @@ def _timeout_in_ms() -> int:
     remaining_ms = math.ceil(_remaining_or_expired(options) * 1000)
     return _TIMEOUTS_MS[bisect.bisect_left(_TIMEOUTS_MS, remaining_ms)] \
         if remaining_ms < _TIMEOUT_LADDER_MAX_MS else _TIMEOUT_LADDER_MAX_MS
+
+
+# How a Session callable words a feed of the wrong dtype.
+_CALLABLE_TYPE_MISMATCH = "Type mismatch: actual "
 
 
 def _unloading() -> status.ServingError:
@@ -194,6 +201,7 @@ class SavedModelBundle:
         self._batching = None
         self._lock = threading.Lock()
         self._closed = False
+        self._close_callbacks = []
 
     def signature(self, signature_name: str) -> Signature | None:
         """The digested SignatureDef named `signature_name`, or None."""
@@ -244,8 +252,32 @@ class SavedModelBundle:
         try:
             values = fn(*feeds.values())
         except tf.errors.OpError as e:
+            if e.message.startswith(_CALLABLE_TYPE_MISMATCH):
+                e = self._session_run_error(feeds, fetches) or e
             raise from_op_error(e) from e
         return dict(zip(fetches, values))
+
+    def _session_run_error(self, feeds, fetches):
+        """The error Session::Run gives for feeds a callable refused, or None.
+
+        A Session callable checks its feeds' dtypes itself, with a message of
+        its own; upstream's Session::Run (and the native data plane's
+        TF_SessionRun) report the same mistake as TensorFlow's executor does.
+        Nothing ran, so running once more through Session::Run is harmless.
+        """
+        graph = self.graph
+        try:
+            feed_dict = {graph.get_tensor_by_name(name)._as_tf_output(): value  # pylint: disable=protected-access
+                         for name, value in feeds.items()}
+            fetch_list = [graph.get_tensor_by_name(name)._as_tf_output()  # pylint: disable=protected-access
+                          for name in fetches]
+            tf_session.TF_SessionRun_wrapper(self.session._session, None, feed_dict,  # pylint: disable=protected-access
+                                             fetch_list, [], None)
+        except tf.errors.OpError as e:
+            return e
+        except (KeyError, ValueError, TypeError):
+            return None
+        return None
 
     def _make_callable(self, key):
         feed_names, fetch_names, timeout_in_ms = key
@@ -277,6 +309,45 @@ class SavedModelBundle:
             options.MergeFrom(self._run_options)
         return options
 
+    def native_parts(self):
+        """What a native data plane borrows to serve this bundle's signatures.
+
+        Returns (the Session's TF_Session object, {graph node name: its
+        TF_Operation object} for every node the signatures name, the
+        signatures as a serialized MetaGraphDef, the serialized RunOptions
+        every run uses). The Session stays this bundle's: register a close
+        callback that returns only once the borrower is done with it.
+        """
+        operations = {}
+        signatures = meta_graph_pb2.MetaGraphDef()
+        for name, signature in self.signature_defs.items():
+            signatures.signature_def[name].CopyFrom(signature)
+            infos = list(signature.inputs.values()) + list(signature.outputs.values())
+            for info in infos:
+                if info.WhichOneof("encoding") != "name":
+                    continue
+                node, sep, index = info.name.rpartition(":")
+                if not sep or not index.isdigit():
+                    node = info.name
+                try:
+                    operations[node] = self.graph.get_operation_by_name(node)._c_op  # pylint: disable=protected-access
+                except (KeyError, ValueError):
+                    pass
+        run_options = (self._run_options.SerializeToString()
+                       if self._run_options is not None else b"")
+        return (self.session._session, operations,  # pylint: disable=protected-access
+                signatures.SerializeToString(), run_options)
+
+    @property
+    def batching_options(self):
+        """The BatchingOptions this bundle batches with, or None."""
+        return self._batching_options
+
+    def add_close_callback(self, callback) -> None:
+        """Runs callback() first thing in close(), before the Session closes."""
+        with self._lock:
+            self._close_callbacks.append(callback)
+
     def close(self) -> None:
         """Stops batching (finishing queued work), then closes the Session."""
         with self._lock:
@@ -284,6 +355,12 @@ class SavedModelBundle:
                 return
             self._closed = True
             batching = self._batching
+            callbacks, self._close_callbacks = self._close_callbacks, []
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:  # pylint: disable=broad-except
+                logging.exception("A close callback of %s failed", self.export_dir)
         if batching is not None:
             batching.close()
         self._callables.clear()

@@ -76,7 +76,7 @@ class SavedModelBundleTest(absltest.TestCase):
     def test_tensorflow_judges_dtypes(self):
         inputs, outputs = self._names("serving_default")
         self.assertError(grpc.StatusCode.INVALID_ARGUMENT,
-                         ["Type mismatch: actual int64 vs. expect float"],
+                         ["Expects arg[0] to be float but int64 is provided"],
                          self.bundle.run, {inputs["x"]: np.zeros((1, 1), np.int64)},
                          [outputs["y"]])
 

@@ -1,0 +1,90 @@
+#include "tensorflow_serving/model_servers/native_grpc_server.h"
+
+#include <chrono>
+#include <climits>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace tensorflow {
+namespace serving {
+
+namespace {
+
+std::shared_ptr<grpc::ServerCredentials> Credentials(const NativeGrpcServerOptions& options) {
+  if (!options.use_ssl) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions ssl(
+      options.client_verify ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+                            : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  ssl.pem_root_certs = options.custom_ca;
+  ssl.pem_key_cert_pairs.push_back({options.server_key, options.server_cert});
+  return grpc::SslServerCredentials(ssl);
+}
+
+}  // namespace
+
+absl::Status NativeGrpcServer::Start(const NativeGrpcServerOptions& options,
+                                     std::shared_ptr<const ServingMap> serving_map,
+                                     std::unique_ptr<NativeGrpcServer>* out) {
+  std::unique_ptr<NativeGrpcServer> server(new NativeGrpcServer());
+  server->proxy_ = std::make_unique<PythonPlaneProxy>(options.python_target);
+  server->prediction_service_ = std::make_unique<PredictionServiceImpl>(
+      std::move(serving_map), server->proxy_.get(), options.predict);
+
+  grpc::ServerBuilder builder;
+  const std::shared_ptr<grpc::ServerCredentials> credentials = Credentials(options);
+  server->bound_ports_.assign(options.addresses.size(), 0);
+  for (size_t i = 0; i < options.addresses.size(); ++i) {
+    builder.AddListeningPort(options.addresses[i], credentials, &server->bound_ports_[i]);
+  }
+  builder.RegisterService(server->prediction_service_.get());
+  builder.RegisterCallbackGenericService(server->proxy_.get());
+  builder.SetMaxReceiveMessageSize(INT_MAX);
+  builder.SetMaxSendMessageSize(INT_MAX);
+  // As the Python plane: a port in use is an error, never shared.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  for (const auto& [key, value] : options.int_channel_arguments) {
+    builder.AddChannelArgument(key, value);
+  }
+  for (const auto& [key, value] : options.string_channel_arguments) {
+    builder.AddChannelArgument(key, value);
+  }
+  server->server_ = builder.BuildAndStart();
+  if (server->server_ == nullptr) {
+    return absl::UnavailableError(absl::StrCat(
+        "Failed to start gRPC server: could not bind ",
+        options.addresses.empty() ? std::string("anything") : options.addresses[0],
+        " (port in use?)"));
+  }
+  for (size_t i = 0; i < options.addresses.size(); ++i) {
+    const bool is_unix = absl::StartsWith(options.addresses[i], "unix:");
+    if (!is_unix && server->bound_ports_[i] == 0) {
+      server->Stop(0);
+      return absl::UnavailableError(absl::StrCat("Failed to start gRPC server: could not bind ",
+                                                 options.addresses[i], " (port in use?)"));
+    }
+  }
+  *out = std::move(server);
+  return absl::OkStatus();
+}
+
+NativeGrpcServer::~NativeGrpcServer() { Stop(0); }
+
+NativeGrpcServer::Counts NativeGrpcServer::counts() const {
+  Counts counts;
+  counts.predict_native = prediction_service_->num_native();
+  counts.predict_relayed = prediction_service_->num_relayed();
+  counts.other_relayed = proxy_->num_relayed();
+  return counts;
+}
+
+void NativeGrpcServer::Stop(double grace_seconds) {
+  if (server_ == nullptr) return;
+  server_->Shutdown(std::chrono::system_clock::now() +
+                    std::chrono::milliseconds(static_cast<int64_t>(grace_seconds * 1000)));
+  server_->Wait();
+  server_.reset();
+}
+
+}  // namespace serving
+}  // namespace tensorflow

@@ -1,0 +1,75 @@
+// The Predict RPC on a native SavedModelBundle (upstream's predict_util.cc,
+// with TensorFlow's saved_model::GetInputValues), split in the three steps
+// the gRPC handler runs: PreProcessPrediction builds the feeds, then the
+// Session runs (directly or in a batch), then PostProcessPredictionResult
+// writes the outputs.
+
+#ifndef TENSORFLOW_SERVING_SERVABLES_TENSORFLOW_PREDICT_UTIL_H_
+#define TENSORFLOW_SERVING_SERVABLES_TENSORFLOW_PREDICT_UTIL_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "tensorflow_serving/apis/predict.pb.h"
+#include "tensorflow_serving/servables/tensorflow/saved_model_bundle.h"
+#include "tensorflow_serving/servables/tensorflow/tensor_util.h"
+#include "tensorflow_serving/servables/tensorflow/tf_c_api.h"
+
+namespace tensorflow {
+namespace serving {
+
+struct PredictOptions {
+  // --enable_signature_method_name_check.
+  bool enable_signature_method_name_check = false;
+  // --enable_serialization_as_tensor_content: outputs in tensor_content.
+  bool tensor_content = false;
+  // --max_tensor_fill_bytes (see CheckDecodable).
+  int64_t max_tensor_fill_bytes = 64 << 20;
+  // The gRPC deadline becomes the run's RunOptions.timeout_in_ms (upstream's
+  // enforce_session_run_timeout, always on in the model server).
+  bool enforce_session_run_timeout = true;
+};
+
+// Everything one Session run needs, built from a request.
+struct PreparedPrediction {
+  const SavedModelBundle::Signature* signature = nullptr;
+  std::string signature_name;
+  // Feeds in the signature's input alias order (sorted).
+  std::vector<std::string> input_aliases;
+  std::vector<TF_Output> feeds;
+  std::vector<TfTensor> feed_values;
+  std::vector<std::string> output_aliases;
+  std::vector<TF_Output> fetches;
+};
+
+// Validates the request against the signature and decodes its tensors.
+// Sets *forward (and returns OK) when the signature is one the native plane
+// leaves to the Python plane. Fills response->model_spec as upstream does
+// before any input check.
+absl::Status PreProcessPrediction(const SavedModelBundle& bundle, int64_t version,
+                                  const PredictRequest& request,
+                                  const PredictOptions& options,
+                                  PreparedPrediction* prepared, PredictResponse* response,
+                                  bool* forward);
+
+// Runs the Session once on `prepared`'s feeds. `run_options` is the bundle's
+// serialized RunOptions, possibly with a timeout appended.
+absl::Status RunSession(const SavedModelBundle& bundle, const std::string& run_options,
+                        const std::vector<TF_Output>& feeds,
+                        const std::vector<TfTensor>& feed_values,
+                        const std::vector<TF_Output>& fetches,
+                        std::vector<TfTensor>* outputs);
+
+// Writes `outputs` (one per prepared.output_aliases) into response->outputs.
+// Sets *forward if an output has a dtype the native encoders do not write.
+absl::Status PostProcessPredictionResult(const PreparedPrediction& prepared,
+                                         const std::vector<TensorView>& outputs,
+                                         const PredictOptions& options,
+                                         PredictResponse* response, bool* forward);
+
+}  // namespace serving
+}  // namespace tensorflow
+
+#endif  // TENSORFLOW_SERVING_SERVABLES_TENSORFLOW_PREDICT_UTIL_H_

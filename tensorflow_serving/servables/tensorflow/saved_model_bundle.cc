@@ -1,0 +1,191 @@
+#include "tensorflow_serving/servables/tensorflow/saved_model_bundle.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "tensorflow_serving/batching/batching_session.h"
+#include "tensorflow_serving/servables/tensorflow/tensor_util.h"
+
+namespace tensorflow {
+namespace serving {
+
+namespace {
+
+// "node:3" -> ("node", 3); "node" -> ("node", 0), as TensorFlow reads names.
+bool ParseTensorName(const std::string& name, std::string* node, int* index) {
+  *index = 0;
+  const size_t colon = name.rfind(':');
+  if (colon != std::string::npos) {
+    int parsed = 0;
+    if (absl::SimpleAtoi(name.substr(colon + 1), &parsed) && parsed >= 0) {
+      *node = name.substr(0, colon);
+      *index = parsed;
+      return !node->empty();
+    }
+  }
+  *node = name;
+  return !name.empty();
+}
+
+bool Resolve(const TensorInfo& info, const std::map<std::string, TF_Operation*>& operations,
+             TF_Output* output, std::string* why) {
+  if (info.encoding_case() != TensorInfo::kName) {
+    *why = "a sparse or composite tensor";
+    return false;
+  }
+  std::string node;
+  int index = 0;
+  if (!ParseTensorName(info.name(), &node, &index)) {
+    *why = absl::StrCat("tensor name '", info.name(), "'");
+    return false;
+  }
+  auto it = operations.find(node);
+  if (it == operations.end() || it->second == nullptr) {
+    *why = absl::StrCat("no graph node for '", info.name(), "'");
+    return false;
+  }
+  *output = TF_Output{it->second, index};
+  return true;
+}
+
+void Prepare(const std::map<std::string, TF_Operation*>& operations,
+             SavedModelBundle::Signature* sig) {
+  std::string why;
+  bool batchable = sig->def.inputs_size() > 0;
+  for (const auto& [alias, info] : sig->def.inputs()) {
+    TF_Output output;
+    if (!Resolve(info, operations, &output, &why)) {
+      sig->native = false;
+      sig->why_not_native = absl::StrCat("input ", alias, ": ", why);
+      return;
+    }
+    sig->inputs[alias] = output;
+    const TensorShapeProto& shape = info.tensor_shape();
+    if (shape.unknown_rank() || shape.dim_size() < 1 || shape.dim(0).size() != -1) {
+      batchable = false;
+    }
+  }
+  for (const auto& [alias, info] : sig->def.outputs()) {
+    TF_Output output;
+    if (!Resolve(info, operations, &output, &why)) {
+      sig->native = false;
+      sig->why_not_native = absl::StrCat("output ", alias, ": ", why);
+      return;
+    }
+    if (info.dtype() != DT_INVALID && !CanEncode(info.dtype())) {
+      sig->native = false;
+      sig->why_not_native =
+          absl::StrCat("output ", alias, ": dtype ", DataType_Name(info.dtype()));
+      return;
+    }
+    sig->outputs[alias] = output;
+  }
+  for (const auto& [alias, proto] : sig->def.defaults()) {
+    proto.SerializeToString(&sig->default_bytes[alias]);
+  }
+  sig->batchable = batchable;
+}
+
+// `run_options` with RunOptions.timeout_in_ms (field 2) set: a scalar field's
+// last occurrence wins when protobuf parses, so appending it overrides any.
+std::string WithTimeout(const std::string& run_options, int64_t timeout_in_ms) {
+  std::string result = run_options;
+  result.push_back(static_cast<char>(2 << 3));  // field 2, varint
+  uint64_t value = static_cast<uint64_t>(timeout_in_ms);
+  while (value >= 0x80) {
+    result.push_back(static_cast<char>(value | 0x80));
+    value >>= 7;
+  }
+  result.push_back(static_cast<char>(value));
+  return result;
+}
+
+// saved_model_bundle.py's timeout ladder: 1 ms up to 2**31 - 1 ms (upstream's
+// "no deadline"), each rung 5% above the last, rounded up to whole ms.
+constexpr int64_t kTimeoutLadderMaxMs = (int64_t{1} << 31) - 1;
+
+const std::vector<int64_t>& TimeoutLadder() {
+  static const std::vector<int64_t>* ladder = [] {
+    auto* rungs = new std::vector<int64_t>();
+    double value = 1.0;
+    while (value < static_cast<double>(kTimeoutLadderMaxMs)) {
+      const int64_t step = static_cast<int64_t>(std::ceil(value));
+      if (rungs->empty() || step > rungs->back()) rungs->push_back(step);
+      value *= 1.05;
+    }
+    rungs->push_back(kTimeoutLadderMaxMs);
+    return rungs;
+  }();
+  return *ladder;
+}
+
+}  // namespace
+
+absl::Status SavedModelBundle::RunOptionsFor(Clock::time_point deadline,
+                                             std::string* run_options) const {
+  if (deadline == Clock::time_point::max()) {
+    *run_options = run_options_;
+    return absl::OkStatus();
+  }
+  const double remaining_s =
+      std::chrono::duration<double>(deadline - Clock::now()).count();
+  if (remaining_s <= 0) {
+    return absl::DeadlineExceededError("Deadline exceeded before the model run");
+  }
+  const double remaining_ms = std::ceil(remaining_s * 1000);
+  int64_t timeout_ms = kTimeoutLadderMaxMs;
+  if (remaining_ms < static_cast<double>(kTimeoutLadderMaxMs)) {
+    const std::vector<int64_t>& ladder = TimeoutLadder();
+    timeout_ms = *std::lower_bound(ladder.begin(), ladder.end(),
+                                   static_cast<int64_t>(remaining_ms));
+  }
+  *run_options = WithTimeout(run_options_, timeout_ms);
+  return absl::OkStatus();
+}
+
+absl::Status SavedModelBundle::Create(const TfCApi* api, TF_Session* session,
+                                      const std::string& signature_defs,
+                                      const std::map<std::string, TF_Operation*>& operations,
+                                      std::string run_options,
+                                      std::unique_ptr<SavedModelBundle>* bundle) {
+  MetaGraphDef meta_graph;
+  if (!meta_graph.ParseFromString(signature_defs)) {
+    return absl::InvalidArgumentError("could not parse the MetaGraphDef's signatures");
+  }
+  std::unique_ptr<SavedModelBundle> result(new SavedModelBundle());
+  result->api_ = api;
+  result->session_ = session;
+  result->run_options_ = std::move(run_options);
+  for (auto& [name, def] : *meta_graph.mutable_signature_def()) {
+    Signature& sig = result->signatures_[name];
+    sig.def.Swap(&def);
+    Prepare(operations, &sig);
+  }
+  *bundle = std::move(result);
+  return absl::OkStatus();
+}
+
+SavedModelBundle::~SavedModelBundle() {
+  // No request holds the bundle any more, so no batch is queued or running;
+  // this may be a batch thread, which Close() then does not wait for.
+  if (batching_ != nullptr) batching_->Close();
+  batching_.reset();
+  if (on_destroy_) on_destroy_();
+}
+
+const SavedModelBundle::Signature* SavedModelBundle::FindSignature(
+    const std::string& name) const {
+  auto it = signatures_.find(name);
+  return it == signatures_.end() ? nullptr : &it->second;
+}
+
+void SavedModelBundle::set_batching_session(std::shared_ptr<BatchingSession> batching) {
+  batching_ = std::move(batching);
+}
+
+}  // namespace serving
+}  // namespace tensorflow

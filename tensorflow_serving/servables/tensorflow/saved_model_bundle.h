@@ -1,0 +1,96 @@
+// A loaded SavedModel version as the native data plane sees it (the C++
+// counterpart of saved_model_bundle.py's SavedModelBundle).
+//
+// The Session belongs to the Python bundle that loaded the version; this
+// object borrows it (the TF_Session and the TF_Operations its signatures
+// name) and must be destroyed before the Python side closes the Session:
+// the binding's retire() waits for exactly that.
+
+#ifndef TENSORFLOW_SERVING_SERVABLES_TENSORFLOW_SAVED_MODEL_BUNDLE_H_
+#define TENSORFLOW_SERVING_SERVABLES_TENSORFLOW_SAVED_MODEL_BUNDLE_H_
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "tensorflow/core/protobuf/meta_graph.pb.h"
+#include "tensorflow_serving/servables/tensorflow/tf_c_api.h"
+
+namespace tensorflow {
+namespace serving {
+
+class BatchingSession;
+
+class SavedModelBundle {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  struct Signature {
+    SignatureDef def;
+    // alias -> graph tensor, for inputs and outputs named by a plain tensor
+    // name (TensorInfo.name), resolved once.
+    std::map<std::string, TF_Output> inputs;
+    std::map<std::string, TF_Output> outputs;
+    // def.defaults() serialized once, for TF_TensorFromProto.
+    std::map<std::string, std::string> default_bytes;
+    // False when an input or output is a sparse or composite tensor, names a
+    // node the graph lacks, or declares a dtype the native encoder does not
+    // write: such requests go to the Python plane.
+    bool native = true;
+    // Every input has a known rank >= 1 and an unknown dim 0, so requests can
+    // be merged along dim 0 (the rule saved_model_bundle.py applies).
+    bool batchable = false;
+    std::string why_not_native;
+  };
+
+  // `signature_defs` is a serialized MetaGraphDef of which only signature_def
+  // is read; `operations` maps each node name the signatures use to the
+  // graph's TF_Operation. `run_options` is a serialized RunOptions passed to
+  // every Session run.
+  static absl::Status Create(const TfCApi* api, TF_Session* session,
+                             const std::string& signature_defs,
+                             const std::map<std::string, TF_Operation*>& operations,
+                             std::string run_options,
+                             std::unique_ptr<SavedModelBundle>* bundle);
+
+  ~SavedModelBundle();
+
+  const TfCApi& api() const { return *api_; }
+  TF_Session* session() const { return session_; }
+  const std::string& run_options() const { return run_options_; }
+  // The RunOptions of a run that must end by `deadline` (Clock::time_point::max():
+  // no deadline): the bundle's own, with timeout_in_ms rounded up to the
+  // ladder saved_model_bundle.py uses. DEADLINE_EXCEEDED if it has passed.
+  absl::Status RunOptionsFor(Clock::time_point deadline, std::string* run_options) const;
+  // nullptr if the SavedModel has no signature of that name.
+  const Signature* FindSignature(const std::string& name) const;
+
+  // Set when --enable_batching is on; shared by the bundle's signatures.
+  void set_batching_session(std::shared_ptr<BatchingSession> batching);
+  BatchingSession* batching_session() const { return batching_.get(); }
+
+  // Called from the destructor, i.e. once the last request holding the bundle
+  // has finished.
+  void set_on_destroy(std::function<void()> on_destroy) {
+    on_destroy_ = std::move(on_destroy);
+  }
+
+ private:
+  SavedModelBundle() = default;
+
+  const TfCApi* api_ = nullptr;
+  TF_Session* session_ = nullptr;
+  std::string run_options_;
+  std::map<std::string, Signature> signatures_;
+  std::shared_ptr<BatchingSession> batching_;
+  std::function<void()> on_destroy_;
+};
+
+}  // namespace serving
+}  // namespace tensorflow
+
+#endif  // TENSORFLOW_SERVING_SERVABLES_TENSORFLOW_SAVED_MODEL_BUNDLE_H_

@@ -1,0 +1,28 @@
+"""Targets of the native data plane, defined only where it can be built.
+
+@native_deps says whether this machine has what the native plane needs; on a
+machine without it these macros define nothing, so `bazel build //...` still
+works and the model server runs its pure Python data plane.
+"""
+
+load("@native_deps//:defs.bzl", "NATIVE_PLANE_AVAILABLE")
+
+def if_native(items):
+    """`items` where the native plane is built, else []."""
+    return items if NATIVE_PLANE_AVAILABLE else []
+
+def native_cc_library(**kwargs):
+    if NATIVE_PLANE_AVAILABLE:
+        native.cc_library(**kwargs)
+
+def native_cc_binary(**kwargs):
+    if NATIVE_PLANE_AVAILABLE:
+        native.cc_binary(**kwargs)
+
+def native_cc_test(**kwargs):
+    if NATIVE_PLANE_AVAILABLE:
+        native.cc_test(**kwargs)
+
+def native_genrule(**kwargs):
+    if NATIVE_PLANE_AVAILABLE:
+        native.genrule(**kwargs)
