@@ -20,7 +20,7 @@ from typing import Callable, Dict, Optional
 from absl import logging
 from tensorflow_serving.config import file_system_storage_path_source_pb2
 
-from tensorflow_serving.core import servable_version_policy
+from tensorflow_serving.sources.storage_path import servable_version_policy
 from tensorflow_serving.util import status
 
 FileSystemStoragePathSourceConfig = (
