@@ -56,7 +56,7 @@ FLAGS = flags.FLAGS
 MAX_NUM_TESTS = 10000
 TIMEOUT_SECONDS = 5.0  # deadline of each request, as upstream
 PREDICT_SIGNATURE = 'predict_images'
-CLASSIFY_SIGNATURE = 'serving_default'
+CLASSIFY_SIGNATURE = tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY
 _DOTS_PER_LINE = 100
 _MAX_FAILURES_SHOWN = 10
 
