@@ -8,10 +8,11 @@ from absl.testing import absltest
 import tensorflow as tf
 
 from tensorflow_serving.model_servers import json_worker
+from tensorflow_serving.util import dtypes
 from tensorflow_serving.util import json_tensor
 from tensorflow_serving.util import status
 
-_FLOAT = json_tensor.DataType.DT_FLOAT
+_FLOAT = dtypes.DataType.DT_FLOAT
 _SIGNATURES = {"serving_default": {"x": _FLOAT}, "other": {"images": _FLOAT}}
 
 

@@ -12,6 +12,7 @@ from tensorflow.core.framework import types_pb2
 from tensorflow_serving.apis import classification_pb2
 from tensorflow_serving.servables.tensorflow import tensor_util
 from tensorflow_serving.servables.tensorflow import util
+from tensorflow_serving.util import dtypes
 from tensorflow_serving.util import status
 
 CLASSIFY_INPUTS = tf.saved_model.CLASSIFY_INPUTS
@@ -56,11 +57,11 @@ def _check_output(what, value, dtype, num_examples):
         raise status.invalid_argument(
             "Expected Tensor shape: [batch_size num_classes] but got "
             + tensor_util.shape_debug_string(value.shape))
-    got = tensor_util.numpy_to_dtype(value.dtype)
+    got = dtypes.numpy_to_dtype(value.dtype)
     if got != dtype:
         raise status.invalid_argument(
-            f"Expected {what} Tensor of {tensor_util.dtype_enum_name(dtype)}. "
-            f"Got: {tensor_util.dtype_enum_name(got)}")
+            f"Expected {what} Tensor of {dtypes.dtype_enum_name(dtype)}. "
+            f"Got: {dtypes.dtype_enum_name(got)}")
     if value.shape[0] != num_examples:
         raise status.invalid_argument(
             f"Expected {what} output batch size of {num_examples}. "

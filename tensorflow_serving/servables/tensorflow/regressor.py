@@ -11,6 +11,7 @@ from tensorflow.core.framework import types_pb2
 from tensorflow_serving.apis import regression_pb2
 from tensorflow_serving.servables.tensorflow import tensor_util
 from tensorflow_serving.servables.tensorflow import util
+from tensorflow_serving.util import dtypes
 from tensorflow_serving.util import status
 
 REGRESS_INPUTS = tf.saved_model.REGRESS_INPUTS
@@ -64,11 +65,11 @@ def post_process_regression_result(
         raise status.invalid_argument(
             "Input batch size did not match output batch size: "
             f"{num_examples} vs. {value.shape[0]}")
-    got = tensor_util.numpy_to_dtype(value.dtype)
+    got = dtypes.numpy_to_dtype(value.dtype)
     if got != types_pb2.DT_FLOAT:
         raise status.invalid_argument(
             "Expected output Tensor of DT_FLOAT.  Got: "
-            f"{tensor_util.dtype_enum_name(got)}")
+            f"{dtypes.dtype_enum_name(got)}")
     if value.size != num_examples:
         raise status.invalid_argument(
             f"Expected output batch size to be {num_examples}.  Got: {value.size}")
