@@ -9,15 +9,20 @@ import os
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def parse_vm_rss_kib(status_text: str) -> int:
-    """VmRSS in KiB from the text of /proc/<pid>/status."""
+def parse_status_kib(status_text: str, field: str) -> int:
+    """A memory field (VmRSS, RssAnon, ...) in KiB from /proc/<pid>/status."""
     for line in status_text.splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field + ":"):
             fields = line.split()
             if len(fields) < 2 or (len(fields) > 2 and fields[2] != "kB"):
-                raise ValueError(f"unexpected VmRSS line: {line!r}")
+                raise ValueError(f"unexpected {field} line: {line!r}")
             return int(fields[1])
-    raise ValueError("no VmRSS line (is the process a zombie?)")
+    raise ValueError(f"no {field} line (is the process a zombie?)")
+
+
+def parse_vm_rss_kib(status_text: str) -> int:
+    """VmRSS in KiB from the text of /proc/<pid>/status."""
+    return parse_status_kib(status_text, "VmRSS")
 
 
 def parse_cpu_seconds(stat_text: str, clock_ticks: int = _CLOCK_TICKS) -> float:
@@ -43,6 +48,12 @@ def _read(path: str) -> str:
 
 def rss_bytes(pid: int) -> int:
     return parse_vm_rss_kib(_read(f"/proc/{pid}/status")) * 1024
+
+
+def anon_rss_bytes(pid: int) -> int:
+    """The resident memory that is the process's own (RssAnon): RSS without
+    the pages of mapped files such as shared libraries' code."""
+    return parse_status_kib(_read(f"/proc/{pid}/status"), "RssAnon") * 1024
 
 
 def cpu_seconds(pid: int) -> float:

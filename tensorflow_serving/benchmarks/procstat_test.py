@@ -28,6 +28,12 @@ class ParseTest(absltest.TestCase):
         with self.assertRaisesRegex(ValueError, "no VmRSS"):
             procstat.parse_vm_rss_kib("Name:\tzombie\n")
 
+    def test_rss_anon(self):
+        status = "VmRSS:\t  123456 kB\nRssAnon:\t  100000 kB\nRssFile:\t  23456 kB\n"
+        self.assertEqual(procstat.parse_status_kib(status, "RssAnon"), 100000)
+        with self.assertRaisesRegex(ValueError, "no RssAnon"):
+            procstat.parse_status_kib("VmRSS:\t 1 kB\n", "RssAnon")
+
 
 def _cmdline(pid: int) -> bytes:
     try:
@@ -41,6 +47,7 @@ class LiveTest(absltest.TestCase):
 
     def test_own_process(self):
         self.assertGreater(procstat.rss_bytes(os.getpid()), 1 << 20)
+        self.assertLess(procstat.anon_rss_bytes(os.getpid()), procstat.rss_bytes(os.getpid()))
         before = procstat.cpu_seconds(os.getpid())
         deadline = time.process_time() + 0.3
         while time.process_time() < deadline:

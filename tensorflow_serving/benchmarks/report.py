@@ -244,7 +244,11 @@ def render(results: dict) -> str:
                              else ""))
         if server.get("rss_after_warmup_mb") is not None:
             footer.append(f"      {label}: RSS {server['rss_after_warmup_mb']:.0f} MB after "
-                          f"warmup, {server.get('rss_after_run_mb', 0):.0f} MB after the run")
+                          f"warmup, {server.get('rss_after_run_mb', 0):.0f} MB after the run"
+                          + (f" ({server['anon_rss_after_run_mb']:.0f} MB of it the "
+                             "process's own, RssAnon; the rest is mapped files such as "
+                             "libraries' code)" if server.get("anon_rss_after_run_mb")
+                             else ""))
     soak = results.get("soak")
     if soak:
         footer.append(f"      soak: {fmt(soak['req_per_s'])} req/s, RSS "

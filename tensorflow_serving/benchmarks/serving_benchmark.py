@@ -28,6 +28,9 @@ import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# The servers' kernels (see tensorflow_model_server.py), for the in-process
+# ceiling; the servers inherit it.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
@@ -189,6 +192,10 @@ class ModelServer:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"model not AVAILABLE after {timeout:.0f} s")
                 time.sleep(0.01)
+            # The REST port opens after the gRPC one (as upstream's server
+            # does), so AVAILABLE over gRPC does not mean REST accepts yet.
+            if self.rest_port:
+                wait_for_port(self.rest_port, deadline, self.process)
         except Exception as e:
             self.stop()
             raise RuntimeError(f"{' '.join(self.argv)}: {e}\n--- server log ---\n"
@@ -362,6 +369,7 @@ def run_server_phase(results, label, batching, command, model_base_path, work_di
             progress(f"{label}: soak: {describe_cell(soak)}, RSS {before / 2**20:.0f} -> "
                      f"{after / 2**20:.0f} MB")
         phase["rss_after_run_mb"] = procstat.rss_bytes(server.pid) / 2**20
+        phase["anon_rss_after_run_mb"] = procstat.anon_rss_bytes(server.pid) / 2**20
         phase["cpu_s_total"] = procstat.cpu_seconds(server.pid)
     finally:
         server.stop()
@@ -478,7 +486,8 @@ def main(argv):
                                  first_response, grpc_message, rest_body_bytes)
         results["server"].update(startup_s=phase["startup_s"],
                                  rss_after_warmup_mb=phase["rss_after_warmup_mb"],
-                                 rss_after_run_mb=phase["rss_after_run_mb"])
+                                 rss_after_run_mb=phase["rss_after_run_mb"],
+                                 anon_rss_after_run_mb=phase["anon_rss_after_run_mb"])
         if not FLAGS.skip_batching:
             phase = run_server_phase(results, "server-batching", True, command,
                                      model_base_path, work_dir, pinning, driver,
@@ -494,7 +503,8 @@ def main(argv):
             results["python_plane"] = {
                 "startup_s": phase["startup_s"],
                 "rss_after_warmup_mb": phase["rss_after_warmup_mb"],
-                "rss_after_run_mb": phase["rss_after_run_mb"]}
+                "rss_after_run_mb": phase["rss_after_run_mb"],
+                "anon_rss_after_run_mb": phase["anon_rss_after_run_mb"]}
         if not FLAGS.skip_ceilings:
             run_canned(results, work_dir, pinning, driver, concurrency, first_response[0])
             run_inprocess(results, work_dir, pinning, version_dir, image_file)

@@ -11,7 +11,12 @@ import subprocess
 
 from absl import logging
 import numpy
-import tensorflow as tf
+
+# The model server's kernels (see tensorflow_model_server.py), so that this
+# process's arithmetic is the server's: set before TensorFlow is imported.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
 from tensorflow_serving.example import mnist_input_data
 from tensorflow_serving.example import mnist_loop

@@ -13,6 +13,12 @@ import sys
 import threading
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+# TensorFlow's kernels, not oneDNN's: upstream's tensorflow_model_server is
+# built without --config=mkl, so its TensorFlow has no oneDNN custom ops, while
+# the pip wheel turns them on for CPUs with AVX512-VNNI and the like. They also
+# cost a small model about a quarter more CPU per request (see README,
+# Performance). TF_ENABLE_ONEDNN_OPTS=1 in the environment turns them on.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags

@@ -8,6 +8,7 @@ chatty server never blocks on a full pipe; tests read them with `logs()`.
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -230,7 +231,8 @@ class ServerRunner:
         return self.wait_until_ready(models, timeout)
 
     def wait_until_ready(self, models=(), timeout=90.0) -> "ServerRunner":
-        """Waits until gRPC answers and each model in `models` is AVAILABLE."""
+        """Waits until gRPC answers, each model in `models` is AVAILABLE and,
+        with REST on, the REST port accepts connections (it opens after gRPC)."""
         deadline = time.monotonic() + timeout
         while True:
             if self.process.poll() is not None:
@@ -250,7 +252,20 @@ class ServerRunner:
                                  f"were to drive that data plane:\n{self.logs()}")
         for name in models:
             self.wait_for_version(name, None, max(1.0, deadline - time.monotonic()))
+        if self._rest:
+            self._wait_for_rest_port(deadline)
         return self
+
+    def _wait_for_rest_port(self, deadline: float) -> None:
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.rest_port), timeout=1).close()
+                return
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"REST port {self.rest_port} never opened:\n"
+                                       f"{self.logs()}") from None
+                time.sleep(0.05)
 
     def model_status(self, name, version=None, timeout=10):
         request = get_model_status_pb2.GetModelStatusRequest()
