@@ -38,6 +38,7 @@ import tensorflow as tf
 from tensorflow_serving.apis import classification_pb2
 from tensorflow_serving.apis import predict_pb2
 from tensorflow_serving.apis import prediction_service_pb2_grpc
+from tensorflow_serving.example import command_line
 from tensorflow_serving.example import mnist_input_data
 
 flags.DEFINE_integer('concurrency', 1,
@@ -418,14 +419,5 @@ def main(argv):
     return 1 if counter.failed else 0
 
 
-def _parse_flags(argv):
-    """Like absl's default parser, but a bad flag is one line, not a report."""
-    try:
-        return FLAGS(argv)
-    except flags.Error as e:
-        print(e, file=sys.stderr)
-        sys.exit(1)
-
-
 if __name__ == '__main__':
-    app.run(main, flags_parser=_parse_flags)
+    app.run(main, flags_parser=command_line.parse_flags)

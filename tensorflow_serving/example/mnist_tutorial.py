@@ -27,6 +27,7 @@ import time
 from absl import app
 from absl import flags
 
+from tensorflow_serving.example import command_line
 from tensorflow_serving.example import mnist_loop
 from tensorflow_serving.model_servers.test_util import server_runner
 
@@ -102,12 +103,6 @@ def _shown(command):
     if name.endswith('.py'):
         name = name[:-3]
     return '$ ' + ' '.join([name] + args[1:])
-
-
-def _user_path(path):
-    # `bazel run` starts us in the runfiles; relative paths mean the user's.
-    return os.path.join(os.environ.get('BUILD_WORKING_DIRECTORY', ''),
-                        os.path.expanduser(path))
 
 
 def _check_flags(argv):
@@ -218,7 +213,7 @@ def main(argv):
     try:
         _check_flags(argv)
         if FLAGS.model_dir:
-            model_base_path = os.path.abspath(_user_path(FLAGS.model_dir))
+            model_base_path = os.path.abspath(command_line.user_path(FLAGS.model_dir))
         else:
             temporary = tempfile.mkdtemp(prefix='mnist_tutorial_')
             model_base_path = os.path.join(temporary, 'mnist_model')
@@ -247,14 +242,5 @@ def main(argv):
             shutil.rmtree(temporary, ignore_errors=True)
 
 
-def _parse_flags(argv):
-    """Like absl's default parser, but a bad flag is one line, not a report."""
-    try:
-        return FLAGS(argv)
-    except flags.Error as e:
-        print(e, file=sys.stderr)
-        sys.exit(1)
-
-
 if __name__ == '__main__':
-    app.run(main, flags_parser=_parse_flags)
+    app.run(main, flags_parser=command_line.parse_flags)
