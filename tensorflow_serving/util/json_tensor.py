@@ -66,7 +66,12 @@ def _status_string(error: status.ServingError) -> str:
 
 
 def parse_json_object(body: bytes) -> dict:
-    """Upstream's ParseJson: the body's root value, which must be an object."""
+    """Upstream's ParseJson: the body's root value, which must be an object.
+
+    Raises:
+      ServingError: INVALID_ARGUMENT with upstream's message for bad JSON or a
+        root that is not an object.
+    """
     doc = json_text.parse(body)
     if not isinstance(doc, dict):
         raise _format_error(doc, "Is not object")
@@ -578,7 +583,12 @@ def _fast_response(outputs: dict, fmt: JsonPredictRequestFormat) -> bytes | None
 
 
 def make_predict_response(outputs: dict, fmt: JsonPredictRequestFormat) -> bytes:
-    """Upstream's MakeJsonFromTensors (outputs in alias order)."""
+    """Upstream's MakeJsonFromTensors (outputs in alias order).
+
+    Raises:
+      ServingError: INVALID_ARGUMENT with upstream's message for no outputs
+        or outputs JSON cannot carry as asked.
+    """
     if not outputs:
         raise status.invalid_argument("Cannot convert empty tensor map to JSON")
     fast = _fast_response(outputs, fmt)
@@ -687,7 +697,12 @@ def _example_from_json(value, example) -> None:
 
 
 def fill_classify_regress_request(body: bytes, request) -> None:
-    """Upstream's FillClassificationRequestFromJson / FillRegressionRequestFromJson."""
+    """Upstream's FillClassificationRequestFromJson / FillRegressionRequestFromJson.
+
+    Raises:
+      ServingError: INVALID_ARGUMENT with upstream's message for a body
+        without a non-empty "examples" list.
+    """
     doc = parse_json_object(body)
     if SIGNATURE_NAME_KEY in doc:
         request.model_spec.signature_name = _signature_name(doc)

@@ -28,7 +28,12 @@ def get_classification_signature(bundle, model_spec):
 
 
 def pre_process_classification(signature_def) -> tuple[str, list[str]]:
-    """Upstream's PreProcessClassification: (input tensor, output tensors)."""
+    """Upstream's PreProcessClassification: (input tensor, output tensors).
+
+    Raises:
+      ServingError: INVALID_ARGUMENT, with upstream's message, for a signature
+        that is not a classification signature upstream would run.
+    """
     util.check_method_name(signature_def, util.CLASSIFY_METHOD_NAME,
                            "classification")
     if len(signature_def.inputs) != 1:
@@ -71,7 +76,12 @@ def _check_output(what, value, dtype, num_examples):
 def post_process_classification_result(
         signature_def, num_examples: int, outputs: dict,
         result: classification_pb2.ClassificationResult) -> None:
-    """Upstream's PostProcessClassificationResult; `outputs` keyed by tensor name."""
+    """Upstream's PostProcessClassificationResult; `outputs` keyed by tensor name.
+
+    Raises:
+      ServingError: INVALID_ARGUMENT, with upstream's message, for outputs of
+        the wrong shape or type.
+    """
     classes_info = signature_def.outputs.get(CLASSIFY_OUTPUT_CLASSES)
     scores_info = signature_def.outputs.get(CLASSIFY_OUTPUT_SCORES)
     classes = outputs.get(classes_info.name) if classes_info is not None else None

@@ -26,7 +26,12 @@ def get_regression_signature(bundle, model_spec):
 
 
 def pre_process_regression(signature_def) -> tuple[str, list[str]]:
-    """Upstream's PreProcessRegression: (input tensor, [output tensor])."""
+    """Upstream's PreProcessRegression: (input tensor, [output tensor]).
+
+    Raises:
+      ServingError: INVALID_ARGUMENT, with upstream's message, for a signature
+        that is not a regression signature upstream would run.
+    """
     util.check_method_name(signature_def, util.REGRESS_METHOD_NAME,
                            "regression")
     if len(signature_def.inputs) != 1:
@@ -48,7 +53,12 @@ def pre_process_regression(signature_def) -> tuple[str, list[str]]:
 def post_process_regression_result(
         signature_def, num_examples: int, outputs: dict,
         result: regression_pb2.RegressionResult) -> None:
-    """Upstream's PostProcessRegressionResult; `outputs` keyed by tensor name."""
+    """Upstream's PostProcessRegressionResult; `outputs` keyed by tensor name.
+
+    Raises:
+      ServingError: INVALID_ARGUMENT (FAILED_PRECONDITION where upstream's is)
+        with upstream's message, for outputs of the wrong shape or type.
+    """
     info = signature_def.outputs.get(REGRESS_OUTPUTS)
     if info is None:
         raise status.failed_precondition(
