@@ -168,7 +168,8 @@ class Process:
     """A child process and its output.
 
     By default the child writes straight to a log file (`log_path`, or a
-    temporary file in `log_dir` that cleanup() removes), so a chatty child
+    temporary file in `log_dir` that cleanup() removes; under `bazel test`,
+    without either, one the test's undeclared outputs keep), so a chatty child
     never blocks on a full pipe. With
     `out`, its output is instead copied line by line to `out` (each line with
     `prefix`; with `quiet`, TensorFlow's start-up noise left out) and its last
@@ -188,11 +189,16 @@ class Process:
                        start_new_session=new_session, preexec_fn=preexec_fn)
         if out is None:
             if log_path is None:
+                # Under `bazel test` the log is kept with the test's outputs
+                # (bazel-testlogs/.../test.outputs/), to tell what a failed
+                # run's server did.
+                kept_dir = None if log_dir else os.environ.get(
+                    "TEST_UNDECLARED_OUTPUTS_DIR")
                 name = os.path.basename(self.command[0])
                 fd, log_path = tempfile.mkstemp(prefix=name + "_", suffix=".log",
-                                                dir=log_dir)
+                                                dir=log_dir or kept_dir)
                 os.close(fd)
-                self._temporary_log = True
+                self._temporary_log = kept_dir is None
             self.log_path = log_path
             with open(log_path, "wb") as log:
                 self.process = subprocess.Popen(

@@ -3,6 +3,7 @@
 import os
 import signal
 import sys
+from unittest import mock
 
 from absl.testing import absltest
 
@@ -80,6 +81,16 @@ class ProcessTest(absltest.TestCase):
         self.assertEqual(process.output(), "one\ntwo\n")
         process.cleanup()
         self.assertFalse(os.path.exists(process.log_path))
+
+    def test_under_bazel_test_the_log_is_kept_with_the_outputs(self):
+        outputs = self.create_tempdir().full_path
+        with mock.patch.dict(os.environ, {"TEST_UNDECLARED_OUTPUTS_DIR": outputs}):
+            process = server_runner.Process(["/bin/sh", "-c", "echo kept"])
+        self.assertEqual(process.wait(30), 0)
+        process.cleanup()
+        self.assertEqual(os.path.dirname(process.log_path), outputs)
+        with open(process.log_path, encoding="utf-8") as f:
+            self.assertEqual(f.read(), "kept\n")
 
     def test_copied_output_is_prefixed_and_kept(self):
         copy = self.create_tempfile().full_path
