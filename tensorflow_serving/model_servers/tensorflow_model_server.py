@@ -124,7 +124,11 @@ def main(argv):
         _fail(" ".join(f"{e.code.name}: {e.message}".split()))
     except KeyboardInterrupt:
         _fail("interrupted during startup", 130)
-    while not stop_requested.wait(3600):
+    # Python runs signal handlers in the main thread only, and a signal that
+    # the kernel delivers to another thread (gRPC's, TensorFlow's) does not
+    # interrupt this wait: a short timeout lets the handler run within half
+    # a second whichever thread received SIGTERM.
+    while not stop_requested.wait(0.5):
         pass
     server.stop()
     logging.flush()
