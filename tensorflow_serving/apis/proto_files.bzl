@@ -38,7 +38,12 @@ PROTO_FILES = [
 _GRPC_FILE = "tensorflow_serving/apis/prediction_service"
 
 def cc_outputs():
-    """protoc's outputs: .pb.h/.pb.cc per file, .grpc.pb.h/.cc for the service."""
+    """protoc's outputs for PROTO_FILES.
+
+    Returns:
+      A list of paths: .pb.h and .pb.cc per file, .grpc.pb.h and .grpc.pb.cc
+      for the prediction service.
+    """
     outs = []
     for proto in PROTO_FILES:
         stem = proto[:-len(".proto")]

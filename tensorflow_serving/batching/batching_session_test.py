@@ -8,6 +8,7 @@ import grpc
 import numpy as np
 
 from tensorflow_serving.batching import batching_session
+from tensorflow_serving.test_util import test_util
 from tensorflow_serving.util import status
 
 BatchingOptions = batching_session.BatchingOptions
@@ -61,14 +62,6 @@ def run_concurrently(session, requests, output_keys=("y",)):
         t.join(10)
         assert not t.is_alive(), "run() did not return"
     return results
-
-
-def wait_for(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.001)
 
 
 class BatchingSessionTest(absltest.TestCase):
@@ -217,7 +210,8 @@ class BatchingSessionTest(absltest.TestCase):
         model.started.wait(5)  # first batch is on the only thread
         threads[1].start()
         threads[2].start()
-        wait_for(lambda: session.num_enqueued_tasks() == 2)  # two queued batches: full
+        test_util.wait_for(lambda: session.num_enqueued_tasks() == 2,  # two full batches
+                           "two tasks queued", 5.0, interval=0.001)
         start = time.monotonic()
         with self.assertRaises(status.ServingError) as cm:
             session.run({"x": x}, ("y",))
@@ -315,7 +309,8 @@ class BatchingSessionTest(absltest.TestCase):
 
         late = threading.Thread(target=call, args=(0.01,))
         late.start()
-        wait_for(lambda: session.num_enqueued_tasks() == 1)
+        test_util.wait_for(lambda: session.num_enqueued_tasks() == 1, "one task queued",
+                           5.0, interval=0.001)
         time.sleep(0.03)  # its timeout passes while it waits in the queue
         gate.set()
         late.join(5)
@@ -339,7 +334,8 @@ class BatchingSessionTest(absltest.TestCase):
             for i in range(3)]
         for t in threads:
             t.start()
-        wait_for(lambda: session.num_enqueued_tasks() == 3)
+        test_util.wait_for(lambda: session.num_enqueued_tasks() == 3, "three tasks queued",
+                           5.0, interval=0.001)
         start = time.monotonic()
         session.close()
         self.assertLess(time.monotonic() - start, 5.0)

@@ -6,67 +6,27 @@ dependency of the benchmark), so the benchmark measures what users serve.
 
 import os
 import subprocess
-import sys
 
 import numpy as np
 
-EXPORTER = "tensorflow_serving/example/mnist_saved_model"
-SERVER = "tensorflow_serving/model_servers/tensorflow_model_server"
-PYTHON_PLANE_SERVER = "tensorflow_serving/model_servers/tensorflow_model_server_python_plane"
+from tensorflow_serving.example import mnist_loop
+from tensorflow_serving.model_servers.test_util import server_runner
+
 SIGNATURE = "predict_images"
 INPUT_ALIAS = "images"
 OUTPUT_ALIAS = "scores"
 
 
-def repo_root() -> str:
-    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def _runfiles_roots() -> list[str]:
-    roots = [os.environ.get("RUNFILES_DIR"), os.environ.get("TEST_SRCDIR")]
-    if sys.argv and sys.argv[0]:
-        roots.append(os.path.abspath(sys.argv[0]) + ".runfiles")
-    # Bazel's stub runs this file from <runfiles>/<workspace>/tensorflow_serving/
-    # ...; abspath, not realpath: the runfiles tree is made of symlinks.
-    roots.append(os.path.dirname(repo_root()))
-    return [r for r in roots if r and os.path.isdir(r)]
-
-
-def program_command(relative: str) -> list[str]:
-    """How to run a py_binary of this repo: from runfiles under Bazel, else the .py."""
-    for root in _runfiles_roots():
-        workspaces = [os.environ.get("TEST_WORKSPACE")] + sorted(os.listdir(root))
-        for workspace in filter(None, workspaces):
-            path = os.path.join(root, workspace, relative)
-            if os.path.isfile(path) and os.access(path, os.X_OK):
-                return [path]
-    script = os.path.join(repo_root(), relative + ".py")
-    if not os.path.isfile(script):
-        raise FileNotFoundError(f"{relative} is neither in the runfiles nor at {script}")
-    return [sys.executable, script]
-
-
-def child_env(extra=None) -> dict:
-    """Environment for child programs: the repo importable, TF's logs quiet."""
-    env = dict(os.environ)
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
-    for path in [repo_root()] + [p for p in sys.path if p]:
-        if path not in paths:
-            paths.append(path)
-    env["PYTHONPATH"] = os.pathsep.join(paths)
-    if extra:
-        env.update(extra)
-    return env
-
-
 def export_model(export_base: str, version: int = 1, training_iteration: int = 100,
                  log_path: str | None = None) -> str:
-    """Runs mnist_saved_model; returns export_base/<version>."""
-    argv = program_command(EXPORTER) + [f"--training_iteration={training_iteration}",
-                                        f"--model_version={version}", export_base]
-    result = subprocess.run(argv, env=child_env(), capture_output=True, text=True,
-                            check=False)
+    """Runs mnist_saved_model; returns export_base/<version>.
+
+    Raises:
+      RuntimeError: mnist_saved_model failed (its output is in the message).
+    """
+    argv = mnist_loop.export_command(export_base, version, training_iteration)
+    result = subprocess.run(argv, env=server_runner.child_env(), capture_output=True,
+                            text=True, check=False)
     if log_path:
         with open(log_path, "w", encoding="utf-8") as f:
             f.write(result.stdout + result.stderr)

@@ -7,6 +7,7 @@ import time
 from absl.testing import absltest
 
 from tensorflow_serving.benchmarks import procstat
+from tensorflow_serving.test_util import test_util
 
 # A command name with a space and a ')' must not shift the fields.
 _STAT = ("4242 (my) server) S 1 4242 4242 0 -1 4194560 123 0 0 0 "
@@ -58,12 +59,10 @@ class LiveTest(absltest.TestCase):
         launcher = subprocess.Popen(["sh", "-c", "sleep 30; true"])
         try:
             # The child exists before it has exec'd `sleep`: wait for both.
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline:
+            def sleep_started():
                 kids = procstat.children(launcher.pid)
-                if kids and _cmdline(kids[0]).startswith(b"sleep"):
-                    break
-                time.sleep(0.01)
+                return kids and _cmdline(kids[0]).startswith(b"sleep")
+            test_util.wait_for(sleep_started, "the launcher's child to exec sleep", 10)
             (child,) = procstat.children(launcher.pid)
             self.assertEqual(procstat.serving_pid(launcher.pid), child)
             self.assertTrue(_cmdline(child).startswith(b"sleep"))

@@ -20,8 +20,6 @@ With two or more cores the servers run on core 0 and h2load on core 1.
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -43,7 +41,7 @@ from tensorflow_serving.benchmarks import payloads
 from tensorflow_serving.benchmarks import procstat
 from tensorflow_serving.benchmarks import report
 from tensorflow_serving.benchmarks import stats
-from tensorflow_serving.util import net_util
+from tensorflow_serving.model_servers.test_util import server_runner
 
 MODEL_NAME = "mnist"
 
@@ -107,115 +105,30 @@ class Pinning:
         return f"servers on core {self.server_cpu}, h2load on core {self.client_cpu}"
 
 
-pick_unused_port = net_util.pick_unused_port
+def start_server(label, command, model_base_path, work_dir, pinning,
+                 batching_file=None) -> tuple[server_runner.ServerRunner, float]:
+    """Starts a model server on fresh ports, its log in work_dir/<label>.log;
+    returns it and the seconds from its start to the model AVAILABLE.
 
-
-def wait_for_port(port: int, deadline: float, process: subprocess.Popen) -> None:
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"process exited with {process.returncode} before "
-                               f"listening on port {port}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"nothing listens on port {port}") from None
-            time.sleep(0.01)
-
-
-def stop_process(process: subprocess.Popen, timeout: float = 30.0) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-class ModelServer:
-    """One model server process on fresh ports."""
-
-    def __init__(self, command, model_base_path, work_dir, pinning, *,
-                 batching_file=None, label="server"):
-        self.grpc_port = pick_unused_port()
-        self.rest_port = pick_unused_port()
-        while self.rest_port == self.grpc_port:
-            self.rest_port = pick_unused_port()
-        self.argv = list(command) + [
-            f"--port={self.grpc_port}", f"--rest_api_port={self.rest_port}",
-            f"--model_name={MODEL_NAME}", f"--model_base_path={model_base_path}"]
-        if batching_file:
-            self.argv += ["--enable_batching", f"--batching_parameters_file={batching_file}"]
-        self.log_path = os.path.join(work_dir, f"{label}.log")
-        self._pinning = pinning
-        self.process = None
-        self.pid = None
-        self.channel = None
-
-    def start(self, timeout: float) -> float:
-        """Starts; returns seconds from process start to the model AVAILABLE."""
-        import grpc  # pylint: disable=g-import-not-at-top
-        from tensorflow_serving.apis import get_model_status_pb2  # pylint: disable=g-import-not-at-top
-        from tensorflow_serving.apis import model_service_pb2_grpc  # pylint: disable=g-import-not-at-top
-        with open(self.log_path, "wb") as log:
-            start = time.monotonic()
-            self.process = subprocess.Popen(
-                self.argv, stdout=log, stderr=subprocess.STDOUT,
-                env=mnist_model.child_env(),
-                preexec_fn=self._pinning.preexec_server())
-        deadline = start + timeout
-        try:
-            wait_for_port(self.grpc_port, deadline, self.process)
-            # Short reconnect backoff: the default (1 s and up) would blur the
-            # startup figure.
-            self.channel = grpc.insecure_channel(
-                f"127.0.0.1:{self.grpc_port}",
-                options=[("grpc.initial_reconnect_backoff_ms", 20),
-                         ("grpc.min_reconnect_backoff_ms", 20),
-                         ("grpc.max_reconnect_backoff_ms", 100)])
-            stub = model_service_pb2_grpc.ModelServiceStub(self.channel)
-            request = get_model_status_pb2.GetModelStatusRequest()
-            request.model_spec.name = MODEL_NAME
-            available = get_model_status_pb2.ModelVersionStatus.AVAILABLE
-            while True:
-                if self.process.poll() is not None:
-                    raise RuntimeError(f"exited with {self.process.returncode}")
-                try:
-                    response = stub.GetModelStatus(request, timeout=1.0)
-                    if any(s.state == available for s in response.model_version_status):
-                        elapsed = time.monotonic() - start
-                        break
-                except grpc.RpcError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"model not AVAILABLE after {timeout:.0f} s")
-                time.sleep(0.01)
-            # The REST port opens after the gRPC one (as upstream's server
-            # does), so AVAILABLE over gRPC does not mean REST accepts yet.
-            if self.rest_port:
-                wait_for_port(self.rest_port, deadline, self.process)
-        except Exception as e:
-            self.stop()
-            raise RuntimeError(f"{' '.join(self.argv)}: {e}\n--- server log ---\n"
-                               f"{self.log_tail()}") from None
-        self.pid = procstat.serving_pid(self.process.pid)
-        return elapsed
-
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            with open(self.log_path, "r", encoding="utf-8", errors="replace") as f:
-                return "".join(f.readlines()[-lines:])
-        except OSError:
-            return ""
-
-    def stop(self) -> None:
-        if self.channel is not None:
-            self.channel.close()
-            self.channel = None
-        if self.process is not None:
-            stop_process(self.process)
+    Raises:
+      RuntimeError: the server exited, or the model was not AVAILABLE in time.
+    """
+    args = [f"--model_name={MODEL_NAME}", f"--model_base_path={model_base_path}"]
+    if batching_file:
+        args += ["--enable_batching", f"--batching_parameters_file={batching_file}"]
+    server = server_runner.ServerRunner(
+        args, command=command, log_path=os.path.join(work_dir, f"{label}.log"),
+        preexec_fn=pinning.preexec_server())
+    progress(f"starting {label}: {' '.join(server.argv)}")
+    start = time.monotonic()
+    try:
+        server.start([MODEL_NAME], timeout=FLAGS.startup_timeout_s)
+    except RuntimeError as e:
+        server.stop()
+        tail = "".join(server.logs().splitlines(keepends=True)[-40:])
+        raise RuntimeError(f"{' '.join(server.argv)}: {str(e).splitlines()[0]}\n"
+                           f"--- server log ---\n{tail}") from None
+    return server, time.monotonic() - start
 
 
 def grpc_check(port: int, message: bytes) -> bytes:
@@ -318,13 +231,12 @@ def run_server_phase(results, label, batching, command, model_base_path, work_di
                      pinning, driver, concurrency, apis, expected_frame, grpc_message,
                      rest_body, batching_file=None, plane="native"):
     from tensorflow_serving.apis import predict_pb2  # pylint: disable=g-import-not-at-top
-    server = ModelServer(command, model_base_path, work_dir, pinning,
-                         batching_file=batching_file, label=label)
-    progress(f"starting {label}: {' '.join(server.argv)}")
-    startup = server.start(FLAGS.startup_timeout_s)
-    phase = {"label": label, "batching": batching, "startup_s": startup, "pid": server.pid}
+    server, startup = start_server(label, command, model_base_path, work_dir, pinning,
+                                   batching_file=batching_file)
+    pid = procstat.serving_pid(server.process.pid)
+    phase = {"label": label, "batching": batching, "startup_s": startup, "pid": pid}
     progress(f"{label}: model AVAILABLE {startup:.2f} s after process start "
-             f"(pid {server.pid}, RSS {procstat.rss_bytes(server.pid) / 2**20:.0f} MB)")
+             f"(pid {pid}, RSS {procstat.rss_bytes(pid) / 2**20:.0f} MB)")
     try:
         raw = grpc_check(server.grpc_port, grpc_message)
         response = predict_pb2.PredictResponse.FromString(raw)
@@ -346,21 +258,21 @@ def run_server_phase(results, label, batching, command, model_base_path, work_di
             progress(f"{label}: warming up {api} ({FLAGS.warmup_s:.0f} s at "
                      f"c={max(concurrency)})")
             driver.warmup(api, ports[api], max(concurrency), FLAGS.warmup_s)
-        phase["rss_after_warmup_mb"] = procstat.rss_bytes(server.pid) / 2**20
+        phase["rss_after_warmup_mb"] = procstat.rss_bytes(pid) / 2**20
         for api in apis:
             for clients in concurrency:
                 cell = driver.cell(api, ports[api], clients, FLAGS.duration_s,
-                                   pid=server.pid,
+                                   pid=pid,
                                    response_frame_bytes=len(raw) + 5 if api == "grpc" else None)
                 cell.update(api=api, batching=batching, plane=plane)
                 results["cells"].append(cell)
                 progress(f"{label}: {api} c={clients}: {describe_cell(cell)}")
         if FLAGS.soak_s > 0 and not batching:
-            before = procstat.rss_bytes(server.pid)
+            before = procstat.rss_bytes(pid)
             progress(f"{label}: soak, gRPC c=8 for {FLAGS.soak_s:.0f} s")
-            soak = driver.cell("grpc", server.grpc_port, 8, FLAGS.soak_s, pid=server.pid,
+            soak = driver.cell("grpc", server.grpc_port, 8, FLAGS.soak_s, pid=pid,
                                response_frame_bytes=len(raw) + 5)
-            after = procstat.rss_bytes(server.pid)
+            after = procstat.rss_bytes(pid)
             results["soak"] = {"seconds": FLAGS.soak_s, "req_per_s": soak["req_per_s"],
                                "rss_before_mb": before / 2**20,
                                "rss_after_mb": after / 2**20,
@@ -368,9 +280,9 @@ def run_server_phase(results, label, batching, command, model_base_path, work_di
                                "errors": soak["http_errors"] + (soak["grpc_errors"] or 0)}
             progress(f"{label}: soak: {describe_cell(soak)}, RSS {before / 2**20:.0f} -> "
                      f"{after / 2**20:.0f} MB")
-        phase["rss_after_run_mb"] = procstat.rss_bytes(server.pid) / 2**20
-        phase["anon_rss_after_run_mb"] = procstat.anon_rss_bytes(server.pid) / 2**20
-        phase["cpu_s_total"] = procstat.cpu_seconds(server.pid)
+        phase["rss_after_run_mb"] = procstat.rss_bytes(pid) / 2**20
+        phase["anon_rss_after_run_mb"] = procstat.anon_rss_bytes(pid) / 2**20
+        phase["cpu_s_total"] = procstat.cpu_seconds(pid)
     finally:
         server.stop()
     results["phases"].append(phase)
@@ -381,16 +293,14 @@ def run_canned(results, work_dir, pinning, driver, concurrency, response: bytes)
     response_file = os.path.join(work_dir, "canned_response.bin")
     with open(response_file, "wb") as f:
         f.write(response)
-    port = pick_unused_port()
+    port = server_runner.pick_unused_port()
     script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "canned_server.py")
     argv = [sys.executable, script, f"--port={port}", f"--response_file={response_file}"]
     progress(f"starting the canned gRPC server on port {port}")
-    with open(os.path.join(work_dir, "canned.log"), "wb") as log:
-        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
-                                   env=mnist_model.child_env(),
-                                   preexec_fn=pinning.preexec_server())
+    process = server_runner.Process(argv, log_path=os.path.join(work_dir, "canned.log"),
+                                    preexec_fn=pinning.preexec_server())
     try:
-        wait_for_port(port, time.monotonic() + 60, process)
+        process.wait_for_output(f"READY {port}", 60)
         driver.warmup("grpc", port, max(concurrency), FLAGS.warmup_s)
         for clients in concurrency:
             cell = driver.cell("grpc", port, clients, FLAGS.duration_s, pid=process.pid,
@@ -399,7 +309,7 @@ def run_canned(results, work_dir, pinning, driver, concurrency, response: bytes)
             results["cells"].append(cell)
             progress(f"canned c={clients}: {describe_cell(cell)}")
     finally:
-        stop_process(process)
+        process.stop()
 
 
 def run_inprocess(results, work_dir, pinning, version_dir, image_file):
@@ -409,7 +319,7 @@ def run_inprocess(results, work_dir, pinning, version_dir, image_file):
             f"--image_file={image_file}", f"--duration_s={FLAGS.duration_s}"]
     progress(f"in-process ceiling: the model in a tight loop for {FLAGS.duration_s:.0f} s")
     result = subprocess.run(argv, capture_output=True, text=True, check=False,
-                            env=mnist_model.child_env(),
+                            env=server_runner.child_env(),
                             preexec_fn=pinning.preexec_server())
     if result.returncode != 0:
         raise RuntimeError(f"in-process ceiling failed:\n{result.stdout}\n{result.stderr}")
@@ -435,7 +345,7 @@ def main(argv):
     if FLAGS.server_binary:
         command = [os.path.abspath(FLAGS.server_binary)]
     else:
-        command = mnist_model.program_command(mnist_model.SERVER)
+        command = server_runner.program_command(server_runner.SERVER)
     progress(f"{os.cpu_count()} cores, {pinning.describe()}; work dir {work_dir}")
     results = {"config": {
         "duration_s": FLAGS.duration_s, "warmup_s": FLAGS.warmup_s,
@@ -497,7 +407,7 @@ def main(argv):
         if not FLAGS.skip_python_plane and not FLAGS.server_binary:
             phase = run_server_phase(
                 results, "python-plane", False,
-                mnist_model.program_command(mnist_model.PYTHON_PLANE_SERVER),
+                server_runner.program_command(server_runner.PYTHON_PLANE_SERVER),
                 model_base_path, work_dir, pinning, driver, concurrency, ["grpc"],
                 first_response, grpc_message, rest_body_bytes, plane="python")
             results["python_plane"] = {

@@ -8,17 +8,10 @@ from tensorflow_serving.core import aspired_versions_manager
 from tensorflow_serving.core.servable_id import ServableId
 from tensorflow_serving.core.servable_state import ManagerState
 from tensorflow_serving.core.test_util.fake_loader import FakeLoader
+from tensorflow_serving.test_util import test_util
 from tensorflow_serving.util import status
 
 _TIMEOUT = 10
-
-
-def _wait_for(predicate, timeout=_TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.005)
 
 
 class AspiredVersionsManagerTest(absltest.TestCase):
@@ -90,7 +83,8 @@ class AspiredVersionsManagerTest(absltest.TestCase):
         gate.set()
         self._settle()
         self.assertTrue(self.loaders[("m", 1)].unloaded.wait(_TIMEOUT))
-        _wait_for(lambda: self._state("m", 1) == ManagerState.END)
+        test_util.wait_for(lambda: self._state("m", 1) == ManagerState.END,
+                           "version 1 END", _TIMEOUT)
         order = [(sid.version, s) for sid, s in self.events
                  if (sid.version, s) in ((2, ManagerState.AVAILABLE), (1, ManagerState.UNLOADING))]
         self.assertEqual(order, [(2, ManagerState.AVAILABLE), (1, ManagerState.UNLOADING)])
@@ -103,17 +97,19 @@ class AspiredVersionsManagerTest(absltest.TestCase):
         handle = self.manager.get_handle("m")
         self._aspire("m", {2: FakeLoader("v2")})
         self._settle()
-        _wait_for(lambda: self._state("m", 1) == ManagerState.UNLOADING)
+        test_util.wait_for(lambda: self._state("m", 1) == ManagerState.UNLOADING,
+                           "version 1 UNLOADING", _TIMEOUT)
         # New requests go to version 2; version 1 is no longer handed out...
         self.assertEqual(self.manager.get_handle("m").id.version, 2)
         self.assertIsNone(self.manager.get_handle("m", 1))
         # ... but stays loaded for the request that holds it.
-        time.sleep(0.05)
+        self.assertFalse(self.loaders[("m", 1)].unloaded.wait(0.05))
         self.assertEqual(self.loaders[("m", 1)].unload_calls, 0)
         self.assertEqual(handle.servable, "v1")
         handle.release()
         self.assertTrue(self.loaders[("m", 1)].unloaded.wait(_TIMEOUT))
-        _wait_for(lambda: self._state("m", 1) == ManagerState.END)
+        test_util.wait_for(lambda: self._state("m", 1) == ManagerState.END,
+                           "version 1 END", _TIMEOUT)
         self.assertEqual(self.loaders[("m", 1)].unload_calls, 1)
 
     def test_failed_version_never_replaces_good_one(self):
@@ -173,7 +169,8 @@ class AspiredVersionsManagerTest(absltest.TestCase):
         loader.load_started.wait(_TIMEOUT)
         start = time.monotonic()
         manager.set_aspired_versions("m", {})
-        _wait_for(lambda: manager.version_states("m")[1][0] == ManagerState.END)
+        test_util.wait_for(lambda: manager.version_states("m")[1][0] == ManagerState.END,
+                           "version 1 END", _TIMEOUT)
         self.assertLess(time.monotonic() - start, 5)
         self.assertEqual(loader.load_calls, 1)
         manager.stop(timeout=_TIMEOUT)
@@ -185,15 +182,17 @@ class AspiredVersionsManagerTest(absltest.TestCase):
         self.assertIsNone(self.manager.get_handle("m"))
         for v in (1, 2):
             self.assertTrue(self.loaders[("m", v)].unloaded.wait(_TIMEOUT))
-        _wait_for(lambda: all(s == ManagerState.END
-                              for s, _ in self.manager.version_states("m").values()))
+        test_util.wait_for(lambda: all(s == ManagerState.END for s, _ in
+                                       self.manager.version_states("m").values()),
+                           "every version END", _TIMEOUT)
         self.assertEqual(self.manager.available_versions("m"), [])
 
     def test_reaspire_after_unload_loads_again(self):
         self._aspire("m", {1: FakeLoader("a")})
         self._settle()
         self._aspire("m", {})
-        _wait_for(lambda: self._state("m", 1) == ManagerState.END)
+        test_util.wait_for(lambda: self._state("m", 1) == ManagerState.END,
+                           "version 1 END", _TIMEOUT)
         self._aspire("m", {1: FakeLoader("b")})
         self._settle()
         with self.manager.get_handle("m") as handle:

@@ -38,6 +38,7 @@ import tensorflow as tf
 from tensorflow_serving.apis import classification_pb2
 from tensorflow_serving.apis import predict_pb2
 from tensorflow_serving.apis import prediction_service_pb2_grpc
+from tensorflow_serving.example import command_line
 from tensorflow_serving.example import mnist_input_data
 
 flags.DEFINE_integer('concurrency', 1,
@@ -56,7 +57,7 @@ FLAGS = flags.FLAGS
 MAX_NUM_TESTS = 10000
 TIMEOUT_SECONDS = 5.0  # deadline of each request, as upstream
 PREDICT_SIGNATURE = 'predict_images'
-CLASSIFY_SIGNATURE = 'serving_default'
+CLASSIFY_SIGNATURE = tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY
 _DOTS_PER_LINE = 100
 _MAX_FAILURES_SHOWN = 10
 
@@ -418,14 +419,5 @@ def main(argv):
     return 1 if counter.failed else 0
 
 
-def _parse_flags(argv):
-    """Like absl's default parser, but a bad flag is one line, not a report."""
-    try:
-        return FLAGS(argv)
-    except flags.Error as e:
-        print(e, file=sys.stderr)
-        sys.exit(1)
-
-
 if __name__ == '__main__':
-    app.run(main, flags_parser=_parse_flags)
+    app.run(main, flags_parser=command_line.parse_flags)

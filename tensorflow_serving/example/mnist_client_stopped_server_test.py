@@ -5,6 +5,7 @@ from absl.testing import parameterized
 
 from tensorflow_serving.example import mnist_test_util
 from tensorflow_serving.model_servers.test_util import server_runner
+from tensorflow_serving.test_util import test_util
 
 
 class MnistClientStoppedServerTest(parameterized.TestCase):
@@ -16,7 +17,7 @@ class MnistClientStoppedServerTest(parameterized.TestCase):
                                             num_tests=10, rest=rest)
         self.assertNotEqual(result.returncode, 0)
         self.assertNotIn('Traceback', result.stderr + result.stdout)
-        lines = mnist_test_util.program_lines(result.stderr)
+        lines = test_util.program_lines(result.stderr)
         self.assertLen(lines, 1, result.stderr)
         self.assertIn('The first request to localhost:%d failed' % port,
                       lines[0])

@@ -29,17 +29,13 @@ from tensorflow_serving.apis import predict_pb2
 from tensorflow_serving.apis import prediction_service_pb2_grpc
 from tensorflow_serving.example import mnist_client
 from tensorflow_serving.example import mnist_input_data
+from tensorflow_serving.test_util import test_util
 from tensorflow_serving.util import net_util
 
 FLAGS = flags.FLAGS
 
 _NUM_TEST_IMAGES = 40
 
-# TensorFlow's native startup logging goes to stderr whatever the program does.
-_TF_NATIVE_LOG = re.compile(
-    r'^(WARNING: All log messages before absl::InitializeLog\(\)'
-    r'|[IWEF]\d{4} [\d:.]+\s+\d+ \S+:\d+\]'
-    r'|To enable the following instructions)')
 
 
 def _write_dataset(work_dir):
@@ -323,8 +319,7 @@ class MnistClientTest(absltest.TestCase):
              '--server=localhost:%d' % port, '--work_dir=' + self.work_dir],
             capture_output=True, text=True, env=env, timeout=120, check=False)
         self.assertNotEqual(result.returncode, 0)
-        lines = [line for line in result.stderr.splitlines()
-                 if line.strip() and not _TF_NATIVE_LOG.match(line)]
+        lines = test_util.program_lines(result.stderr)
         self.assertLen(lines, 1, result.stderr)
         self.assertIn('The first request to localhost:%d failed: UNAVAILABLE'
                       % port, lines[0])

@@ -19,12 +19,13 @@ from the first place that has it:
 import gzip
 import hashlib
 import os
-import sys
 import tempfile
 import urllib.request
 import zlib
 
 import numpy
+
+from tensorflow_serving.util import runfiles_util
 
 # Upstream's example downloads from http://yann.lecun.com/exdb/mnist/, which
 # no longer serves the files reliably; this is the CVDF mirror of the very same
@@ -68,35 +69,9 @@ def validation_size(num_train_images):
     return min(VALIDATION_SIZE, num_train_images // VALIDATION_FRACTION)
 
 
-def _bundled_candidates(filename):
-    """Paths where Bazel may have placed the bundled copy of `filename`."""
-    relative = os.path.join(BUNDLED_REPOSITORY, filename)
-    roots = [os.environ.get('RUNFILES_DIR'), os.environ.get('TEST_SRCDIR')]
-    # This file is <runfiles>/<workspace>/tensorflow_serving/example/<me>.py;
-    # abspath, not realpath: the runfiles tree is made of symlinks.
-    roots.append(os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                              os.pardir, os.pardir, os.pardir))
-    # A py_binary started directly keeps its runfiles next to itself.
-    if sys.argv and sys.argv[0]:
-        roots.append(os.path.abspath(sys.argv[0]) + '.runfiles')
-    candidates = [os.path.join(root, relative) for root in roots if root]
-    manifest = os.environ.get('RUNFILES_MANIFEST_FILE')
-    if manifest and os.path.isfile(manifest):
-        key = f'{BUNDLED_REPOSITORY}/{filename}'
-        with open(manifest, encoding='utf-8') as f:
-            for line in f:
-                name, _, target = line.rstrip('\n').partition(' ')
-                if name == key and target:
-                    candidates.append(target)
-    return candidates
-
-
 def find_bundled(filename):
     """Path of the copy of `filename` bundled by Bazel, or None."""
-    for path in _bundled_candidates(filename):
-        if os.path.isfile(path):
-            return os.path.normpath(path)
-    return None
+    return runfiles_util.runfile(f'{BUNDLED_REPOSITORY}/{filename}')
 
 
 def _download(filename, work_directory):

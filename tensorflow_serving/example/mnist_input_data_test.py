@@ -13,6 +13,7 @@ from absl.testing import absltest
 import numpy
 
 from tensorflow_serving.example import mnist_input_data
+from tensorflow_serving.test_util import test_util
 
 _FILES = (mnist_input_data.TRAIN_IMAGES, mnist_input_data.TRAIN_LABELS,
           mnist_input_data.TEST_IMAGES, mnist_input_data.TEST_LABELS)
@@ -217,7 +218,7 @@ class MnistInputDataTest(absltest.TestCase):
         runfiles = self.create_tempdir().full_path
         self._write_all(os.path.join(runfiles, 'mnist_data'))
         empty_work_dir = self.create_tempdir().full_path
-        with mock.patch.dict(os.environ, {'RUNFILES_DIR': runfiles}):
+        with test_util.runfiles_env(RUNFILES_DIR=runfiles):
             found = mnist_input_data.find_bundled(
                 mnist_input_data.TEST_LABELS)
             data = mnist_input_data.read_data_sets(empty_work_dir)
@@ -233,16 +234,15 @@ class MnistInputDataTest(absltest.TestCase):
         with open(manifest, 'w') as f:
             for name in _FILES:
                 f.write(f'mnist_data/{name} {os.path.join(elsewhere, name)}\n')
-        with mock.patch.dict(os.environ, {'RUNFILES_MANIFEST_FILE': manifest}):
-            candidates = mnist_input_data._bundled_candidates(
-                mnist_input_data.TRAIN_IMAGES)
-        self.assertIn(os.path.join(elsewhere, mnist_input_data.TRAIN_IMAGES),
-                      candidates)
+        with test_util.runfiles_env(RUNFILES_MANIFEST_FILE=manifest):
+            found = mnist_input_data.find_bundled(mnist_input_data.TRAIN_IMAGES)
+        self.assertEqual(os.path.join(elsewhere, mnist_input_data.TRAIN_IMAGES),
+                         found)
 
     def test_work_dir_wins_over_bundled_copy(self):
         runfiles = self.create_tempdir().full_path
         self._write_all(os.path.join(runfiles, 'mnist_data'))
-        with mock.patch.dict(os.environ, {'RUNFILES_DIR': runfiles}):
+        with test_util.runfiles_env(RUNFILES_DIR=runfiles):
             path = mnist_input_data.maybe_download(
                 mnist_input_data.TEST_IMAGES, self.work_dir)
         self.assertEqual(path, self._path(mnist_input_data.TEST_IMAGES))

@@ -27,6 +27,7 @@ from absl import app
 from absl import flags
 import tensorflow as tf
 
+from tensorflow_serving.example import command_line
 from tensorflow_serving.example import mnist_input_data
 
 # The model is a TF1-style graph, as in upstream's example: tf.compat.v1 keeps
@@ -54,16 +55,6 @@ def _progress_interval(training_iteration):
     return max(100, training_iteration // 20)
 
 
-def _user_path(path):
-    """Resolves a relative path from where the user ran `bazel run`.
-
-    bazel run starts programs in their runfiles tree; it names the user's
-    directory in BUILD_WORKING_DIRECTORY.
-    """
-    user_dir = os.environ.get('BUILD_WORKING_DIRECTORY')
-    return os.path.normpath(os.path.join(user_dir, path)) if user_dir else path
-
-
 def _export_path(argv):
     """Validates the command line; returns export_dir/<model_version>."""
     if len(argv) != 2 or argv[-1].startswith('-'):
@@ -73,7 +64,8 @@ def _export_path(argv):
             'Please specify a positive value for training iteration.')
     if FLAGS.model_version <= 0:
         raise _UsageError('Please specify a positive value for version number.')
-    export_path = os.path.join(_user_path(argv[-1]), str(FLAGS.model_version))
+    export_path = os.path.join(command_line.user_path(argv[-1]),
+                               str(FLAGS.model_version))
     # Checked before training, not after: a clash should cost no time.
     if os.path.lexists(export_path):
         raise _UsageError(
@@ -139,8 +131,8 @@ def _export(sess, export_path, serialized_tf_example, x, y, prediction_classes,
 def train_and_export(export_path):
     """Trains the model on MNIST, prints its accuracy and exports it."""
     print('Training model...')
-    mnist = mnist_input_data.read_data_sets(_user_path(FLAGS.work_dir),
-                                            one_hot=True)
+    mnist = mnist_input_data.read_data_sets(
+        command_line.user_path(FLAGS.work_dir), one_hot=True)
 
     with tf.Graph().as_default(), tf1.Session() as sess:
         # The model reads serialized tf.Example protos (what the Classify API
@@ -225,14 +217,5 @@ def main(argv):
     return 0
 
 
-def _parse_flags(argv):
-    """Like absl's default parser, but a bad flag is one line, not a report."""
-    try:
-        return FLAGS(argv)
-    except flags.Error as e:
-        print(e, file=sys.stderr)
-        sys.exit(1)
-
-
 if __name__ == '__main__':
-    app.run(main, flags_parser=_parse_flags)
+    app.run(main, flags_parser=command_line.parse_flags)

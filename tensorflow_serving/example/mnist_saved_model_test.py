@@ -21,24 +21,12 @@ import tensorflow as tf
 
 from tensorflow_serving.example import mnist_input_data
 from tensorflow_serving.example import mnist_saved_model
+from tensorflow_serving.test_util import test_util
 
 FLAGS = flags.FLAGS
 tf1 = tf.compat.v1
 
 _PROGRAM = mnist_saved_model.__file__
-
-# TensorFlow's native startup logging (e.g. "cudart_stub.cc ... Could not
-# find cuda drivers") goes to stderr whatever the program does.
-_TF_NATIVE_LOG = re.compile(
-    r'^(WARNING: All log messages before absl::InitializeLog\(\)'
-    r'|[IWEF]\d{4} [\d:.]+\s+\d+ \S+:\d+\]'
-    r'|To enable the following instructions)')
-
-
-def _own_stderr_lines(stderr):
-    return [line for line in stderr.splitlines()
-            if line.strip() and not _TF_NATIVE_LOG.match(line)]
-
 
 def _specs(tensor_infos):
     """{alias: (dtype, shape)} of a signature's inputs or outputs."""
@@ -176,7 +164,7 @@ class MnistSavedModelTest(absltest.TestCase):
                                 check=False)
         self.assertNotEqual(result.returncode, 0)
         self.assertNotIn('Training model...', result.stdout)
-        lines = _own_stderr_lines(result.stderr)
+        lines = test_util.program_lines(result.stderr)
         self.assertLen(lines, 1, result.stderr)
         self.assertIn(os.path.join(base, '1') + ' already exists', lines[0])
         self.assertEqual(os.listdir(os.path.join(base, '1')), ['keep.txt'])

@@ -6,7 +6,6 @@ test's temporary directory and the server is stopped even if the test fails.
 """
 
 import os
-import re
 import subprocess
 
 from absl import logging
@@ -26,11 +25,6 @@ MODEL_NAME = mnist_loop.MODEL_NAME
 PREDICT_SIGNATURE = 'predict_images'
 _EXPORT_TIMEOUT_SECONDS = 300
 _CLIENT_TIMEOUT_SECONDS = 300
-# TensorFlow's C++ logging, printed before absl takes over: not ours.
-_TF_NATIVE_LOG = re.compile(
-    r'^(WARNING: All log messages before absl::InitializeLog\(\)'
-    r'|[IWEF]\d{4} [\d:.]+\s+\d+ \S+:\d+\]'
-    r'|To enable the following instructions)')
 
 
 def data_dir(testcase):
@@ -39,19 +33,13 @@ def data_dir(testcase):
     return testcase.create_tempdir().full_path
 
 
-def program_lines(stderr):
-    """stderr without TensorFlow's native log lines."""
-    return [line for line in stderr.splitlines()
-            if line.strip() and not _TF_NATIVE_LOG.match(line)]
-
-
 def export_model(testcase, base_path, version=1, training_iteration=1000,
                  work_dir=None):
     """Runs mnist_saved_model; returns base_path/<version>."""
     result = subprocess.run(
         mnist_loop.export_command(base_path, version, training_iteration,
                                   work_dir or data_dir(testcase)),
-        env=mnist_loop.child_env(), capture_output=True, text=True,
+        env=server_runner.child_env(), capture_output=True, text=True,
         timeout=_EXPORT_TIMEOUT_SECONDS, check=False)
     testcase.assertEqual(result.returncode, 0,
                          'mnist_saved_model failed:\n%s\n%s'
@@ -72,8 +60,7 @@ def start_server(testcase, base_path, file_system_poll_wait_seconds=None):
                     % file_system_poll_wait_seconds)
     logging.info('Model server: %s', ' '.join(server_runner.server_command()))
     server = server_runner.ServerRunner(
-        args, log_dir=testcase.create_tempdir().full_path,
-        env={'PYTHONUNBUFFERED': '1'})
+        args, log_dir=testcase.create_tempdir().full_path)
     testcase.addCleanup(server.cleanup)
     server.start(models=[MODEL_NAME])
     return server
@@ -84,7 +71,7 @@ def run_client(testcase, server_address, num_tests, concurrency=1, rest=False):
     return subprocess.run(
         mnist_loop.client_command(server_address, num_tests, concurrency,
                                   rest, data_dir(testcase)),
-        env=mnist_loop.child_env(), capture_output=True, text=True,
+        env=server_runner.child_env(), capture_output=True, text=True,
         timeout=_CLIENT_TIMEOUT_SECONDS, check=False)
 
 

@@ -27,8 +27,9 @@ import time
 from absl import app
 from absl import flags
 
+from tensorflow_serving.example import command_line
 from tensorflow_serving.example import mnist_loop
-from tensorflow_serving.util import net_util
+from tensorflow_serving.model_servers.test_util import server_runner
 
 flags.DEFINE_string('model_dir', '',
                     'Export the model to this base directory and keep it '
@@ -104,12 +105,6 @@ def _shown(command):
     return '$ ' + ' '.join([name] + args[1:])
 
 
-def _user_path(path):
-    # `bazel run` starts us in the runfiles; relative paths mean the user's.
-    return os.path.join(os.environ.get('BUILD_WORKING_DIRECTORY', ''),
-                        os.path.expanduser(path))
-
-
 def _check_flags(argv):
     if len(argv) > 1:
         raise TutorialError('Unexpected arguments: %s' % ' '.join(argv[1:]))
@@ -122,21 +117,24 @@ def _check_flags(argv):
 
 
 class Tutorial:
-    """The three steps; run() always leaves no server and no child behind."""
+    """The three steps; stop() always leaves no server and no child behind."""
 
     def __init__(self, model_base_path, out):
         self.model_base_path = model_base_path
         self._out = out
         self._child = None  # the exporter or the client while it runs
-        self._server = None
+        # Its own session, as the steps': Ctrl-C reaches only us, and stop()
+        # ends the children quietly (no KeyboardInterrupt traceback from them).
+        self.server = server_runner.ServerRunner(
+            mnist_loop.server_flags(model_base_path), grpc_port=FLAGS.port,
+            rest_api_port=FLAGS.rest_api_port, out=out, prefix='[server] ',
+            quiet=True, new_session=True, status_over_rest=True)
 
     def _run_step(self, command):
         _say(_shown(command))
-        # In its own session: Ctrl-C reaches only us, and stop() ends the
-        # child quietly (no KeyboardInterrupt traceback from it). Left in
-        # self._child if interrupted.
-        self._child = mnist_loop.Child(command, out=self._out, quiet=True,
-                                       new_session=True)
+        # Left in self._child if interrupted.
+        self._child = server_runner.Process(command, out=self._out, quiet=True,
+                                            new_session=True)
         code = self._child.wait()
         child, self._child = self._child, None
         return code, child.output()
@@ -150,26 +148,23 @@ class Tutorial:
             raise TutorialError('mnist_saved_model failed (exit code %d)'
                                 % code)
 
-    def serve(self, grpc_port, rest_api_port):
-        flags_ = mnist_loop.server_flags(grpc_port, rest_api_port,
-                                         self.model_base_path)
-        command = mnist_loop.server_command()
-        if command[0].endswith(mnist_loop.UPSTREAM_SERVER):
+    def serve(self):
+        if server_runner.is_upstream(self.server.argv):
             _say("(upstream's tensorflow_model_server: --config=upstream_server)")
-        _say(_shown(command + flags_))
-        self._server = mnist_loop.ModelServer(flags_, rest_api_port,
-                                              out=self._out)
+        _say(_shown(self.server.argv))
         try:
-            versions = self._server.wait_until_available(
-                timeout=_SERVER_START_TIMEOUT_SECONDS)
-        except RuntimeError as e:
+            self.server.launch().wait_until_ready(
+                [mnist_loop.MODEL_NAME], timeout=_SERVER_START_TIMEOUT_SECONDS)
+            states = self.server.version_states(mnist_loop.MODEL_NAME)
+        except (RuntimeError, OSError) as e:
             raise TutorialError(str(e)) from None
+        versions = sorted(v for v, state in states.items() if state == 'AVAILABLE')
         _say('Model status (GET /v1/models/%s): version %s AVAILABLE' % (
             mnist_loop.MODEL_NAME, ', '.join(map(str, versions))))
 
-    def query(self, grpc_port):
+    def query(self):
         command = mnist_loop.client_command(
-            'localhost:%d' % grpc_port, num_tests=FLAGS.num_tests,
+            'localhost:%d' % self.server.grpc_port, num_tests=FLAGS.num_tests,
             concurrency=FLAGS.concurrency)
         code, output = self._run_step(command)
         line = mnist_loop.error_rate_line(output)
@@ -183,28 +178,24 @@ class Tutorial:
             if self._child is not None:
                 child, self._child = self._child, None
                 child.stop()
-            if self._server is not None:
-                server, self._server = self._server, None
-                if server.poll() is None:
+            if self.server.process is not None:
+                if self.server.process.poll() is None:
                     _say('Stopping the model server...')
-                server.stop()
+                self.server.stop()
 
 
 def _run(model_base_path):
-    grpc_port = FLAGS.port or net_util.pick_unused_port()
-    rest_api_port = FLAGS.rest_api_port or net_util.pick_unused_port()
-    out = sys.stdout.buffer
-    tutorial = Tutorial(model_base_path, out)
+    tutorial = Tutorial(model_base_path, sys.stdout.buffer)
     start = time.monotonic()
     try:
         _say('== 1/3 Train the model and export it to %s' % model_base_path)
         tutorial.export()
         _say('\n== 2/3 Serve it with tensorflow_model_server (gRPC port %d, '
-             'REST port %d)' % (grpc_port, rest_api_port))
-        tutorial.serve(grpc_port, rest_api_port)
+             'REST port %d)' % (tutorial.server.grpc_port, tutorial.server.rest_port))
+        tutorial.serve()
         _say('\n== 3/3 Query it with mnist_client (%d test images, '
              'concurrency %d)' % (FLAGS.num_tests, FLAGS.concurrency))
-        code, error_line = tutorial.query(grpc_port)
+        code, error_line = tutorial.query()
     finally:
         tutorial.stop()
     _say('\nDone in %.0f s. The same steps by hand, in three terminals:'
@@ -222,7 +213,7 @@ def main(argv):
     try:
         _check_flags(argv)
         if FLAGS.model_dir:
-            model_base_path = os.path.abspath(_user_path(FLAGS.model_dir))
+            model_base_path = os.path.abspath(command_line.user_path(FLAGS.model_dir))
         else:
             temporary = tempfile.mkdtemp(prefix='mnist_tutorial_')
             model_base_path = os.path.join(temporary, 'mnist_model')
@@ -251,14 +242,5 @@ def main(argv):
             shutil.rmtree(temporary, ignore_errors=True)
 
 
-def _parse_flags(argv):
-    """Like absl's default parser, but a bad flag is one line, not a report."""
-    try:
-        return FLAGS(argv)
-    except flags.Error as e:
-        print(e, file=sys.stderr)
-        sys.exit(1)
-
-
 if __name__ == '__main__':
-    app.run(main, flags_parser=_parse_flags)
+    app.run(main, flags_parser=command_line.parse_flags)

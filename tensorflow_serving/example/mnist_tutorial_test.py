@@ -4,11 +4,9 @@ import os
 import signal
 import socket
 import subprocess
-import time
 
 from absl.testing import absltest
 
-from tensorflow_serving.example import mnist_loop
 from tensorflow_serving.model_servers.test_util import server_runner
 
 _TUTORIAL = 'tensorflow_serving/example/mnist_tutorial'
@@ -18,7 +16,7 @@ _TIMEOUT_SECONDS = 240
 
 
 def _tutorial_command(*flags):
-    return mnist_loop.program_command(_TUTORIAL) + list(flags)
+    return server_runner.program_command(_TUTORIAL) + list(flags)
 
 
 def _nothing_listens(port):
@@ -44,7 +42,7 @@ class MnistTutorialTest(absltest.TestCase):
         result = subprocess.run(
             _tutorial_command('--model_dir=' + model_dir, *self.ports,
                               *_QUICK_FLAGS),
-            env=mnist_loop.child_env(), stdout=subprocess.PIPE,
+            env=server_runner.child_env(), stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, text=True, timeout=_TIMEOUT_SECONDS,
             check=False)
         output = result.stdout
@@ -63,23 +61,12 @@ class MnistTutorialTest(absltest.TestCase):
         self._assert_server_gone(output)
 
     def test_sigterm_stops_the_server(self):
-        log_path = os.path.join(self.create_tempdir().full_path, 'out.log')
-        with open(log_path, 'wb') as log:
-            tutorial = subprocess.Popen(
-                _tutorial_command(*self.ports, *_QUICK_FLAGS),
-                env=mnist_loop.child_env(), stdout=log,
-                stderr=subprocess.STDOUT)
-        self.addCleanup(lambda: tutorial.poll() is None and tutorial.kill())
-
-        def output():
-            with open(log_path, encoding='utf-8', errors='replace') as f:
-                return f.read()
-
-        deadline = time.monotonic() + _TIMEOUT_SECONDS
-        while 'version 1 AVAILABLE' not in output():
-            self.assertIsNone(tutorial.poll(), output())
-            self.assertLess(time.monotonic(), deadline, output())
-            time.sleep(0.1)
+        tutorial = server_runner.Process(
+            _tutorial_command(*self.ports, *_QUICK_FLAGS),
+            log_dir=self.create_tempdir().full_path)
+        self.addCleanup(tutorial.cleanup)
+        output = tutorial.output
+        tutorial.wait_for_output('version 1 AVAILABLE', _TIMEOUT_SECONDS)
         self.assertFalse(_nothing_listens(self.grpc_port), output())
 
         tutorial.send_signal(signal.SIGTERM)

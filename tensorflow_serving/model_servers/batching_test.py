@@ -3,21 +3,37 @@
 import concurrent.futures
 import os
 import signal
-import time
+import urllib.request
 
 from absl.testing import absltest
 import numpy as np
+from prometheus_client.parser import text_string_to_metric_families
 
 from tensorflow.core.framework import tensor_pb2
 from tensorflow.core.framework import types_pb2
 from tensorflow_serving.apis import predict_pb2
 from tensorflow_serving.model_servers.test_util import server_runner
 from tensorflow_serving.servables.tensorflow.testdata import saved_model_all_dtypes
+from tensorflow_serving.test_util import test_util
 
 
 def predict(stub, x):
     request = server_runner.half_plus_two_request("m", [x, x + 0.25])
     return list(stub.Predict(request, timeout=60).outputs["y"].float_val)
+
+
+def queued_requests(server) -> int:
+    """How many requests joined a batching queue: the count of upstream's
+    input_batch_size samples (one per input tensor; half_plus_two has one)."""
+    url = f"http://localhost:{server.rest_port}/monitoring/prometheus/metrics"
+    with urllib.request.urlopen(url, timeout=30) as response:
+        page = response.read().decode()
+    name = ":tensorflow:serving:batching_session:input_batch_size"
+    for family in text_string_to_metric_families(page):
+        for sample in family.samples:
+            if sample.name == name + "_count":
+                return int(sample.value)
+    return 0
 
 
 class BatchingTest(server_runner.ServerTestCase):
@@ -27,12 +43,12 @@ class BatchingTest(server_runner.ServerTestCase):
         self.base = os.path.join(self.tmp, "m")
         server_runner.export_half_plus_two_versions(self.base, {1: 2.0})
 
-    def start(self, batching_text=None):
-        args = ["--model_name=m", f"--model_base_path={self.base}"]
+    def start(self, batching_text=None, extra_args=()):
+        args = ["--model_name=m", f"--model_base_path={self.base}", *extra_args]
         if batching_text is not None:
             path = self.create_tempfile(content=batching_text).full_path
             args += ["--enable_batching", f"--batching_parameters_file={path}"]
-        return self.start_server(args, ["m"])
+        return self.start_server(args, ["m"], rest=bool(extra_args))
 
     def test_batched_equals_unbatched(self):
         plain = self.start()
@@ -48,14 +64,20 @@ class BatchingTest(server_runner.ServerTestCase):
         self.assertEqual(want[3], [3.5, 3.625])
 
     def test_sigterm_drains_in_flight_requests(self):
-        # A long batch timeout keeps requests in flight while SIGTERM arrives.
+        # A long batch timeout keeps requests in flight while SIGTERM arrives;
+        # the server's input_batch_size metric, recorded as a request joins the
+        # queue, says when all eight are in.
+        monitoring = self.create_tempfile(
+            content="prometheus_config { enable: true }\n").full_path
         server = self.start("max_batch_size { value: 64 }\n"
-                            "batch_timeout_micros { value: 1500000 }\n"
-                            "num_batch_threads { value: 1 }\n")
+                            "batch_timeout_micros { value: 5000000 }\n"
+                            "num_batch_threads { value: 1 }\n",
+                            [f"--monitoring_config_file={monitoring}"])
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
             futures = [pool.submit(predict, server.prediction_stub, float(x))
                        for x in range(8)]
-            time.sleep(0.5)
+            test_util.wait_for(lambda: queued_requests(server) == 8,
+                               "eight requests in the batching queue")
             self.assertFalse(any(f.done() for f in futures))
             server.send_signal(signal.SIGTERM)
             results = [f.result(timeout=60) for f in futures]

@@ -1,7 +1,6 @@
 """End-to-end: config reloads (file polling, the RPC), readiness, warmup replay."""
 
 import os
-import time
 
 import grpc
 from absl.testing import absltest
@@ -9,6 +8,7 @@ from absl.testing import absltest
 from tensorflow_serving.apis import model_management_pb2
 from tensorflow_serving.config import model_server_config_pb2
 from tensorflow_serving.model_servers.test_util import server_runner
+from tensorflow_serving.test_util import test_util
 
 _request = server_runner.half_plus_two_request
 
@@ -26,15 +26,15 @@ class ConfigReloadTest(server_runner.ServerTestCase):
 
     def _wait_until_gone(self, server, name, timeout=60):
         """Waits until Predict on `name` answers NOT_FOUND (it left the config)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def gone():
             try:
                 server.prediction_stub.Predict(_request(name, [1.0]), timeout=30)
             except grpc.RpcError as e:
                 self.assertEqual(e.code(), grpc.StatusCode.NOT_FOUND, e.details())
-                return
-            time.sleep(0.1)
-        self.fail(f"model {name} still served after it left the config")
+                return True
+            return False
+        test_util.wait_for(gone, f"model {name} to leave with the config", timeout,
+                           interval=0.1)
 
     def test_config_file_and_rpc_reload(self):
         a, b = os.path.join(self.tmp, "a"), os.path.join(self.tmp, "b")

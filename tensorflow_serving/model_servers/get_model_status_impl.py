@@ -7,11 +7,8 @@ _State = get_model_status_pb2.ModelVersionStatus
 
 
 def _state_number(state) -> int:
-    name = getattr(state, "name", None) or str(state)
-    try:
-        return _State.State.Value(str(name).upper())
-    except ValueError:
-        return _State.UNKNOWN
+    """The ModelVersionStatus.State of a ManagerState: the same name."""
+    return _State.State.Value(state.name)
 
 
 def _fill_status(proto, error) -> None:

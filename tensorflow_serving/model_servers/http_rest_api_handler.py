@@ -122,7 +122,7 @@ class HttpRestApiHandler:
         }
 
     def process(self, method: str, path: str, body: bytes) -> tuple[int, bytes]:
-        """Returns (http_status, JSON body bytes).
+        """Returns (http_status, JSON body bytes); errors are answers too.
 
         `path` is the request target as sent (a latin-1 string of its bytes).
         """

@@ -16,6 +16,7 @@ from absl.testing import absltest
 
 from tensorflow_serving.model_servers.test_util import server_runner
 from tensorflow_serving.model_servers.test_util import steady_client
+from tensorflow_serving.test_util import test_util
 
 MODEL = "half_plus_two"
 CONNECTIONS = 2000
@@ -45,14 +46,6 @@ def proc_status(pid: int, field: str) -> int:
 
 def open_fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
-
-
-def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 class RestFloodTest(absltest.TestCase):
@@ -92,8 +85,8 @@ class RestFloodTest(absltest.TestCase):
             socks = self.open_slow_connections(server.rest_port)
             opened = time.monotonic()
             # The server holds them all...
-            wait_for(lambda: open_fds(pid) >= fds_before + self.connections,
-                     _WAIT, "the server to accept every connection")
+            test_util.wait_for(lambda: open_fds(pid) >= fds_before + self.connections,
+                               "the server to accept every connection", _WAIT)
             # ...on the threads it had.
             self.assertLess(proc_status(pid, "Threads"), threads_before + 16)
             steady.wait_for_calls(20)

@@ -18,6 +18,7 @@ from absl.testing import absltest
 from tensorflow_serving.model_servers.test_util import server_runner
 from tensorflow_serving.model_servers.test_util import steady_client
 from tensorflow_serving.servables.tensorflow.testdata import saved_model_sleep
+from tensorflow_serving.test_util import test_util
 from tensorflow_serving.util.net_http import test_client
 
 MODEL = "half_plus_two"
@@ -368,10 +369,7 @@ class RestDrainTest(absltest.TestCase):
                 return False
             except OSError:
                 return True
-        deadline = time.monotonic() + _WAIT
-        while not refused():
-            self.assertLess(time.monotonic(), deadline, "still accepting")
-            time.sleep(0.05)
+        test_util.wait_for(refused, "the listener to close", _WAIT)
         self.assertEqual(test_client.read_until_closed(idle), b"")
         upload.sendall(body[5:])
         read_reply(upload)

@@ -23,6 +23,8 @@ from tensorflow_serving.util import status
 
 # Smaller payloads take a few milliseconds inline.
 LARGE_BODY_BYTES = 1 << 20
+# tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY, written out: the worker
+# must not import TensorFlow (json_worker_test checks the two agree).
 _DEFAULT_SIGNATURE = "serving_default"
 
 

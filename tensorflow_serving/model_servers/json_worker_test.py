@@ -5,16 +5,22 @@ import json
 import grpc
 import numpy as np
 from absl.testing import absltest
+import tensorflow as tf
 
 from tensorflow_serving.model_servers import json_worker
+from tensorflow_serving.util import dtypes
 from tensorflow_serving.util import json_tensor
 from tensorflow_serving.util import status
 
-_FLOAT = json_tensor.DataType.DT_FLOAT
+_FLOAT = dtypes.DataType.DT_FLOAT
 _SIGNATURES = {"serving_default": {"x": _FLOAT}, "other": {"images": _FLOAT}}
 
 
 class JsonWorkerTest(absltest.TestCase):
+
+    def test_default_signature_is_tensorflows(self):
+        self.assertEqual(json_worker._DEFAULT_SIGNATURE,  # pylint: disable=protected-access
+                         tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY)
 
     def setUp(self):
         super().setUp()

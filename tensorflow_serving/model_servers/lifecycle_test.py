@@ -3,7 +3,6 @@ and how startup and reloads report models that fail."""
 
 import os
 import threading
-import time
 
 import grpc
 from absl.testing import absltest
@@ -11,6 +10,7 @@ from absl.testing import absltest
 from tensorflow_serving.apis import get_model_status_pb2
 from tensorflow_serving.apis import model_management_pb2
 from tensorflow_serving.model_servers.test_util import server_runner
+from tensorflow_serving.test_util import test_util
 
 _request = server_runner.half_plus_two_request
 
@@ -24,15 +24,16 @@ class LifecycleTest(server_runner.ServerTestCase):
         server_runner.export_half_plus_two_versions(base, {1: 2.0})
         server = self.start_server([f"--model_name=m", f"--model_base_path={base}",
                                     "--file_system_poll_wait_seconds=1"], ["m"])
-        failures, answers, stop = [], set(), threading.Event()
+        failures, answers, versions, stop = [], set(), set(), threading.Event()
 
         def client():
             while not stop.is_set():
                 try:
                     response = server.prediction_stub.Predict(_request("m", [1.0]),
                                                               timeout=30)
-                    answers.add((response.model_spec.version.value,
-                                 response.outputs["y"].float_val[0]))
+                    version = response.model_spec.version.value
+                    answers.add((version, response.outputs["y"].float_val[0]))
+                    versions.add(version)
                 except grpc.RpcError as e:
                     failures.append(e)
 
@@ -40,11 +41,12 @@ class LifecycleTest(server_runner.ServerTestCase):
         for t in threads:
             t.start()
         try:
-            time.sleep(0.5)
+            # Traffic flows before, during and after the switch.
+            test_util.wait_for(lambda: 1 in versions, "an answer of version 1")
             server_runner.export_half_plus_two_versions(base, {2: 7.0})
             server.wait_for_version("m", 2, timeout=60)
-            server.wait_for_version("m", 1, timeout=60, state=_State.END)
-            time.sleep(0.5)
+            server.wait_for_version("m", 1, timeout=60, state="END")
+            test_util.wait_for(lambda: 2 in versions, "an answer of version 2")
         finally:
             stop.set()
             for t in threads:
@@ -66,7 +68,7 @@ class LifecycleTest(server_runner.ServerTestCase):
         with open(os.path.join(base, ".tmp-2", "saved_model.pb"), "wb") as f:
             f.write(b"this is not a SavedModel")
         os.rename(os.path.join(base, ".tmp-2"), os.path.join(base, "2"))
-        server.wait_for_version("m", 2, state=_State.END)
+        server.wait_for_version("m", 2, state="END")
         status = {s.version: s for s in server.model_status("m").model_version_status}
         self.assertEqual(status[1].state, _State.AVAILABLE)
         self.assertNotEqual(status[2].status.error_code, 0)
@@ -78,8 +80,9 @@ class LifecycleTest(server_runner.ServerTestCase):
             request = _request("m", [1.0])
             request.model_spec.version.value = 2
             server.prediction_stub.Predict(request, timeout=30)
-        self.assertIn(cm.exception.code(), (grpc.StatusCode.NOT_FOUND,
-                                            grpc.StatusCode.UNAVAILABLE))
+        # As upstream: a version that is not AVAILABLE is not found.
+        self.assertEqual(cm.exception.code(), grpc.StatusCode.NOT_FOUND,
+                         cm.exception.details())
 
 
 def _broken_version(base, version):

@@ -17,7 +17,7 @@ from tensorflow_serving.apis import get_model_status_pb2
 from tensorflow_serving.apis import model_management_pb2
 from tensorflow_serving.apis import model_service_pb2_grpc
 from tensorflow_serving.model_servers import get_model_status_impl
-from tensorflow_serving.model_servers.prediction_service_impl import abort_with
+from tensorflow_serving.model_servers import grpc_status_util
 from tensorflow_serving.util import status
 
 
@@ -30,16 +30,17 @@ class ModelServiceImpl(model_service_pb2_grpc.ModelServiceServicer):
         try:
             return get_model_status_impl.get_model_status(self._core, request)
         except Exception as e:  # pylint: disable=broad-except
-            abort_with(context, "GetModelStatus", e)
+            grpc_status_util.abort_with(context, "GetModelStatus", e)
 
     def HandleReloadConfigRequest(self, request, context):
         config = request.config
         if config.WhichOneof("config") != "model_config_list":
             # Upstream refuses anything but a model_config_list, an empty
             # config included.
-            abort_with(context, "HandleReloadConfigRequest", status.invalid_argument(
-                "ServerModelConfig type not supported by HandleReloadConfigRequest."
-                " Only ModelConfigList is currently supported"))
+            grpc_status_util.abort_with(
+                context, "HandleReloadConfigRequest", status.invalid_argument(
+                    "ServerModelConfig type not supported by HandleReloadConfigRequest."
+                    " Only ModelConfigList is currently supported"))
         remaining = context.time_remaining()
         deadline = None if remaining is None else time.monotonic() + remaining
         try:
@@ -47,7 +48,7 @@ class ModelServiceImpl(model_service_pb2_grpc.ModelServiceServicer):
                                      cancelled=lambda: not context.is_active())
         except Exception as e:  # pylint: disable=broad-except
             logging.error("ReloadConfig failed: %s", e)
-            abort_with(context, "HandleReloadConfigRequest", e)
+            grpc_status_util.abort_with(context, "HandleReloadConfigRequest", e)
         response = model_management_pb2.ReloadConfigResponse()
         response.status.SetInParent()  # OK, present as upstream sends it.
         return response

@@ -11,7 +11,6 @@ Classify and Regress record upstream's request_count and request_latency.
 import time
 
 import grpc
-from absl import logging
 
 from tensorflow_serving.apis import classification_pb2
 from tensorflow_serving.apis import get_model_metadata_pb2
@@ -20,6 +19,7 @@ from tensorflow_serving.apis import model_pb2
 from tensorflow_serving.apis import predict_pb2
 from tensorflow_serving.apis import prediction_service_pb2_grpc
 from tensorflow_serving.apis import regression_pb2
+from tensorflow_serving.model_servers import grpc_status_util
 from tensorflow_serving.servables.tensorflow import classifier
 from tensorflow_serving.servables.tensorflow import get_model_metadata_impl
 from tensorflow_serving.servables.tensorflow import multi_inference
@@ -41,16 +41,6 @@ def _model_spec_of_multi_inference(request) -> model_pb2.ModelSpec:
     if request.tasks and request.tasks[0].HasField("model_spec"):
         return request.tasks[0].model_spec
     return model_pb2.ModelSpec()
-
-
-def abort_with(context, api: str, error: BaseException):
-    """Turns an exception into the call's gRPC status (never returns)."""
-    if isinstance(error, ServingError):
-        logging.vlog(1, "%s failed: %s", api, error.message)
-        context.abort(error.code, error.message)
-    logging.exception("%s failed with an unexpected error", api)
-    context.abort(grpc.StatusCode.INTERNAL,
-                  f"{api} failed: {type(error).__name__}: {error}")
 
 
 def deadline_timeout(context):
@@ -128,7 +118,7 @@ class PredictionServiceImpl(prediction_service_pb2_grpc.PredictionServiceService
                 request_metrics.record_request_count(
                     model_spec.name, e.code if isinstance(e, ServingError)
                     else grpc.StatusCode.INTERNAL)
-            abort_with(context, api, e)
+            grpc_status_util.abort_with(context, api, e)
         if record and monitoring.enabled():
             request_metrics.record_request_latency(
                 model_spec.name, api, "GRPC", (time.perf_counter() - start) * 1e6)

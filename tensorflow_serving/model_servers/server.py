@@ -65,6 +65,12 @@ def build_single_model_config(name: str, base_path: str):
 
 
 def validate_config(config, source: str) -> None:
+    """Upstream's startup checks of a ModelServerConfig from `source`.
+
+    Raises:
+      StartupError: a custom_model_config, a model without a name or
+        base_path, a name given twice, or a platform other than tensorflow.
+    """
     which = config.WhichOneof("config")
     if which == "custom_model_config":
         raise StartupError(f"{source}: ModelServer does not yet support custom model config.")
@@ -84,7 +90,11 @@ def validate_config(config, source: str) -> None:
 
 
 def parse_grpc_channel_arguments(text: str) -> list[tuple[str, object]]:
-    """'key=value,key2=value2' -> gRPC options; integer values stay integers."""
+    """'key=value,key2=value2' -> gRPC options; integer values stay integers.
+
+    Raises:
+      StartupError: an item without '='.
+    """
     result = []
     for item in text.split(","):
         if not item.strip():
@@ -105,6 +115,9 @@ def check_ssl_config(config, path: str) -> None:
 
     gRPC would only find out at the first handshake; Python's ssl module loads
     the same PEM data now and checks that the key belongs to the certificate.
+
+    Raises:
+      StartupError: naming the file and what is wrong with it.
     """
     if not config.server_key or not config.server_cert:
         raise StartupError(f"--ssl_config_file '{path}': server_key and server_cert "

@@ -47,7 +47,7 @@ class ServerCoreOptions:
     max_num_load_retries: int = 5
     load_retry_interval_micros: int = 60_000_000
     allow_version_labels_for_unavailable_models: bool = False
-    # Extensions beyond the contract (upstream flags of the same names).
+    # Load and unload concurrency and startup checks (upstream flags of the same names).
     num_load_threads: int = 0                            # 0: one at a time
     num_unload_threads: int = 0                          # 0: one at a time
     num_initial_load_threads: int = 4 * (os.cpu_count() or 1)
@@ -459,7 +459,11 @@ class ServerCore:
     def model_version_states(
             self, name: str, version: Optional[int] = None
     ) -> List[Tuple[int, ManagerState, Optional[status.ServingError]]]:
-        """Every version the manager has seen for `name` (newest first)."""
+        """Every version the manager has seen for `name` (newest first).
+
+        Raises:
+          ServingError: NOT_FOUND for a model, or a `version`, never seen.
+        """
         states = self._manager.version_states(name)
         if version is not None:
             state = states.get(version)

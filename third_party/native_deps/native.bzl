@@ -6,6 +6,7 @@ works and the model server runs its pure Python data plane.
 """
 
 load("@native_deps//:defs.bzl", "NATIVE_PLANE_AVAILABLE")
+load("@rules_cc//cc:defs.bzl", "cc_binary", "cc_library", "cc_test")
 
 def if_native(items):
     """`items` where the native plane is built, else []."""
@@ -13,15 +14,15 @@ def if_native(items):
 
 def native_cc_library(**kwargs):
     if NATIVE_PLANE_AVAILABLE:
-        native.cc_library(**kwargs)
+        cc_library(**kwargs)
 
 def native_cc_binary(**kwargs):
     if NATIVE_PLANE_AVAILABLE:
-        native.cc_binary(**kwargs)
+        cc_binary(**kwargs)
 
 def native_cc_test(**kwargs):
     if NATIVE_PLANE_AVAILABLE:
-        native.cc_test(**kwargs)
+        cc_test(**kwargs)
 
 def native_genrule(**kwargs):
     if NATIVE_PLANE_AVAILABLE:

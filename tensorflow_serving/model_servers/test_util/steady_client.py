@@ -1,9 +1,10 @@
 """A well-behaved client that keeps calling a server while a test attacks it.
 
 It alternates a gRPC Predict and a REST predict (a new connection each time,
-so that it also needs the server to accept) on half_plus_two, and records
-every failure and the longest call. check() then says whether the attack
-touched it.
+so that it also needs the server to accept), on half_plus_two unless given
+other requests, until the test stops it. It records every failure, the
+longest call and the model versions that answered. check() then says whether
+the attack (or a version rollover) touched it.
 """
 
 import json
@@ -12,6 +13,7 @@ import time
 import urllib.request
 
 from tensorflow_serving.model_servers.test_util import server_runner
+from tensorflow_serving.test_util import test_util
 
 # Long enough to absorb a loaded machine, far below a stall a user would
 # notice as an outage (the timeouts under test are 30 s and more).
@@ -25,15 +27,21 @@ class SteadyClient:
     """Use as a context manager around the attack, then call check()."""
 
     def __init__(self, server: server_runner.ServerRunner, model: str,
-                 pause_seconds: float = 0.02):
+                 pause_seconds: float = 0.02, grpc_request=None, rest_body=None):
+        """`grpc_request` (a PredictRequest) and `rest_body` (a JSON object)
+        default to half_plus_two's x = 1.0."""
         self._server = server
         self._model = model
         self._pause = pause_seconds
+        self._grpc_request = grpc_request or server_runner.half_plus_two_request(
+            model, [1.0])
+        self._rest_body = json.dumps(rest_body or {"instances": [[1.0]]}).encode()
         self._stop = threading.Event()
         self._thread = None
         self.calls = 0
         self.failures = []
         self.longest = 0.0
+        self.versions = set()  # of the gRPC answers
 
     def _call(self, what, fn):
         started = time.monotonic()
@@ -47,16 +55,16 @@ class SteadyClient:
     def _rest(self):
         url = (f"http://127.0.0.1:{self._server.rest_port}/v1/models/"
                f"{self._model}:predict")
-        request = urllib.request.Request(
-            url, data=json.dumps({"instances": [[1.0]]}).encode())
+        request = urllib.request.Request(url, data=self._rest_body)
         with urllib.request.urlopen(request, timeout=_CALL_TIMEOUT) as response:
             body = json.loads(response.read())
         if "predictions" not in body:
             raise AssertionError(f"unexpected reply {body}")
 
     def _grpc(self):
-        request = server_runner.half_plus_two_request(self._model, [1.0])
-        self._server.prediction_stub.Predict(request, timeout=_CALL_TIMEOUT)
+        response = self._server.prediction_stub.Predict(self._grpc_request,
+                                                        timeout=_CALL_TIMEOUT)
+        self.versions.add(response.model_spec.version.value)
 
     def _run(self):
         deadline = time.monotonic() + _MAX_SECONDS
@@ -67,14 +75,18 @@ class SteadyClient:
             self._stop.wait(self._pause)
 
     def wait_for_calls(self, n: int, timeout: float = 120.0) -> None:
-        """Waits until `n` more calls were made (the client is running)."""
+        """Waits until `n` more calls were made (the client is running).
+
+        Raises:
+          AssertionError: the client stopped, or `timeout` seconds passed.
+        """
         target = self.calls + n
-        deadline = time.monotonic() + timeout
-        while self.calls < target:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise AssertionError(f"steady client made {self.calls} calls, "
-                                     f"expected {target}")
-            time.sleep(0.01)
+
+        def made():
+            if self.calls < target and not self._thread.is_alive():
+                raise AssertionError(f"steady client stopped after {self.calls} calls")
+            return self.calls >= target
+        test_util.wait_for(made, f"the steady client's call {target}", timeout)
 
     def __enter__(self):
         self._thread = threading.Thread(target=self._run, name="steady_client",
@@ -82,6 +94,9 @@ class SteadyClient:
         self._thread.start()
         self.wait_for_calls(2)
         return self
+
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
 
     def __exit__(self, *exc):
         self._stop.set()

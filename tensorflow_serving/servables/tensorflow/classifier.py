@@ -12,6 +12,7 @@ from tensorflow.core.framework import types_pb2
 from tensorflow_serving.apis import classification_pb2
 from tensorflow_serving.servables.tensorflow import tensor_util
 from tensorflow_serving.servables.tensorflow import util
+from tensorflow_serving.util import dtypes
 from tensorflow_serving.util import status
 
 CLASSIFY_INPUTS = tf.saved_model.CLASSIFY_INPUTS
@@ -27,7 +28,12 @@ def get_classification_signature(bundle, model_spec):
 
 
 def pre_process_classification(signature_def) -> tuple[str, list[str]]:
-    """Upstream's PreProcessClassification: (input tensor, output tensors)."""
+    """Upstream's PreProcessClassification: (input tensor, output tensors).
+
+    Raises:
+      ServingError: INVALID_ARGUMENT, with upstream's message, for a signature
+        that is not a classification signature upstream would run.
+    """
     util.check_method_name(signature_def, util.CLASSIFY_METHOD_NAME,
                            "classification")
     if len(signature_def.inputs) != 1:
@@ -56,11 +62,11 @@ def _check_output(what, value, dtype, num_examples):
         raise status.invalid_argument(
             "Expected Tensor shape: [batch_size num_classes] but got "
             + tensor_util.shape_debug_string(value.shape))
-    got = tensor_util.numpy_to_dtype(value.dtype)
+    got = dtypes.numpy_to_dtype(value.dtype)
     if got != dtype:
         raise status.invalid_argument(
-            f"Expected {what} Tensor of {tensor_util.dtype_enum_name(dtype)}. "
-            f"Got: {tensor_util.dtype_enum_name(got)}")
+            f"Expected {what} Tensor of {dtypes.dtype_enum_name(dtype)}. "
+            f"Got: {dtypes.dtype_enum_name(got)}")
     if value.shape[0] != num_examples:
         raise status.invalid_argument(
             f"Expected {what} output batch size of {num_examples}. "
@@ -70,7 +76,12 @@ def _check_output(what, value, dtype, num_examples):
 def post_process_classification_result(
         signature_def, num_examples: int, outputs: dict,
         result: classification_pb2.ClassificationResult) -> None:
-    """Upstream's PostProcessClassificationResult; `outputs` keyed by tensor name."""
+    """Upstream's PostProcessClassificationResult; `outputs` keyed by tensor name.
+
+    Raises:
+      ServingError: INVALID_ARGUMENT, with upstream's message, for outputs of
+        the wrong shape or type.
+    """
     classes_info = signature_def.outputs.get(CLASSIFY_OUTPUT_CLASSES)
     scores_info = signature_def.outputs.get(CLASSIFY_OUTPUT_SCORES)
     classes = outputs.get(classes_info.name) if classes_info is not None else None

@@ -13,7 +13,12 @@ SIGNATURE_DEF = "signature_def"
 
 def validate_request(request: get_model_metadata_pb2.GetModelMetadataRequest
                      ) -> None:
-    """Upstream's checks, in its order; run before resolving the servable."""
+    """Upstream's checks, in its order; run before resolving the servable.
+
+    Raises:
+      ServingError: INVALID_ARGUMENT without a model_spec, without any
+        metadata_field, or with a field other than signature_def.
+    """
     if not request.HasField("model_spec"):
         raise status.invalid_argument("Missing ModelSpec")
     if not request.metadata_field:

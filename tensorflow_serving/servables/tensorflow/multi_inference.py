@@ -15,7 +15,13 @@ from tensorflow_serving.util import status
 
 def run_multi_inference(handle, request: inference_pb2.MultiInferenceRequest
                         ) -> inference_pb2.MultiInferenceResponse:
-    """Upstream's TensorFlowMultiInferenceRunner::Infer on a resolved handle."""
+    """Upstream's TensorFlowMultiInferenceRunner::Infer on a resolved handle.
+
+    Raises:
+      ServingError: INVALID_ARGUMENT for tasks upstream refuses (an empty or
+        other model name, a signature twice, inputs that differ), UNIMPLEMENTED
+        for a method other than classify or regress; a task's own error.
+    """
     bundle = handle.servable
     model_name = ""
     seen = set()

@@ -11,6 +11,7 @@ from tensorflow.core.framework import types_pb2
 from tensorflow_serving.apis import regression_pb2
 from tensorflow_serving.servables.tensorflow import tensor_util
 from tensorflow_serving.servables.tensorflow import util
+from tensorflow_serving.util import dtypes
 from tensorflow_serving.util import status
 
 REGRESS_INPUTS = tf.saved_model.REGRESS_INPUTS
@@ -25,7 +26,12 @@ def get_regression_signature(bundle, model_spec):
 
 
 def pre_process_regression(signature_def) -> tuple[str, list[str]]:
-    """Upstream's PreProcessRegression: (input tensor, [output tensor])."""
+    """Upstream's PreProcessRegression: (input tensor, [output tensor]).
+
+    Raises:
+      ServingError: INVALID_ARGUMENT, with upstream's message, for a signature
+        that is not a regression signature upstream would run.
+    """
     util.check_method_name(signature_def, util.REGRESS_METHOD_NAME,
                            "regression")
     if len(signature_def.inputs) != 1:
@@ -47,7 +53,12 @@ def pre_process_regression(signature_def) -> tuple[str, list[str]]:
 def post_process_regression_result(
         signature_def, num_examples: int, outputs: dict,
         result: regression_pb2.RegressionResult) -> None:
-    """Upstream's PostProcessRegressionResult; `outputs` keyed by tensor name."""
+    """Upstream's PostProcessRegressionResult; `outputs` keyed by tensor name.
+
+    Raises:
+      ServingError: INVALID_ARGUMENT (FAILED_PRECONDITION where upstream's is)
+        with upstream's message, for outputs of the wrong shape or type.
+    """
     info = signature_def.outputs.get(REGRESS_OUTPUTS)
     if info is None:
         raise status.failed_precondition(
@@ -64,11 +75,11 @@ def post_process_regression_result(
         raise status.invalid_argument(
             "Input batch size did not match output batch size: "
             f"{num_examples} vs. {value.shape[0]}")
-    got = tensor_util.numpy_to_dtype(value.dtype)
+    got = dtypes.numpy_to_dtype(value.dtype)
     if got != types_pb2.DT_FLOAT:
         raise status.invalid_argument(
             "Expected output Tensor of DT_FLOAT.  Got: "
-            f"{tensor_util.dtype_enum_name(got)}")
+            f"{dtypes.dtype_enum_name(got)}")
     if value.size != num_examples:
         raise status.invalid_argument(
             f"Expected output batch size to be {num_examples}.  Got: {value.size}")

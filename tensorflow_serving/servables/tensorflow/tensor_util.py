@@ -13,38 +13,37 @@ mnist_client read as `outputs['scores'].float_val`) or AsProtoTensorContent.
 """
 
 import numpy as np
-import tensorflow as tf
 from tensorflow.core.framework import tensor_pb2
 from tensorflow.core.framework import types_pb2
 
+from tensorflow_serving.util import dtypes
 from tensorflow_serving.util import status
 
-_BFLOAT16 = np.dtype(tf.bfloat16.as_numpy_dtype)
-
-# DataType -> (numpy dtype, typed value field). Complex values are stored as
-# interleaved (real, imag) pairs; half/bfloat16 as their 16-bit patterns in
-# half_val; the small integer types in int_val.
-_DTYPES = {
-    types_pb2.DT_FLOAT: (np.dtype(np.float32), "float_val"),
-    types_pb2.DT_DOUBLE: (np.dtype(np.float64), "double_val"),
-    types_pb2.DT_HALF: (np.dtype(np.float16), "half_val"),
-    types_pb2.DT_BFLOAT16: (_BFLOAT16, "half_val"),
-    types_pb2.DT_INT8: (np.dtype(np.int8), "int_val"),
-    types_pb2.DT_INT16: (np.dtype(np.int16), "int_val"),
-    types_pb2.DT_INT32: (np.dtype(np.int32), "int_val"),
-    types_pb2.DT_INT64: (np.dtype(np.int64), "int64_val"),
-    types_pb2.DT_UINT8: (np.dtype(np.uint8), "int_val"),
-    types_pb2.DT_UINT16: (np.dtype(np.uint16), "int_val"),
-    types_pb2.DT_UINT32: (np.dtype(np.uint32), "uint32_val"),
-    types_pb2.DT_UINT64: (np.dtype(np.uint64), "uint64_val"),
-    types_pb2.DT_BOOL: (np.dtype(np.bool_), "bool_val"),
-    types_pb2.DT_STRING: (np.dtype(object), "string_val"),
-    types_pb2.DT_COMPLEX64: (np.dtype(np.complex64), "scomplex_val"),
-    types_pb2.DT_COMPLEX128: (np.dtype(np.complex128), "dcomplex_val"),
+# DataType -> typed value field. Complex values are stored as interleaved
+# (real, imag) pairs; half/bfloat16 as their 16-bit patterns in half_val; the
+# small integer types in int_val.
+_FIELDS = {
+    types_pb2.DT_FLOAT: "float_val",
+    types_pb2.DT_DOUBLE: "double_val",
+    types_pb2.DT_HALF: "half_val",
+    types_pb2.DT_BFLOAT16: "half_val",
+    types_pb2.DT_INT8: "int_val",
+    types_pb2.DT_INT16: "int_val",
+    types_pb2.DT_INT32: "int_val",
+    types_pb2.DT_INT64: "int64_val",
+    types_pb2.DT_UINT8: "int_val",
+    types_pb2.DT_UINT16: "int_val",
+    types_pb2.DT_UINT32: "uint32_val",
+    types_pb2.DT_UINT64: "uint64_val",
+    types_pb2.DT_BOOL: "bool_val",
+    types_pb2.DT_STRING: "string_val",
+    types_pb2.DT_COMPLEX64: "scomplex_val",
+    types_pb2.DT_COMPLEX128: "dcomplex_val",
 }
-_NP_TO_DTYPE = {np_dtype: dt for dt, (np_dtype, _) in _DTYPES.items()
-                if dt != types_pb2.DT_STRING}
-_HALF_BITS = {np.dtype(np.float16), _BFLOAT16}
+# DataType -> (numpy dtype, typed value field).
+_DTYPES = {dt: (dtypes.numpy_dtype(dt), field) for dt, field in _FIELDS.items()}
+_HALF_BITS = {dtypes.numpy_dtype(types_pb2.DT_HALF),
+              dtypes.numpy_dtype(types_pb2.DT_BFLOAT16)}
 # A short *_val list fills its tensor's shape (TensorFlow repeats the last
 # value): a few bytes can declare gigabytes. Fills beyond this many bytes are
 # refused before anything is allocated (--max_tensor_fill_bytes).
@@ -66,37 +65,6 @@ def set_max_fill_bytes(limit: int) -> None:
 # than numpy can hold cannot be decoded here.
 _MAX_DIMS = 64
 _INT64_MAX = 2**63 - 1
-
-
-def numpy_dtype(dtype: int) -> np.dtype | None:
-    """The numpy dtype of a DataType this server can carry (None if none)."""
-    entry = _DTYPES.get(dtype)
-    return entry[0] if entry is not None else None
-
-
-def dtype_string(dtype: int) -> str:
-    """TensorFlow's DataTypeString: 'float' for DT_FLOAT, 'int32', 'string'."""
-    if dtype in types_pb2.DataType.values():
-        name = types_pb2.DataType.Name(dtype)
-        if name.endswith("_REF"):
-            return dtype_string(dtype - 100) + "_ref"
-        return name[3:].lower()
-    return f"unknown dtype enum ({dtype})"
-
-
-def dtype_enum_name(dtype: int) -> str:
-    """DataType_Name: 'DT_FLOAT'."""
-    if dtype in types_pb2.DataType.values():
-        return types_pb2.DataType.Name(dtype)
-    return str(dtype)
-
-
-def numpy_to_dtype(np_dtype: np.dtype) -> int | None:
-    """The DataType enum of a numpy dtype (bytes/str/object arrays: DT_STRING)."""
-    dt = _NP_TO_DTYPE.get(np_dtype)
-    if dt is None and np_dtype.kind in "OSU":
-        return types_pb2.DT_STRING
-    return dt
 
 
 def shape_debug_string(dims) -> str:
@@ -278,7 +246,7 @@ def from_ndarray(array, proto: tensor_pb2.TensorProto | None = None, *,
     array = np.asarray(array)
     if proto is None:
         proto = tensor_pb2.TensorProto()
-    dt = numpy_to_dtype(array.dtype)
+    dt = dtypes.numpy_to_dtype(array.dtype)
     if dt is None:
         raise status.internal(f"Cannot encode an output of numpy dtype {array.dtype}")
     proto.dtype = dt

@@ -207,11 +207,6 @@ class TensorUtilTest(parameterized.TestCase):
         np.testing.assert_array_equal(
             array, tf.io.parse_tensor(proto.SerializeToString(), tf.string).numpy())
 
-    def test_dtype_names_are_tensorflows(self):
-        self.assertEqual("float", tensor_util.dtype_string(types_pb2.DT_FLOAT))
-        self.assertEqual("string", tensor_util.dtype_string(types_pb2.DT_STRING))
-        self.assertEqual("DT_INT32", tensor_util.dtype_enum_name(types_pb2.DT_INT32))
-
 
 if __name__ == "__main__":
     absltest.main()

@@ -20,7 +20,7 @@ from typing import Callable, Dict, Optional
 from absl import logging
 from tensorflow_serving.config import file_system_storage_path_source_pb2
 
-from tensorflow_serving.core import servable_version_policy
+from tensorflow_serving.sources.storage_path import servable_version_policy
 from tensorflow_serving.util import status
 
 FileSystemStoragePathSourceConfig = (
@@ -102,6 +102,10 @@ class FileSystemStoragePathSource:
 
         New or changed servables are picked up by the next poll (call poll()
         to have it now).
+
+        Raises:
+          ServingError: INVALID_ARGUMENT when the config changes the poll
+            interval of a running source (upstream refuses that too).
         """
         with self._poll_lock:
             if (self._thread is not None and self._poll_wait_override is None

@@ -1,6 +1,5 @@
 import os
 import threading
-import time
 
 from absl.testing import absltest
 import grpc
@@ -136,7 +135,8 @@ class FileSystemStoragePathSourceTest(absltest.TestCase):
         source.poll()
         source.start()
         self._model("m", 2)
-        time.sleep(0.1)
+        # No thread polls: no second call comes.
+        self.assertFalse(rec.wait_for(lambda calls: len(calls) > 1, timeout=0.1))
         self.assertLen(rec.calls, 1)
         self.assertEqual(sorted(rec.calls[0][1]), [1])
         source.stop()

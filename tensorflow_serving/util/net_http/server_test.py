@@ -10,22 +10,12 @@ from unittest import mock
 
 from absl.testing import absltest
 
+from tensorflow_serving.test_util import test_util
 from tensorflow_serving.util.net_http import server as server_lib
 from tensorflow_serving.util.net_http import test_client
 
 # Bounds for waiting on conditions; generous so a loaded machine passes.
 _WAIT = 30.0
-
-
-def wait_for(predicate, timeout=_WAIT, what="condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
 
 
 def read_response(sock, method="GET"):
@@ -216,7 +206,7 @@ class ServerTest(absltest.TestCase):
         self.start(num_threads=2)
         before = threading.active_count()
         socks = [self.connect() for _ in range(300)]
-        wait_for(lambda: self.server.stats()["connections"] == 300, what="accepts")
+        test_util.wait_for(lambda: self.server.stats()["connections"] == 300, "accepts", _WAIT)
         self.assertEqual(threading.active_count(), before)
         conn = self.http()
         conn.request("GET", "/x")
@@ -232,11 +222,11 @@ class ServerTest(absltest.TestCase):
             sock.sendall(f"POST /u HTTP/1.1\r\nContent-Length: {big}\r\n\r\n"
                          .encode() + b"a" * 10)
             uploads.append(sock)
-        wait_for(lambda: self.server.stats()["free_slots"] == 0, what="slots taken")
+        test_util.wait_for(lambda: self.server.stats()["free_slots"] == 0, "slots taken", _WAIT)
         third = self.connect()
         third.sendall(f"POST /u HTTP/1.1\r\nContent-Length: {big}\r\n"
                       "Expect: 100-continue\r\n\r\n".encode())
-        wait_for(lambda: self.server.stats()["slot_waiters"] == 1, what="a waiter")
+        test_util.wait_for(lambda: self.server.stats()["slot_waiters"] == 1, "a waiter", _WAIT)
         # Small requests still go through while large ones wait.
         conn = self.http()
         conn.request("POST", "/small", body=b"s" * 100)
@@ -263,7 +253,7 @@ class ServerTest(absltest.TestCase):
         conn = self.http()
         conn.request("GET", "/next")
         self.assertEqual(conn.getresponse().read(), b"GET /next 0")
-        wait_for(lambda: self.server.stats()["in_flight"] == 0, what="idle")
+        test_util.wait_for(lambda: self.server.stats()["in_flight"] == 0, "idle", _WAIT)
 
     def test_future_handlers_release_the_thread(self):
         pending = []
@@ -277,7 +267,7 @@ class ServerTest(absltest.TestCase):
         for i, sock in enumerate(socks):
             sock.sendall(f"GET /f{i} HTTP/1.1\r\n\r\n".encode())
         # One thread, yet all three are with the handler at once.
-        wait_for(lambda: len(pending) == 3, what="three requests")
+        test_util.wait_for(lambda: len(pending) == 3, "three requests", _WAIT)
         for request, future in reversed(pending):
             threading.Thread(target=future.set_result, args=(server_lib.Response(
                 200, [], request.uri_path.encode()),)).start()
@@ -347,7 +337,7 @@ class ServerTest(absltest.TestCase):
         # A body still arriving counts as in flight too.
         uploading = self.connect()
         uploading.sendall(b"POST /up HTTP/1.1\r\nContent-Length: 4\r\n\r\nab")
-        wait_for(lambda: self.server.stats()["in_flight"] == 2, what="in flight")
+        test_util.wait_for(lambda: self.server.stats()["in_flight"] == 2, "in flight", _WAIT)
         result = []
         stopper = threading.Thread(target=lambda: result.append(self.server.stop(_WAIT)))
         stopper.start()
@@ -358,7 +348,7 @@ class ServerTest(absltest.TestCase):
                 return False
             except OSError:
                 return True
-        wait_for(refused, what="listener closed")
+        test_util.wait_for(refused, "listener closed", _WAIT)
         self.assertEqual(test_client.read_until_closed(idle), b"")
         uploading.sendall(b"cd")
         status, headers, body = read_response(uploading, "POST")
@@ -372,7 +362,7 @@ class ServerTest(absltest.TestCase):
         self.start_gated()
         sock = self.connect()
         sock.sendall(b"GET /wait HTTP/1.1\r\n\r\n")
-        wait_for(lambda: self.server.stats()["in_flight"] == 1, what="in flight")
+        test_util.wait_for(lambda: self.server.stats()["in_flight"] == 1, "in flight", _WAIT)
         self.assertFalse(self.server.stop(0.2))
 
 

@@ -29,5 +29,6 @@ class _Sleep(tf.Module):
 def export_sleep_model(export_dir: str) -> None:
     """Writes the model to `export_dir` (must not exist, or be empty)."""
     module = _Sleep()
-    tf.saved_model.save(module, export_dir,
-                        signatures={"serving_default": module.sleep})
+    tf.saved_model.save(
+        module, export_dir,
+        signatures={tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY: module.sleep})

@@ -1,7 +1,7 @@
 from absl.testing import absltest
 from tensorflow_serving.config import file_system_storage_path_source_pb2
 
-from tensorflow_serving.core import servable_version_policy
+from tensorflow_serving.sources.storage_path import servable_version_policy
 
 Policy = file_system_storage_path_source_pb2.FileSystemStoragePathSourceConfig.ServableVersionPolicy
 

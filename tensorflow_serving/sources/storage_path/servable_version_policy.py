@@ -3,6 +3,9 @@
 The policy is ModelConfig.model_version_policy, i.e.
 FileSystemStoragePathSourceConfig.ServableVersionPolicy: `latest` (the N
 highest, N >= 1; also the default when unset), `all`, or `specific` versions.
+Upstream applies it where it lists a base path, in
+sources/storage_path/file_system_storage_path_source.cc (AspireAllVersions,
+AspireLatestVersions, AspireSpecificVersions); so does this package.
 """
 
 from typing import Iterable, List, Tuple
