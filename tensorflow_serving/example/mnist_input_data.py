@@ -102,7 +102,12 @@ def _download(filename, work_directory):
 
 
 def maybe_download(filename, work_directory):
-    """Local path of `filename`: in the work dir, Bazel's copy or downloaded."""
+    """Local path of `filename`: in the work dir, Bazel's copy or downloaded.
+
+    Raises:
+      IOError: the file is neither in the work dir nor bundled, and its
+        download failed (or did not have the published SHA-256).
+    """
     filepath = os.path.join(work_directory, filename)
     if os.path.exists(filepath):
         return filepath
@@ -133,7 +138,11 @@ def _read32(data, offset):
 
 
 def extract_images(filename):
-    """Extracts the images into a 4D uint8 numpy array [index, y, x, depth]."""
+    """Extracts the images into a 4D uint8 numpy array [index, y, x, depth].
+
+    Raises:
+      ValueError: the file is corrupt, truncated or not MNIST images.
+    """
     print('Extracting', filename)
     data = _read_gzip(filename)
     if len(data) < 16:
@@ -165,7 +174,12 @@ def dense_to_one_hot(labels_dense, num_classes=NUM_CLASSES):
 
 
 def extract_labels(filename, one_hot=False):
-    """Extracts the labels into a 1D uint8 numpy array [index] (or one-hot)."""
+    """Extracts the labels into a 1D uint8 numpy array [index] (or one-hot).
+
+    Raises:
+      ValueError: the file is truncated, not an MNIST label file, or holds a
+        label outside 0-9.
+    """
     print('Extracting', filename)
     data = _read_gzip(filename)
     if len(data) < 8:

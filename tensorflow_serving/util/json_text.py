@@ -81,7 +81,11 @@ class _ParseError(Exception):
 
 
 def parse(body: bytes):
-    """The body's root JSON value, or INVALID_ARGUMENT with RapidJSON's error."""
+    """The body's root JSON value.
+
+    Raises:
+      ServingError: INVALID_ARGUMENT with RapidJSON's message and offset.
+    """
     if not body:
         raise status.invalid_argument("JSON Parse error: The document is empty")
     # The C decoder takes containers only: after a number at the root it
