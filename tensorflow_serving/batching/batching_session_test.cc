@@ -14,18 +14,11 @@
 
 #include "tensorflow/core/platform/ctstring.h"
 #include "tensorflow_serving/servables/tensorflow/fake_tf_c_api.h"
+#include "tensorflow_serving/test_util/check.h"
 
 namespace tensorflow {
 namespace serving {
 namespace {
-
-#define CHECK_TRUE(cond)                                                               \
-  do {                                                                                 \
-    if (!(cond)) {                                                                     \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::exit(1);                                                                    \
-    }                                                                                  \
-  } while (0)
 
 using Clock = BatchingSession::Clock;
 constexpr Clock::time_point kNoDeadline = Clock::time_point::max();

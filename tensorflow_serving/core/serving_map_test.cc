@@ -9,18 +9,11 @@
 
 #include "tensorflow/core/protobuf/meta_graph.pb.h"
 #include "tensorflow_serving/servables/tensorflow/saved_model_bundle.h"
+#include "tensorflow_serving/test_util/check.h"
 
 namespace tensorflow {
 namespace serving {
 namespace {
-
-#define CHECK_TRUE(cond)                                                  \
-  do {                                                                    \
-    if (!(cond)) {                                                        \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::exit(1);                                                       \
-    }                                                                     \
-  } while (0)
 
 std::shared_ptr<SavedModelBundle> Bundle() {
   std::unique_ptr<SavedModelBundle> bundle;
