@@ -28,13 +28,19 @@ def _k8s_validate_venv_impl(rctx):
         cache_root = "%s/.cache/tf_serving_bazel" % rctx.os.environ.get("HOME", "/tmp")
     rctx.report_progress("Creating the manifest check's virtualenv (first time only)")
     result = rctx.execute(
-        [python, rctx.path(rctx.attr._create_venv), rctx.path(rctx.attr.requirements_lock), cache_root],
+        [
+            python,
+            rctx.path(rctx.attr._create_venv),
+            rctx.path(rctx.attr.requirements_lock),
+            cache_root,
+            rctx.path("venv_path.txt"),
+        ],
         timeout = 900,
-        quiet = False,
+        quiet = False,  # its one progress line; pip's output only on failure
     )
     if result.return_code != 0:
-        fail("Could not create the manifest check's virtualenv:\n" + result.stderr)
-    venv = result.stdout.strip().splitlines()[-1]
+        fail("Could not create the manifest check's virtualenv (see above)")
+    venv = rctx.read("venv_path.txt").strip()
     rctx.report_progress("Downloading KServe's SDK wheel (its models only)")
     result = rctx.execute(
         [

@@ -25,6 +25,20 @@ def venv_key(lock_path):
     return "py%d.%d-%s" % (sys.version_info[0], sys.version_info[1], digest)
 
 
+def _run(cmd):
+    """Runs cmd; its output is shown only if it fails.
+
+    Raises:
+      subprocess.CalledProcessError: cmd exited non-zero (its output is on
+        stderr by then).
+    """
+    result = subprocess.run(cmd, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    if result.returncode != 0:
+        sys.stderr.write(result.stdout)
+        raise subprocess.CalledProcessError(result.returncode, cmd)
+
+
 def create(lock_path, cache_root):
     target = os.path.join(cache_root, "venv-" + venv_key(lock_path))
     if os.path.exists(os.path.join(target, _COMPLETE)):
@@ -34,15 +48,13 @@ def create(lock_path, cache_root):
     try:
         print("Creating the Python virtualenv from %s (first time: ~2 min)"
               % lock_path, file=sys.stderr, flush=True)
-        subprocess.run([sys.executable, "-m", "venv", staging], check=True)
+        _run([sys.executable, "-m", "venv", staging])
         python = os.path.join(staging, "bin", "python3")
         # --no-deps: the lock names every package, so pip must not resolve
         # anything beyond it; `pip check` then proves the set is consistent.
-        # Quiet twice: errors only, not warnings about a host's pip config.
-        subprocess.run([python, "-m", "pip", "install", "--quiet", "--quiet",
-                        "--disable-pip-version-check", "--no-deps",
-                        "--requirement", lock_path], check=True)
-        subprocess.run([python, "-m", "pip", "check"], check=True)
+        _run([python, "-m", "pip", "install", "--disable-pip-version-check",
+              "--no-deps", "--requirement", lock_path])
+        _run([python, "-m", "pip", "check"])
         with open(os.path.join(staging, _COMPLETE), "w") as f:
             f.write(lock_path + "\n")
         if os.path.exists(os.path.join(target, _COMPLETE)):
@@ -57,10 +69,13 @@ def create(lock_path, cache_root):
 
 
 def main(argv):
-    if len(argv) != 3:
-        sys.exit("usage: create_venv.py <requirements_lock.txt> <cache_root>")
+    if len(argv) != 4:
+        sys.exit("usage: create_venv.py <requirements_lock.txt> <cache_root> "
+                 "<file to write the venv's path to>")
     try:
-        print(create(os.path.abspath(argv[1]), argv[2]))
+        venv = create(os.path.abspath(argv[1]), argv[2])
+        with open(argv[3], "w") as f:
+            f.write(venv + "\n")
     except subprocess.CalledProcessError as e:
         sys.exit("create_venv.py: %s failed with exit code %d"
                  % (" ".join(e.cmd[:4]), e.returncode))

@@ -39,14 +39,19 @@ def _python_venv_impl(rctx):
         cache_root = "%s/.cache/tf_serving_bazel" % rctx.os.environ.get("HOME", "/tmp")
     rctx.report_progress("Creating the Python virtualenv (first time only: ~2 min)")
     result = rctx.execute(
-        [python, rctx.path(rctx.attr._create_venv), rctx.path(rctx.attr.requirements_lock), cache_root],
+        [
+            python,
+            rctx.path(rctx.attr._create_venv),
+            rctx.path(rctx.attr.requirements_lock),
+            cache_root,
+            rctx.path("venv_path.txt"),
+        ],
         timeout = 1800,
-        quiet = False,
+        quiet = False,  # its one progress line; pip's output only on failure
     )
     if result.return_code != 0:
-        fail("Could not create the Python virtualenv:\n" + result.stderr)
-    venv = result.stdout.strip().splitlines()[-1]
-    rctx.file("venv_path.txt", venv + "\n")
+        fail("Could not create the Python virtualenv (see above)")
+    venv = rctx.read("venv_path.txt").strip()
     rctx.file("BUILD.bazel", _BUILD.format(interpreter = venv + "/bin/python3"))
 
 python_venv = repository_rule(
