@@ -88,6 +88,8 @@ class FileSystemStoragePathSource:
         self._last_emitted: Dict[str, Dict[int, str]] = {}
         self._last_problem: Dict[str, tuple] = {}  # name -> (message, time logged)
         self._stop = threading.Event()
+        # Guards _thread, so stop() never sees a thread start() has not started.
+        self._lifecycle_lock = threading.Lock()
         self._thread: Optional[threading.Thread] = None
 
     @property
@@ -188,12 +190,13 @@ class FileSystemStoragePathSource:
         once themselves to get the initial versions synchronously.
         """
         wait = self._poll_wait
-        if wait <= 0 or self._thread is not None:
-            return
-        self._thread = threading.Thread(
-            target=self._poll_loop, args=(wait,),
-            name="FileSystemStoragePathSource_filesystem_polling_thread", daemon=True)
-        self._thread.start()
+        with self._lifecycle_lock:
+            if wait <= 0 or self._thread is not None or self._stop.is_set():
+                return
+            self._thread = threading.Thread(
+                target=self._poll_loop, args=(wait,),
+                name="FileSystemStoragePathSource_filesystem_polling_thread", daemon=True)
+            self._thread.start()
 
     def _poll_loop(self, wait: float) -> None:
         while not self._stop.wait(wait):
@@ -203,8 +206,9 @@ class FileSystemStoragePathSource:
                 logging.exception("FileSystemStoragePathSource poll failed")
 
     def stop(self) -> None:
-        """Stops polling; idempotent."""
+        """Stops polling, also when start() is still under way; idempotent."""
         self._stop.set()
-        thread = self._thread
+        with self._lifecycle_lock:
+            thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join()
