@@ -90,10 +90,9 @@ void Prepare(const std::map<std::string, TF_Operation*>& operations,
   sig->batchable = batchable;
 }
 
-// `run_options` with RunOptions.timeout_in_ms (field 2) set: a scalar field's
-// last occurrence wins when protobuf parses, so appending it overrides any.
-std::string WithTimeout(const std::string& run_options, int64_t timeout_in_ms) {
-  std::string result = run_options;
+// A serialized RunOptions with only timeout_in_ms (field 2) set.
+std::string TimeoutRunOptions(int64_t timeout_in_ms) {
+  std::string result;
   result.push_back(static_cast<char>(2 << 3));  // field 2, varint
   uint64_t value = static_cast<uint64_t>(timeout_in_ms);
   while (value >= 0x80) {
@@ -143,7 +142,11 @@ absl::Status SavedModelBundle::RunOptionsFor(Clock::time_point deadline,
     timeout_ms = *std::lower_bound(ladder.begin(), ladder.end(),
                                    static_cast<int64_t>(remaining_ms));
   }
-  *run_options = WithTimeout(run_options_, timeout_ms);
+  // Not the bundle's own options: a run on the calling thread
+  // (inter_op_thread_pool -1) never checks its timeout, since TensorFlow's
+  // DirectSession waits for it only after its last op has run. Through the
+  // inter-op pool, TensorFlow cancels the run when the timeout expires.
+  *run_options = TimeoutRunOptions(timeout_ms);
   return absl::OkStatus();
 }
 

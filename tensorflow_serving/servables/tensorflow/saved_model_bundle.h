@@ -49,8 +49,8 @@ class SavedModelBundle {
 
   // `signature_defs` is a serialized MetaGraphDef of which only signature_def
   // is read; `operations` maps each node name the signatures use to the
-  // graph's TF_Operation. `run_options` is a serialized RunOptions passed to
-  // every Session run.
+  // graph's TF_Operation. `run_options` is the serialized RunOptions of
+  // every Session run without a deadline.
   static absl::Status Create(const TfCApi* api, TF_Session* session,
                              const std::string& signature_defs,
                              const std::map<std::string, TF_Operation*>& operations,
@@ -61,10 +61,10 @@ class SavedModelBundle {
 
   const TfCApi& api() const { return *api_; }
   TF_Session* session() const { return session_; }
-  const std::string& run_options() const { return run_options_; }
-  // The RunOptions of a run that must end by `deadline` (Clock::time_point::max():
-  // no deadline): the bundle's own, with timeout_in_ms rounded up to the
-  // ladder saved_model_bundle.py uses. DEADLINE_EXCEEDED if it has passed.
+  // The RunOptions of a run that must end by `deadline`: without one
+  // (Clock::time_point::max()) the bundle's own, else only timeout_in_ms,
+  // rounded up to the ladder saved_model_bundle.py uses, so that TensorFlow
+  // cancels the run when it expires. DEADLINE_EXCEEDED if it has passed.
   absl::Status RunOptionsFor(Clock::time_point deadline, std::string* run_options) const;
   // nullptr if the SavedModel has no signature of that name.
   const Signature* FindSignature(const std::string& name) const;

@@ -187,7 +187,8 @@ class SavedModelBundle:
         # Small graphs run their ops on the calling (request) thread: handing
         # each step to TF's inter-op pool and waiting for it costs more than
         # the ops themselves (about half of a small model's Session call).
-        # Only when the user left inter-op parallelism to TensorFlow.
+        # Only when the user left inter-op parallelism to TensorFlow, and
+        # only for runs without a timeout (see _run_options_with_timeout).
         self._run_options = None
         if inter_op_parallelism == 0 and _runs_well_inline(
                 self.meta_graph_def.graph_def):
@@ -304,10 +305,10 @@ class SavedModelBundle:
     def _run_options_with_timeout(self, timeout_in_ms: int):
         if not timeout_in_ms:
             return self._run_options
-        options = config_pb2.RunOptions(timeout_in_ms=timeout_in_ms)
-        if self._run_options is not None:
-            options.MergeFrom(self._run_options)
-        return options
+        # Never on the calling thread: such a run never checks its timeout
+        # (DirectSession waits for it only after its last op has run), while
+        # through the inter-op pool TensorFlow cancels it when it expires.
+        return config_pb2.RunOptions(timeout_in_ms=timeout_in_ms)
 
     def native_parts(self):
         """What a native data plane borrows to serve this bundle's signatures.
@@ -315,8 +316,9 @@ class SavedModelBundle:
         Returns (the Session's TF_Session object, {graph node name: its
         TF_Operation object} for every node the signatures name, the
         signatures as a serialized MetaGraphDef, the serialized RunOptions
-        every run uses). The Session stays this bundle's: register a close
-        callback that returns only once the borrower is done with it.
+        of every run without a timeout). The Session stays this bundle's:
+        register a close callback that returns only once the borrower is
+        done with it.
         """
         operations = {}
         signatures = meta_graph_pb2.MetaGraphDef()
