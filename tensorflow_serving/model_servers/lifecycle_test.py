@@ -2,6 +2,8 @@
 and how startup and reloads report models that fail."""
 
 import os
+import signal
+import subprocess
 import threading
 
 import grpc
@@ -136,6 +138,55 @@ class LifecycleReportingTest(server_runner.ServerTestCase):
         self.assertEqual(result.stderr.strip().splitlines()[-1],
                          "tensorflow_model_server: INVALID_ARGUMENT: No "
                          "request-logger-creator provided.")
+
+
+class SignalDuringStartupTest(server_runner.ServerTestCase):
+    """SIGTERM or SIGINT ends a server still waiting for its models at once.
+
+    Nothing is served yet, so there is nothing to drain: a container stopped
+    on an empty store must not wait out its grace period for a SIGKILL.
+    """
+
+    # An exit takes milliseconds; the bound only allows for a loaded machine,
+    # far below the 60 s load retry interval and the endless wait for versions.
+    _EXIT_BOUND_S = 10.0
+
+    def assertSignalEndsStartup(self, base, waiting_line, sig=signal.SIGTERM, args=()):
+        server = server_runner.ServerRunner(
+            ["--model_name=m", f"--model_base_path={base}", *args], rest=True)
+        self.addCleanup(server.cleanup)
+        server.launch()
+        server.wait_for_log(waiting_line)
+        server.send_signal(sig)
+        try:
+            code = server.wait(self._EXIT_BOUND_S)
+        except subprocess.TimeoutExpired:
+            self.fail(f"still running {self._EXIT_BOUND_S:.0f} s after signal {sig}:\n"
+                      f"{server.logs()}")
+        self.assertEqual(code, 128 + sig, server.logs())
+        self.assertIn(f"Received signal {sig} during startup, exiting now.", server.logs())
+
+    def test_base_path_that_does_not_exist(self):
+        self.assertSignalEndsStartup(os.path.join(self.tmp, "does_not_exist"),
+                                     "Will keep polling for it.")
+
+    def test_version_directory_one_level_too_deep(self):
+        base = os.path.join(self.tmp, "m")
+        server_runner.export_half_plus_two_versions(os.path.join(base, "model"), {1: 2.0})
+        self.assertSignalEndsStartup(base, "No versions of servable m found",
+                                     sig=signal.SIGINT)
+
+    def test_empty_store(self):
+        base = os.path.join(self.tmp, "m")
+        os.makedirs(base)
+        self.assertSignalEndsStartup(base, "No versions of servable m found")
+
+    def test_corrupt_saved_model_during_load_retries(self):
+        base = os.path.join(self.tmp, "m")
+        _broken_version(base, 1)
+        # The default retry interval: a minute between attempts.
+        self.assertSignalEndsStartup(base, "Loading servable: {name: m version: 1} failed",
+                                     args=["--max_num_load_retries=5"])
 
 
 if __name__ == "__main__":

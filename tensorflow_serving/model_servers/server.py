@@ -557,6 +557,12 @@ class Server:
                 logging.error("ReloadConfig from %s failed: %s", o.model_config_file, e)
 
     # ----------------------------------------------------------------- stop
+    def abandon_startup(self) -> None:
+        """Before the process ends during build_and_start(): removes what the
+        kernel would not, the private socket's directory."""
+        if self._private_dir is not None:
+            shutil.rmtree(self._private_dir, ignore_errors=True)
+
     def stop(self) -> None:
         """Stops accepting, drains requests in flight, unloads every model."""
         grace = self._options.shutdown_grace_seconds

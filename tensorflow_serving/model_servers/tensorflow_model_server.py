@@ -98,6 +98,56 @@ def _read_all(fd: int) -> bytes:
         return b""
 
 
+class _Signals:
+    """SIGTERM and SIGINT, seen by a main thread that waits on nothing else.
+
+    The kernel delivers a signal to any thread that does not block it, often
+    one of gRPC's or TensorFlow's. Python runs the handler only when the main
+    thread next executes bytecode, and a main thread asleep in a wait would
+    not notice for up to an hour. Python writes every signal to the wakeup
+    fd, whichever thread took it, so the main thread waits on that, and any
+    other thread can wake it through the same pipe.
+    """
+
+    def __init__(self):
+        self.received = []
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._read, False)
+        os.set_blocking(self._write, False)
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        signal.set_wakeup_fd(self._write, warn_on_full_buffer=False)
+
+    def _on_signal(self, signum, frame):
+        del frame
+        self.received.append(signum)
+
+    def wake(self) -> None:
+        """Ends a wait_until() of the main thread from any thread."""
+        try:
+            os.write(self._write, b"\0")
+        except BlockingIOError:
+            pass  # the pipe is full: the main thread wakes up anyway
+
+    def wait_until(self, done: threading.Event, signals: int) -> bool:
+        """Waits until `done` is set (True) or `signals` signals arrived (False)."""
+        while len(self.received) < signals and not done.is_set():
+            # Back in bytecode after select, Python runs the pending handler
+            # before the loop tests again.
+            select.select([self._read], [], [])
+            while _read_all(self._read):
+                pass
+        return done.is_set()
+
+
+def _exit_on_signal(signum: int, when: str) -> None:
+    """Ends the process at once: nothing is served yet, or the drain was cut short."""
+    logging.info("Received signal %d %s, exiting now.", signum, when)
+    logging.flush()
+    sys.stderr.flush()
+    os._exit(128 + signum)  # pylint: disable=protected-access
+
+
 def main(argv):
     if len(argv) > 1:
         _fail(f"unexpected positional arguments: {' '.join(argv[1:])}", 2)
@@ -108,25 +158,7 @@ def main(argv):
     if FLAGS.platform_config_file:
         _fail("--platform_config_file is not supported by this server")
     _log_flags_without_effect()
-
-    stop_requested = threading.Event()
-
-    def on_signal(signum, frame):
-        del frame
-        logging.info("Received signal %d, shutting down gracefully.", signum)
-        stop_requested.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    # The kernel delivers a signal to any thread that does not block it,
-    # often one of gRPC's or TensorFlow's. Python runs on_signal only when the
-    # main thread next executes bytecode, and a main thread asleep in a wait
-    # would not notice for up to an hour. Python writes every signal to the
-    # wakeup fd, whichever thread took it, so the main thread waits on that.
-    wakeup_read, wakeup_write = os.pipe()
-    os.set_blocking(wakeup_read, False)
-    os.set_blocking(wakeup_write, False)
-    signal.set_wakeup_fd(wakeup_write, warn_on_full_buffer=False)
+    signals = _Signals()
 
     # Before TensorFlow is imported: see native_data_plane.preload().
     from tensorflow_serving.model_servers import native_data_plane  # pylint: disable=g-import-not-at-top
@@ -134,21 +166,47 @@ def main(argv):
     from tensorflow_serving.model_servers import server as server_lib  # pylint: disable=g-import-not-at-top
     from tensorflow_serving.util import status as status_lib  # pylint: disable=g-import-not-at-top
     server = server_lib.Server(_options_from_flags())
-    try:
-        server.build_and_start()
-    except server_lib.StartupError as e:
-        _fail(str(e))
-    except status_lib.ServingError as e:
-        _fail(" ".join(f"{e.code.name}: {e.message}".split()))
-    except KeyboardInterrupt:
-        _fail("interrupted during startup", 130)
-    while not stop_requested.is_set():
-        # Back in bytecode after select, Python runs the pending on_signal
-        # before the loop tests the event again.
-        select.select([wakeup_read], [], [])
-        while _read_all(wakeup_read):
-            pass
-    server.stop()
+
+    # Startup may wait for a long time (models not there yet, load retries),
+    # so it runs beside the main thread, which stays free to honour a signal.
+    # Until startup returns nothing is served, and the process may just end.
+    started, startup_error = threading.Event(), []
+
+    def start():
+        try:
+            server.build_and_start()
+        except BaseException as e:  # pylint: disable=broad-except
+            startup_error.append(e)
+        finally:
+            started.set()
+            signals.wake()
+
+    threading.Thread(target=start, name="startup", daemon=True).start()
+    if not signals.wait_until(started, 1):
+        server.abandon_startup()
+        _exit_on_signal(signals.received[0], "during startup")
+    if startup_error:
+        error = startup_error[0]
+        if isinstance(error, server_lib.StartupError):
+            _fail(str(error))
+        if isinstance(error, status_lib.ServingError):
+            _fail(" ".join(f"{error.code.name}: {error.message}".split()))
+        raise error
+    if not signals.received:
+        signals.wait_until(threading.Event(), 1)
+    logging.info("Received signal %d, shutting down gracefully.", signals.received[0])
+
+    # The drain runs beside the main thread too: a second signal ends it.
+    stopped = threading.Event()
+
+    def stop():
+        server.stop()
+        stopped.set()
+        signals.wake()
+
+    threading.Thread(target=stop, name="shutdown", daemon=True).start()
+    if not signals.wait_until(stopped, 2):
+        _exit_on_signal(signals.received[1], "again while draining")
     logging.flush()
     return 0
 
