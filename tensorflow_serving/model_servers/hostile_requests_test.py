@@ -59,10 +59,9 @@ class HostileRequestsTest(absltest.TestCase):
         cls._tmpdir.cleanup()
         super().tearDownClass()
 
-    def _rest(self, body: bytes):
+    def _rest(self, body: bytes, path=f"/v1/models/{_MODEL}:predict"):
         request = urllib.request.Request(
-            f"http://localhost:{self.server.rest_port}/v1/models/{_MODEL}:predict",
-            data=body)
+            f"http://localhost:{self.server.rest_port}{path}", data=body)
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
                 return response.status, response.read()
@@ -120,6 +119,26 @@ class HostileRequestsTest(absltest.TestCase):
             {"error": "JSON Parse error: Number too big to be stored in double. "
                       "at offset: 15"}, json.loads(huge_int[1]))
 
+    def test_version_of_5000_digits(self):
+        digits = "9" * 5000
+        code, body = self._rest(b'{"instances": [[1.0]]}',
+                                f"/v1/models/{_MODEL}/versions/{digits}:predict")
+        self.assertEqual(400, code, body[:200])
+        self.assertEqual({"error": f"Failed to convert version: {digits} to numeric."},
+                         json.loads(body))
+        # Leading zeros are no reason to refuse a version, as for absl::SimpleAtoi.
+        code, body = self._rest(b'{"instances": [[1.0]]}',
+                                f"/v1/models/{_MODEL}/versions/{'0' * 5000}1:predict")
+        self.assertEqual(200, code, body[:200])
+
+    def test_base64_that_is_no_example(self):
+        # Valid base64 without padding, whose bytes are no tf.Example and no
+        # UTF-8 either: TensorFlow's error quotes them.
+        code, body = self._rest(b'{"signature_name": "classify_x_to_y", '
+                                b'"instances": [{"b64": "abc"}]}')
+        self.assertEqual(400, code, body[:300])
+        self.assertIn("Could not parse example input, value: ", json.loads(body)["error"])
+
     def test_undecodable_requests_are_logged_once(self):
         channel = self.server.channel
         predict = channel.unary_unary(
@@ -135,6 +154,7 @@ class HostileRequestsTest(absltest.TestCase):
         steady.check(self, _STALL_SECONDS)
         new_logs = self.server.logs()[logs_before:]
         self.assertLessEqual(new_logs.count("Exception deserializing"), 2, new_logs[-2000:])
+        self.assertNotIn("Traceback", new_logs)
         self.assertLess(len(new_logs), 20000)
 
     def test_server_survives_garbage_on_its_ports(self):

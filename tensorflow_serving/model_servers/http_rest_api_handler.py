@@ -50,6 +50,7 @@ _MODEL_STATUS_API = re.compile(
     r"(?i)/v1/models(?:/([^/:]+))?(?:(?:/versions/([0-9]+))|(?:/labels/([^/:]+)))?"
     r"(?:/(metadata))?", re.DOTALL)
 _INT64_MAX = 2**63 - 1
+_INT64_MAX_DIGITS = len(str(_INT64_MAX))
 
 
 def _decode_arg(text: str) -> str:
@@ -170,11 +171,15 @@ class HttpRestApiHandler:
         name = _decode_arg(m.group(1)) if m.group(1) else ""
         spec = model_pb2.ModelSpec(name=name)
         if m.group(2) is not None:
-            version = int(m.group(2))
-            if version > _INT64_MAX:
+            # absl::SimpleAtoi's int64 range. Leading zeros are fine; the
+            # length check comes first, since Python refuses to convert more
+            # than 4,300 digits at all.
+            digits = m.group(2)
+            significant = digits.lstrip("0") or "0"
+            if len(significant) > _INT64_MAX_DIGITS or int(significant) > _INT64_MAX:
                 raise status_lib.invalid_argument(
-                    f"Failed to convert version: {m.group(2)} to numeric.")
-            spec.version.value = version
+                    f"Failed to convert version: {digits} to numeric.")
+            spec.version.value = int(significant)
         elif m.group(3) is not None:
             spec.version_label = _decode_arg(m.group(3))
         return name, spec, (method, api)

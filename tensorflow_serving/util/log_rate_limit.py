@@ -1,9 +1,11 @@
 """Rate-limits log records that clients can trigger at will.
 
 A client that sends thousands of undecodable requests must not fill the
-server's log with thousands of tracebacks. RepeatedRecordFilter lets the first
-matching record through whole, then at most one line per interval that says
-how many were suppressed, without their tracebacks.
+server's log with thousands of tracebacks: what a client sent is not a fault
+of the server's, so a traceback would only point into gRPC's own code.
+RepeatedRecordFilter turns each matching record into one line naming the
+exception, without its traceback, and lets at most one through per interval,
+saying how many were suppressed since the last.
 """
 
 import logging
@@ -32,16 +34,18 @@ class RepeatedRecordFilter(logging.Filter):
             if self._next is not None and now < self._next:
                 self._suppressed += 1
                 return False
-            first = self._next is None
             suppressed, self._suppressed = self._suppressed, 0
             self._next = now + self._interval
-        if not first:
-            # Later records: one line, no traceback.
-            record.exc_info = None
-            record.exc_text = None
-            record.msg = (f"{self._prefix} (and {suppressed} more like it in the "
-                          f"last {self._interval:.0f}s; details logged once)")
-            record.args = ()
+        text = record.getMessage()
+        cause = record.exc_info[1] if record.exc_info else None
+        if cause is not None:
+            detail = str(cause).strip().splitlines()
+            text += f" ({type(cause).__name__}{': ' + detail[0] if detail else ''})"
+        if suppressed:
+            text += (f" (and {suppressed} more like it in the last "
+                     f"{self._interval:.0f}s)")
+        record.msg, record.args = text, ()
+        record.exc_info = record.exc_text = None
         return True
 
 

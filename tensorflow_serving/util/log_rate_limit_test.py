@@ -1,4 +1,4 @@
-"""RepeatedRecordFilter: the first record whole, then one short line per interval."""
+"""RepeatedRecordFilter: one line without a traceback, at most one per interval."""
 
 import logging
 
@@ -29,19 +29,23 @@ class RepeatedRecordFilterTest(absltest.TestCase):
         return logging.LogRecord("grpc._common", logging.ERROR, __file__, 1, msg,
                                  (), exc_info)
 
-    def test_first_whole_then_counted_lines_per_interval(self):
+    def test_one_line_per_interval_without_traceback(self):
         clock = _Clock()
         f = log_rate_limit.RepeatedRecordFilter("Exception deserializing", 60, clock)
         first = self._record("Exception deserializing message!")
         self.assertTrue(f.filter(first))
-        self.assertIsNotNone(first.exc_info)
+        self.assertIsNone(first.exc_info)
+        self.assertEqual(first.getMessage(),
+                         "Exception deserializing message! (ValueError: bad bytes)")
         for _ in range(500):
             self.assertFalse(f.filter(self._record("Exception deserializing message!")))
         clock.now = 61
         later = self._record("Exception deserializing message!")
         self.assertTrue(f.filter(later))
         self.assertIsNone(later.exc_info)
-        self.assertIn("and 500 more like it in the last 60s", later.getMessage())
+        self.assertEqual(later.getMessage(),
+                         "Exception deserializing message! (ValueError: bad bytes) "
+                         "(and 500 more like it in the last 60s)")
         self.assertFalse(f.filter(self._record("Exception deserializing message!")))
 
     def test_other_records_pass(self):

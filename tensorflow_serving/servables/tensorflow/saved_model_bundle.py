@@ -256,6 +256,13 @@ class SavedModelBundle:
             if e.message.startswith(_CALLABLE_TYPE_MISMATCH):
                 e = self._session_run_error(feeds, fetches) or e
             raise from_op_error(e) from e
+        except UnicodeDecodeError as e:
+            # TensorFlow's binding could not decode an error message that
+            # quotes the request's own bytes (ParseExample's "Could not parse
+            # example input, value: '...'", for one), and the error's code is
+            # lost with it: such messages are about the request's data.
+            raise status.invalid_argument(
+                e.object.decode("utf-8", "backslashreplace")) from None
         return dict(zip(fetches, values))
 
     def _session_run_error(self, feeds, fetches):
