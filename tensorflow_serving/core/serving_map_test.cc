@@ -18,7 +18,7 @@ namespace {
 std::shared_ptr<SavedModelBundle> Bundle() {
   std::unique_ptr<SavedModelBundle> bundle;
   CHECK_TRUE(SavedModelBundle::Create(nullptr, nullptr, MetaGraphDef().SerializeAsString(), {},
-                                      "", &bundle)
+                                      "", "", &bundle)
                  .ok());
   return std::shared_ptr<SavedModelBundle>(std::move(bundle));
 }

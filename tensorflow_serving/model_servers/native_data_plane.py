@@ -205,7 +205,7 @@ class NativeDataPlane(server_core.ServingObserver):
         parts = getattr(servable, "native_parts", None)
         if parts is None:
             return None
-        session, operations, signatures, run_options = parts()
+        session, operations, signatures, run_options, deadline_run_options = parts()
         batching = getattr(servable, "batching_options", None)
         if batching is not None:  # the bundle's own (per-model parameters apply)
             batching = {f.name: getattr(batching, f.name)
@@ -214,7 +214,7 @@ class NativeDataPlane(server_core.ServingObserver):
         for abi_id in self._abi_ids or ["_unknown"]:
             try:
                 bundle = self._module.Bundle(abi_id, session, operations, signatures,
-                                             run_options, batching)
+                                             run_options, deadline_run_options, batching)
                 break
             except (AttributeError, RuntimeError, TypeError) as e:
                 error = e

@@ -2,7 +2,8 @@
 // native_data_plane.py. It exposes just what the Python control plane needs:
 //
 //   load_tensorflow(path) -> version   resolve the C API of the loaded library
-//   Bundle(abi_id, session, operations, signature_defs, run_options, batching)
+//   Bundle(abi_id, session, operations, signature_defs, run_options,
+//          deadline_run_options, batching)
 //       .retire()                      wait until no request holds the bundle
 //       .not_native()                  {signature: why Python serves it}
 //   set_versions(name, {version: Bundle}); set_labels(name, {label: version})
@@ -134,23 +135,30 @@ void Bundle_dealloc(BundleObject* self) {
 }
 
 int Bundle_init(BundleObject* self, PyObject* args, PyObject* kwargs) {
-  static const char* kwlist[] = {"abi_id",      "session",  "operations", "signature_defs",
-                                 "run_options", "batching", nullptr};
+  static const char* kwlist[] = {"abi_id",      "session",
+                                 "operations",  "signature_defs",
+                                 "run_options", "deadline_run_options",
+                                 "batching",    nullptr};
   const char* abi_id = nullptr;
   PyObject* session_object = nullptr;
   PyObject* operations_dict = nullptr;
   Py_buffer signature_defs;
   Py_buffer run_options;
+  Py_buffer deadline_run_options;
   PyObject* batching = Py_None;
-  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "sOO!y*y*|O", const_cast<char**>(kwlist),
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "sOO!y*y*y*|O", const_cast<char**>(kwlist),
                                    &abi_id, &session_object, &PyDict_Type, &operations_dict,
-                                   &signature_defs, &run_options, &batching)) {
+                                   &signature_defs, &run_options, &deadline_run_options,
+                                   &batching)) {
     return -1;
   }
   const std::string defs(static_cast<const char*>(signature_defs.buf), signature_defs.len);
   std::string options(static_cast<const char*>(run_options.buf), run_options.len);
+  std::string deadline_options(static_cast<const char*>(deadline_run_options.buf),
+                               deadline_run_options.len);
   PyBuffer_Release(&signature_defs);
   PyBuffer_Release(&run_options);
+  PyBuffer_Release(&deadline_run_options);
   if (api == nullptr) {
     PyErr_SetString(PyExc_RuntimeError, "load_tensorflow() has not been called");
     return -1;
@@ -175,7 +183,8 @@ int Bundle_init(BundleObject* self, PyObject* args, PyObject* kwargs) {
 
   std::unique_ptr<SavedModelBundle> bundle;
   const absl::Status status =
-      SavedModelBundle::Create(api.get(), session, defs, operations, std::move(options), &bundle);
+      SavedModelBundle::Create(api.get(), session, defs, operations, std::move(options),
+                               std::move(deadline_options), &bundle);
   if (!status.ok()) {
     SetError(status);
     return -1;

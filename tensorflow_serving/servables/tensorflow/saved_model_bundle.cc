@@ -90,9 +90,10 @@ void Prepare(const std::map<std::string, TF_Operation*>& operations,
   sig->batchable = batchable;
 }
 
-// A serialized RunOptions with only timeout_in_ms (field 2) set.
-std::string TimeoutRunOptions(int64_t timeout_in_ms) {
-  std::string result;
+// `run_options` with RunOptions.timeout_in_ms (field 2) set: a scalar field's
+// last occurrence wins when protobuf parses, so appending it overrides any.
+std::string WithTimeout(const std::string& run_options, int64_t timeout_in_ms) {
+  std::string result = run_options;
   result.push_back(static_cast<char>(2 << 3));  // field 2, varint
   uint64_t value = static_cast<uint64_t>(timeout_in_ms);
   while (value >= 0x80) {
@@ -142,11 +143,7 @@ absl::Status SavedModelBundle::RunOptionsFor(Clock::time_point deadline,
     timeout_ms = *std::lower_bound(ladder.begin(), ladder.end(),
                                    static_cast<int64_t>(remaining_ms));
   }
-  // Not the bundle's own options: a run on the calling thread
-  // (inter_op_thread_pool -1) never checks its timeout, since TensorFlow's
-  // DirectSession waits for it only after its last op has run. Through the
-  // inter-op pool, TensorFlow cancels the run when the timeout expires.
-  *run_options = TimeoutRunOptions(timeout_ms);
+  *run_options = WithTimeout(deadline_run_options_, timeout_ms);
   return absl::OkStatus();
 }
 
@@ -154,6 +151,7 @@ absl::Status SavedModelBundle::Create(const TfCApi* api, TF_Session* session,
                                       const std::string& signature_defs,
                                       const std::map<std::string, TF_Operation*>& operations,
                                       std::string run_options,
+                                      std::string deadline_run_options,
                                       std::unique_ptr<SavedModelBundle>* bundle) {
   MetaGraphDef meta_graph;
   if (!meta_graph.ParseFromString(signature_defs)) {
@@ -163,6 +161,7 @@ absl::Status SavedModelBundle::Create(const TfCApi* api, TF_Session* session,
   result->api_ = api;
   result->session_ = session;
   result->run_options_ = std::move(run_options);
+  result->deadline_run_options_ = std::move(deadline_run_options);
   for (auto& [name, def] : *meta_graph.mutable_signature_def()) {
     Signature& sig = result->signatures_[name];
     sig.def.Swap(&def);

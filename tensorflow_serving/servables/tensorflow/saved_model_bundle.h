@@ -50,11 +50,13 @@ class SavedModelBundle {
   // `signature_defs` is a serialized MetaGraphDef of which only signature_def
   // is read; `operations` maps each node name the signatures use to the
   // graph's TF_Operation. `run_options` is the serialized RunOptions of
-  // every Session run without a deadline.
+  // every Session run without a deadline, `deadline_run_options` those every
+  // run with a deadline adds its timeout to (saved_model_bundle.py decides
+  // which may run on the calling thread).
   static absl::Status Create(const TfCApi* api, TF_Session* session,
                              const std::string& signature_defs,
                              const std::map<std::string, TF_Operation*>& operations,
-                             std::string run_options,
+                             std::string run_options, std::string deadline_run_options,
                              std::unique_ptr<SavedModelBundle>* bundle);
 
   ~SavedModelBundle();
@@ -62,9 +64,9 @@ class SavedModelBundle {
   const TfCApi& api() const { return *api_; }
   TF_Session* session() const { return session_; }
   // The RunOptions of a run that must end by `deadline`: without one
-  // (Clock::time_point::max()) the bundle's own, else only timeout_in_ms,
-  // rounded up to the ladder saved_model_bundle.py uses, so that TensorFlow
-  // cancels the run when it expires. DEADLINE_EXCEEDED if it has passed.
+  // (Clock::time_point::max()) run_options, else deadline_run_options with
+  // timeout_in_ms, rounded up to the ladder saved_model_bundle.py uses.
+  // DEADLINE_EXCEEDED if it has passed.
   absl::Status RunOptionsFor(Clock::time_point deadline, std::string* run_options) const;
   // nullptr if the SavedModel has no signature of that name.
   const Signature* FindSignature(const std::string& name) const;
@@ -85,6 +87,7 @@ class SavedModelBundle {
   const TfCApi* api_ = nullptr;
   TF_Session* session_ = nullptr;
   std::string run_options_;
+  std::string deadline_run_options_;
   std::map<std::string, Signature> signatures_;
   std::shared_ptr<BatchingSession> batching_;
   std::function<void()> on_destroy_;

@@ -92,17 +92,35 @@ _MAX_INLINE_NODES = 1000
 # Ops that may block a step waiting for another op of the same step or for
 # another step: they need TF's inter-op pool.
 _BLOCKING_OP_PARTS = ("Queue", "Barrier", "Stage", "Accumulator")
+# Ops that may repeat work without bound: loops (TF2's functional ones and
+# TF1's frames), tf.data pipelines, Python functions, RPCs and collectives.
+_UNBOUNDED_OPS = frozenset({"While", "StatelessWhile", "_While", "For", "Enter",
+                            "RefEnter", "NextIteration", "RefNextIteration",
+                            "LoopCond"})
+_UNBOUNDED_OP_PARTS = ("Dataset", "Iterator", "PyFunc", "Rpc", "Collective")
 
 
-def _runs_well_inline(graph_def) -> bool:
-    """Whether steps of this graph may run on the caller's thread."""
+def _inline_runs(graph_def) -> tuple[bool, bool]:
+    """Which runs of this graph may go on the caller's thread.
+
+    Returns (runs without a timeout, runs with one). A run on the calling
+    thread never checks its timeout: TensorFlow's DirectSession waits for it
+    only after its last op has run. Where every run is a bounded sequence of
+    ops that costs at most the graph once more, as the inter-op pool too lets
+    an op already running finish; but a loop or a tf.data pipeline could go
+    on for hours, so runs of those graphs with a timeout go through the
+    inter-op pool, where TensorFlow cancels them when it expires.
+    """
     nodes = list(graph_def.node)
     for function in graph_def.library.function:
         nodes.extend(function.node_def)
-    if len(nodes) > _MAX_INLINE_NODES:
-        return False
-    return not any(part in node.op for node in nodes
-                   for part in _BLOCKING_OP_PARTS)
+    if len(nodes) > _MAX_INLINE_NODES or any(
+            part in node.op for node in nodes for part in _BLOCKING_OP_PARTS):
+        return False, False
+    bounded = not any(node.op in _UNBOUNDED_OPS or
+                      any(part in node.op for part in _UNBOUNDED_OP_PARTS)
+                      for node in nodes)
+    return True, bounded
 
 
 class Signature:
@@ -188,11 +206,15 @@ class SavedModelBundle:
         # each step to TF's inter-op pool and waiting for it costs more than
         # the ops themselves (about half of a small model's Session call).
         # Only when the user left inter-op parallelism to TensorFlow, and
-        # only for runs without a timeout (see _run_options_with_timeout).
-        self._run_options = None
-        if inter_op_parallelism == 0 and _runs_well_inline(
-                self.meta_graph_def.graph_def):
-            self._run_options = config_pb2.RunOptions(inter_op_thread_pool=-1)
+        # with a timeout only where a run cannot outlast it (_inline_runs).
+        self._run_options = None                           # runs without a timeout
+        self._timed_run_options = config_pb2.RunOptions()  # those with one, but it
+        if inter_op_parallelism == 0:
+            untimed, timed = _inline_runs(self.meta_graph_def.graph_def)
+            if untimed:
+                self._run_options = config_pb2.RunOptions(inter_op_thread_pool=-1)
+            if timed:
+                self._timed_run_options.inter_op_thread_pool = -1
         self.signature_defs = dict(self.meta_graph_def.signature_def)
         self._signatures = {name: Signature(name, sig)
                             for name, sig in self.signature_defs.items()}
@@ -312,10 +334,9 @@ class SavedModelBundle:
     def _run_options_with_timeout(self, timeout_in_ms: int):
         if not timeout_in_ms:
             return self._run_options
-        # Never on the calling thread: such a run never checks its timeout
-        # (DirectSession waits for it only after its last op has run), while
-        # through the inter-op pool TensorFlow cancels it when it expires.
-        return config_pb2.RunOptions(timeout_in_ms=timeout_in_ms)
+        options = config_pb2.RunOptions(timeout_in_ms=timeout_in_ms)
+        options.MergeFrom(self._timed_run_options)
+        return options
 
     def native_parts(self):
         """What a native data plane borrows to serve this bundle's signatures.
@@ -323,9 +344,9 @@ class SavedModelBundle:
         Returns (the Session's TF_Session object, {graph node name: its
         TF_Operation object} for every node the signatures name, the
         signatures as a serialized MetaGraphDef, the serialized RunOptions
-        of every run without a timeout). The Session stays this bundle's:
-        register a close callback that returns only once the borrower is
-        done with it.
+        of every run without a timeout, and those every run with a timeout
+        adds its timeout_in_ms to). The Session stays this bundle's: register
+        a close callback that returns only once the borrower is done with it.
         """
         operations = {}
         signatures = meta_graph_pb2.MetaGraphDef()
@@ -345,7 +366,8 @@ class SavedModelBundle:
         run_options = (self._run_options.SerializeToString()
                        if self._run_options is not None else b"")
         return (self.session._session, operations,  # pylint: disable=protected-access
-                signatures.SerializeToString(), run_options)
+                signatures.SerializeToString(), run_options,
+                self._timed_run_options.SerializeToString())
 
     @property
     def batching_options(self):

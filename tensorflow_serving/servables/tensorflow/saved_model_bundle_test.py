@@ -87,11 +87,18 @@ class SavedModelBundleTest(absltest.TestCase):
 
     def test_small_graphs_run_on_the_calling_thread(self):
         graph_def = self.bundle.meta_graph_def.graph_def
-        self.assertTrue(saved_model_bundle._runs_well_inline(graph_def))
-        queued = type(graph_def)()
-        queued.CopyFrom(graph_def)
-        queued.node.add(name="q", op="FIFOQueueV2")
-        self.assertFalse(saved_model_bundle._runs_well_inline(queued))
+        self.assertEqual((True, True), saved_model_bundle._inline_runs(graph_def))
+
+        def with_op(op):
+            changed = type(graph_def)()
+            changed.CopyFrom(graph_def)
+            changed.library.function.add().node_def.add(name="n", op=op)
+            return saved_model_bundle._inline_runs(changed)
+        self.assertEqual((False, False), with_op("FIFOQueueV2"))
+        # A run that could loop for hours goes inline only without a timeout.
+        for op in ("StatelessWhile", "Enter", "ReduceDataset", "EagerPyFunc"):
+            self.assertEqual((True, False), with_op(op), op)
+        self.assertEqual(-1, self.bundle._run_options_with_timeout(100).inter_op_thread_pool)
         # An explicit inter-op setting is the user's choice: no inline runs.
         bundle = saved_model_bundle.SavedModelBundle(
             self.export_dir, inter_op_parallelism=2)
