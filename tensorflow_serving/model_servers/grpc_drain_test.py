@@ -23,7 +23,8 @@ _SLEEP_US = 2_000_000
 _WAIT = 60.0
 # A call refused during the shutdown: UNAVAILABLE once the port is closed or
 # the client has the server's GOAWAY; CANCELLED for a call that reaches the
-# server in the instant gRPC (1.51, without graceful GOAWAY) shuts down.
+# server between gRPC's shutdown and its GOAWAY reaching the client (gRPC's
+# core stops taking calls before it sends the GOAWAY; see the README).
 _REFUSED = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED)
 _CONFIG = """model_config_list {{
   config {{ name: "m" base_path: "{base}/m" model_platform: "tensorflow" }}
