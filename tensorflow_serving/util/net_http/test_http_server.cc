@@ -9,7 +9,8 @@
 //   open          lets every request to /wait... finish
 //   release       replies to every /async... request, newest first, each
 //                 from a thread of its own
-//   stop <grace>  Stop(grace): {"drained": true|false}
+//   stop <grace>  starts Stop(grace) on a thread of its own: {}
+//   stopped       waits for it to return: {"drained": true|false}
 // End of input stops the server and exits.
 //
 // Routes (by path prefix): /wait waits for "open"; /async replies on
@@ -134,6 +135,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   Reply(absl::StrCat("PORT ", server->port()));
+  std::thread stopper;
+  bool drained = false;
   std::string line;
   while (std::getline(std::cin, line)) {
     if (line == "stats") {
@@ -166,8 +169,12 @@ int main(int argc, char** argv) {
       }
       for (std::thread& thread : threads) thread.join();
       Reply("{}");
-    } else if (StartsWith(line, "stop ")) {
-      bool drained = server->Stop(std::atof(line.c_str() + 5));
+    } else if (StartsWith(line, "stop ") && !stopper.joinable()) {
+      double grace = std::atof(line.c_str() + 5);
+      stopper = std::thread([&server, &drained, grace] { drained = server->Stop(grace); });
+      Reply("{}");
+    } else if (line == "stopped" && stopper.joinable()) {
+      stopper.join();
       Reply(absl::StrCat("{\"drained\": ", drained ? "true" : "false", "}"));
     } else {
       Reply("{\"error\": \"unknown command\"}");
@@ -179,6 +186,7 @@ int main(int argc, char** argv) {
     pending.clear();
   }
   gate_cv.notify_all();
+  if (stopper.joinable()) stopper.join();
   server.reset();
   return 0;
 }
