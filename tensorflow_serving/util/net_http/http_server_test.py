@@ -87,6 +87,8 @@ class TestServer:
         return self.command("stats")
 
     def close(self) -> None:
+        """Ends the server; it must exit cleanly (AddressSanitizer's leak
+        check included, under --config=asan)."""
         if self.process.poll() is None:
             self.process.stdin.close()
             try:
@@ -96,6 +98,8 @@ class TestServer:
                 self.process.wait()
                 raise
         self.process.stdout.close()
+        if self.process.returncode != 0:
+            raise AssertionError(f"test_http_server exited with {self.process.returncode}")
 
 
 class ServerTestCase(absltest.TestCase):
