@@ -364,6 +364,32 @@ class LimitsTest(ServerTestCase):
         conn.request("GET", "/after")
         self.assertEqual(conn.getresponse().status, 200)
 
+    def test_idle_after_a_reply_closes_at_its_deadline(self):
+        # The reply to a lone request is written by its handler's thread and
+        # reaches the loop unannounced; the idle deadline still counts from
+        # it, and the request stops counting as in flight.
+        self.start("--read_timeout_ms=500")
+        sock = self.connect()
+        sock.sendall(b"GET /one HTTP/1.1\r\n\r\n")
+        self.assertEqual(read_response(sock)[2], b"GET /one 0")
+        replied = time.monotonic()
+        test_util.wait_for(lambda: self.server.stats()["in_flight"] == 0, "idle", _WAIT)
+        self.assertEqual(test_client.read_until_closed(sock), b"")
+        self.assertLess(time.monotonic() - replied, 5.0)
+
+    def test_half_closed_client_gets_its_reply(self):
+        self.start()
+        for path in ("/quick", "/async"):
+            sock = self.connect()
+            sock.sendall(f"GET {path} HTTP/1.1\r\n\r\n".encode())
+            sock.shutdown(socket.SHUT_WR)
+            if path == "/async":
+                test_util.wait_for(lambda: self.server.stats()["pending"] == 1, "pending", _WAIT)
+                self.server.command("release")
+            data = test_client.read_until_closed(sock)
+            self.assertTrue(data.startswith(b"HTTP/1.1 200 OK\r\n"), data)
+            self.assertTrue(data.endswith(path.encode()) or data.endswith(b" 0"), data)
+
     def test_body_deadline(self):
         self.start("--read_timeout_ms=500")
         sock = self.connect()
