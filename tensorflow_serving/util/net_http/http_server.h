@@ -3,7 +3,8 @@
 // handlers (upstream: an evhttp server with --rest_api_num_threads executor
 // threads, util/net_http/server/internal/evhttp_server.cc). The loop never
 // runs a handler, so a slow model run never stalls other connections, and a
-// slow or idle client costs a socket, never a thread.
+// slow or idle client costs a socket, never a thread. Replies are written by
+// the loop, or, for a request alone in flight, by the thread that replies.
 //
 // evhttp itself (libevent 2.1) is not used because it cannot keep the
 // transport's limits (see the README's "The REST transport"): its timeouts
