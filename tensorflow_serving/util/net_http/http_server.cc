@@ -1084,7 +1084,8 @@ bool HttpServer::Core::ToProcessing(Conn* conn) {
     std::string method = request.method;
     std::string uri_path = request.uri_path;
     try {
-      (*run)(std::move(request), [reply](HttpResponse response) { reply->Send(std::move(response)); });
+      (*run)(std::move(request),
+             [reply](HttpResponse response) { reply->Send(std::move(response)); });
     } catch (const std::exception& e) {
       LogWarning("HTTP handler failed for %s %s: %s", method.c_str(), uri_path.c_str(), e.what());
       reply->Send(ErrorResponse(500));
