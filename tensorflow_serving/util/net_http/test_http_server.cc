@@ -85,7 +85,9 @@ void Handle(HttpRequest request, ReplyFn reply) {
     return;
   } else if (StartsWith(path, "/headers")) {
     std::string lines;
-    for (const auto& [name, value] : request.headers) absl::StrAppend(&lines, name, ": ", value, "\n");
+    for (const auto& [name, value] : request.headers) {
+      absl::StrAppend(&lines, name, ": ", value, "\n");
+    }
     reply(Text(std::move(lines)));
     return;
   } else if (StartsWith(path, "/big?n=")) {
@@ -165,7 +167,8 @@ int main(int argc, char** argv) {
       }
       std::vector<std::thread> threads;
       for (auto it = replies.rbegin(); it != replies.rend(); ++it) {
-        threads.emplace_back([path = it->first, reply = std::move(it->second)] { reply(Text(path)); });
+        threads.emplace_back(
+            [path = it->first, reply = std::move(it->second)] { reply(Text(path)); });
       }
       for (std::thread& thread : threads) thread.join();
       Reply("{}");

@@ -101,7 +101,9 @@ std::string Latin1Lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) {
     unsigned char u = static_cast<unsigned char>(c);
-    if ((u >= 'A' && u <= 'Z') || (u >= 0xC0 && u <= 0xDE && u != 0xD7)) c = static_cast<char>(u + 32);
+    if ((u >= 'A' && u <= 'Z') || (u >= 0xC0 && u <= 0xDE && u != 0xD7)) {
+      c = static_cast<char>(u + 32);
+    }
   }
   return out;
 }
@@ -135,7 +137,9 @@ std::string PyRepr(std::string_view s) {
   return out;
 }
 
-ProtocolError Error(int status, std::string message) { return ProtocolError{status, std::move(message)}; }
+ProtocolError Error(int status, std::string message) {
+  return ProtocolError{status, std::move(message)};
+}
 
 // Raises (returns false) when `rest` (no line end yet) cannot begin a
 // request line, so garbage (a TLS handshake, binary noise) is answered at
@@ -481,7 +485,8 @@ ParseResult ParseHead(std::string_view buf, size_t* scan_from, RequestHead* head
   }
   if (std::find(std::begin(kAllowedMethods), std::end(kAllowedMethods), parsed.method) ==
       std::end(kAllowedMethods)) {
-    *error = Error(501, Cat({"Method ", std::string_view(parsed.method).substr(0, 20), " not implemented"}));
+    *error = Error(
+        501, Cat({"Method ", std::string_view(parsed.method).substr(0, 20), " not implemented"}));
     return ParseResult::kError;
   }
   if (!Frame(&parsed, error)) return ParseResult::kError;
@@ -596,9 +601,13 @@ std::string ResponseHead(int major, std::string_view minor, int status, const He
     has_type = has_type || EqualsIgnoreCase(name, "content-type");
     head.append(name).append(": ").append(value).append("\r\n");
   }
-  if (!has_type && has_body) head.append("Content-Type: ").append(kDefaultContentType).append("\r\n");
+  if (!has_type && has_body) {
+    head.append("Content-Type: ").append(kDefaultContentType).append("\r\n");
+  }
   head.append("Date: ").append(HttpDate()).append("\r\n");
-  if (has_body) head.append("Content-Length: ").append(std::to_string(content_length)).append("\r\n");
+  if (has_body) {
+    head.append("Content-Length: ").append(std::to_string(content_length)).append("\r\n");
+  }
   if (close) {
     head += "Connection: close\r\n";
   } else if (!at_least_11) {

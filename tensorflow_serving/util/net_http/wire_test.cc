@@ -115,7 +115,8 @@ void TestRejected() {
   const Case cases[] = {
       {"POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 26\r\n\r\n", 400,
        "Conflicting Content-Length headers"},
-      {"POST / HTTP/1.1\r\nContent-Length: 5, 6\r\n\r\n", 400, "Conflicting Content-Length headers"},
+      {"POST / HTTP/1.1\r\nContent-Length: 5, 6\r\n\r\n", 400,
+       "Conflicting Content-Length headers"},
       {"POST / HTTP/1.1\r\nContent-Length: -5\r\n\r\n", 400, "Invalid Content-Length: '-5'"},
       {"POST / HTTP/1.1\r\nContent-Length: \r\n\r\n", 400, "Invalid Content-Length: ''"},
       {"POST / HTTP/1.1\r\nContent-Length: 0x10\r\n\r\n", 400, "Invalid Content-Length: '0x10'"},
