@@ -1,5 +1,6 @@
 // What the socket tests (http_server_test.py) cannot see from outside: the
-// options, the limits' defaults, and replies that outlive the server.
+// options, the limits' defaults, listening without IPv6, and replies that
+// outlive the server.
 
 #include "tensorflow_serving/util/net_http/http_server.h"
 
@@ -9,6 +10,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cerrno>
 #include <condition_variable>
 #include <mutex>
 #include <string>
@@ -16,10 +19,56 @@
 
 #include "tensorflow_serving/test_util/check.h"
 
+// Linked with --wrap=socket: every socket() of this binary, the server's
+// included, comes here, so a test can play a host without IPv6.
+std::atomic<bool> no_ipv6{false};
+extern "C" int __real_socket(int domain, int type, int protocol);
+extern "C" int __wrap_socket(int domain, int type, int protocol) {
+  if (domain == AF_INET6 && no_ipv6.load()) {
+    errno = EAFNOSUPPORT;
+    return -1;
+  }
+  return __real_socket(domain, type, protocol);
+}
+
 namespace tensorflow {
 namespace serving {
 namespace net_http {
 namespace {
+
+// Whether 127.0.0.1:`port` (or [::1]:`port`) accepts a connection.
+bool Connects(int port, bool ipv6) {
+  int fd = socket(ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  int rc;
+  if (ipv6) {
+    sockaddr_in6 addr{};
+    addr.sin6_family = AF_INET6;
+    addr.sin6_port = htons(static_cast<uint16_t>(port));
+    addr.sin6_addr = in6addr_loopback;
+    rc = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  } else {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    rc = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  }
+  close(fd);
+  return rc == 0;
+}
+
+// Whether this host can use IPv6 loopback at all.
+bool HostHasIpv6() {
+  int fd = socket(AF_INET6, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  sockaddr_in6 addr{};
+  addr.sin6_family = AF_INET6;
+  addr.sin6_addr = in6addr_loopback;
+  bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  close(fd);
+  return ok;
+}
 
 // Sends `raw` to 127.0.0.1:`port` and reads until the server closes.
 std::string Exchange(int port, const std::string& raw) {
@@ -76,6 +125,27 @@ void TestPortInUse() {
   absl::Status status = HttpServer::Start(options, handler, &second);
   CHECK_TRUE(status.code() == absl::StatusCode::kUnavailable);
   CHECK_TRUE(std::string(status.message()).find("Address already in use") != std::string::npos);
+}
+
+void TestListensOnBothFamiliesOrIpv4() {
+  auto handler = [](HttpRequest, ReplyFn reply) { reply(HttpResponse()); };
+  HttpServerOptions options;
+  options.host = "";  // "::", else 0.0.0.0
+  std::unique_ptr<HttpServer> dual;
+  CHECK_TRUE(HttpServer::Start(options, handler, &dual).ok());
+  CHECK_TRUE(Connects(dual->port(), false));
+  bool ipv6 = HostHasIpv6();
+  if (ipv6) CHECK_TRUE(Connects(dual->port(), true));
+  dual.reset();
+
+  no_ipv6.store(true);
+  std::unique_ptr<HttpServer> ipv4;
+  absl::Status status = HttpServer::Start(options, handler, &ipv4);
+  no_ipv6.store(false);
+  CHECK_TRUE(status.ok());
+  CHECK_TRUE(Connects(ipv4->port(), false));
+  // Bound on 0.0.0.0 only.
+  if (ipv6) CHECK_TRUE(!Connects(ipv4->port(), true));
 }
 
 void TestServesAndStops() {
@@ -156,6 +226,7 @@ int main() {
   using namespace tensorflow::serving::net_http;  // NOLINT
   TestRefusesBadOptions();
   TestPortInUse();
+  TestListensOnBothFamiliesOrIpv4();
   TestServesAndStops();
   TestRepliesMayOutliveTheServer();
   TestDefaultMaxBodyBytes();
