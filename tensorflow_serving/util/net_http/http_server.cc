@@ -1013,6 +1013,11 @@ bool HttpServer::Core::StepBody(Conn* conn) {
   bool needs_slot = conn->decoder ? conn->body.size() + conn->inbuf.size() >= kUnmeteredBodyBytes
                                   : static_cast<size_t>(conn->body_len) > kUnmeteredBodyBytes;
   if (!conn->slot && needs_slot && !AcquireSlot(conn)) return false;
+  if (!conn->decoder && conn->body.capacity() < static_cast<size_t>(conn->body_len)) {
+    // Its whole length at once, not twice its size while it grows: it holds
+    // a slot, or is small.
+    conn->body.reserve(conn->body_len);
+  }
   if (conn->expect_continue) {
     conn->expect_continue = false;
     if (conn->inbuf.empty() && conn->body.empty()) {
