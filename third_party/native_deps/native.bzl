@@ -7,6 +7,7 @@ works and the model server runs its pure Python data plane.
 
 load("@native_deps//:defs.bzl", "NATIVE_PLANE_AVAILABLE")
 load("@rules_cc//cc:defs.bzl", "cc_binary", "cc_library", "cc_test")
+load("@rules_python//python:defs.bzl", "py_test")
 
 def if_native(items):
     """`items` where the native plane is built, else []."""
@@ -27,3 +28,8 @@ def native_cc_test(**kwargs):
 def native_genrule(**kwargs):
     if NATIVE_PLANE_AVAILABLE:
         native.genrule(**kwargs)
+
+def native_py_test(**kwargs):
+    """A Python test of native binaries: defined only where they are built."""
+    if NATIVE_PLANE_AVAILABLE:
+        py_test(**kwargs)

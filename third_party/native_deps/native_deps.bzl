@@ -2,7 +2,8 @@
 
 The native Predict plane (tensorflow_serving/model_servers/native/) is built
 from Debian's gRPC and protobuf (libgrpc++-dev, libprotobuf-dev, protoc and
-grpc_cpp_plugin; tools/bazel installs them with apt), Python's headers, and
+grpc_cpp_plugin; tools/bazel installs them with apt), libevent's core and
+zlib for the HTTP transport (libevent-dev, zlib1g-dev), Python's headers, and
 the C API headers of the TensorFlow wheel in the project's virtualenv. Only
 those C API headers are exposed, never the wheel's whole include/ directory:
 it ships TensorFlow's own google/protobuf headers, which must not meet
@@ -21,6 +22,19 @@ package(default_visibility = ["//visibility:public"])
 cc_library(
     name = "grpcpp",
     linkopts = {linkopts},
+)
+
+# libevent's core (event loop, timers, sockets) for util/net_http: the
+# transport uses neither evhttp nor bufferevents (see util/net_http/).
+cc_library(
+    name = "libevent",
+    linkopts = ["-levent_core"],
+)
+
+# zlib, for gzip request bodies.
+cc_library(
+    name = "zlib",
+    linkopts = ["-lz"],
 )
 
 # The TensorFlow C API declarations; the library itself is the one the
@@ -59,7 +73,8 @@ NATIVE_PLANE_UNAVAILABLE_REASON = {reason}
 _TF_ROOT_HEADERS = ["tensorflow/c/c_api.h"]
 
 _PACKAGES_HINT = ("tools/bazel installs them; or: apt-get install g++ libgrpc++-dev " +
-                  "libprotobuf-dev protobuf-compiler protobuf-compiler-grpc python3-dev")
+                  "libprotobuf-dev protobuf-compiler protobuf-compiler-grpc " +
+                  "libevent-dev zlib1g-dev python3-dev")
 
 def _quoted_includes(text):
     """The "..." includes of a C header, in order."""
@@ -126,6 +141,8 @@ def _configure(rctx):
     for header, package in [
         ("/usr/include/grpcpp/grpcpp.h", "libgrpc++-dev"),
         ("/usr/include/google/protobuf/message.h", "libprotobuf-dev"),
+        ("/usr/include/event2/event.h", "libevent-dev"),
+        ("/usr/include/zlib.h", "zlib1g-dev"),
     ]:
         if not rctx.path(header).exists:
             return None, "%s is not installed (%s)" % (package, _PACKAGES_HINT)
