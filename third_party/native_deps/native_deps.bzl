@@ -2,7 +2,9 @@
 
 The native Predict plane (tensorflow_serving/model_servers/native/) is built
 from Debian's gRPC and protobuf (libgrpc++-dev, libprotobuf-dev, protoc and
-grpc_cpp_plugin; tools/bazel installs them with apt), Python's headers, and
+grpc_cpp_plugin; tools/bazel installs them with apt), RapidJSON (rapidjson-dev,
+header-only: the REST API's JSON is read and written by the same library and
+version as upstream's, 1.1.0), Python's headers, and
 the C API headers of the TensorFlow wheel in the project's virtualenv. Only
 those C API headers are exposed, never the wheel's whole include/ directory:
 it ships TensorFlow's own google/protobuf headers, which must not meet
@@ -29,6 +31,15 @@ cc_library(
     name = "tensorflow_c_api",
     hdrs = {tf_headers},
     strip_include_prefix = "tf_include",
+)
+
+# Header-only. The compiler would find it in /usr/include anyway; depending
+# on this target says who uses it and makes its headers inputs of their
+# compiles. A system include: its C++17 deprecation warnings are not ours.
+cc_library(
+    name = "rapidjson",
+    hdrs = glob(["rapidjson_include/rapidjson/**/*.h"]),
+    includes = ["rapidjson_include"],
 )
 
 cc_library(
@@ -59,7 +70,8 @@ NATIVE_PLANE_UNAVAILABLE_REASON = {reason}
 _TF_ROOT_HEADERS = ["tensorflow/c/c_api.h"]
 
 _PACKAGES_HINT = ("tools/bazel installs them; or: apt-get install g++ libgrpc++-dev " +
-                  "libprotobuf-dev protobuf-compiler protobuf-compiler-grpc python3-dev")
+                  "libprotobuf-dev protobuf-compiler protobuf-compiler-grpc rapidjson-dev " +
+                  "python3-dev")
 
 def _quoted_includes(text):
     """The "..." includes of a C header, in order."""
@@ -126,6 +138,7 @@ def _configure(rctx):
     for header, package in [
         ("/usr/include/grpcpp/grpcpp.h", "libgrpc++-dev"),
         ("/usr/include/google/protobuf/message.h", "libprotobuf-dev"),
+        ("/usr/include/rapidjson/document.h", "rapidjson-dev"),
     ]:
         if not rctx.path(header).exists:
             return None, "%s is not installed (%s)" % (package, _PACKAGES_HINT)
@@ -143,6 +156,7 @@ def _configure(rctx):
     if error:
         return None, error
     rctx.symlink(python_include, "python_include")
+    rctx.symlink("/usr/include/rapidjson", "rapidjson_include/rapidjson")
     rctx.symlink(rctx.which("protoc"), "bin/protoc")
     rctx.symlink(rctx.which("grpc_cpp_plugin"), "bin/grpc_cpp_plugin")
     return _BUILD_AVAILABLE.format(
