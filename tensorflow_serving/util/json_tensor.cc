@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <string>
 #include <type_traits>
 #include <unordered_map>
@@ -22,6 +23,7 @@
 #include "rapidjson/error/en.h"
 #include "rapidjson/memorystream.h"
 #include "rapidjson/prettywriter.h"
+#include "rapidjson/reader.h"
 #include "rapidjson/stringbuffer.h"
 #include "tensorflow/core/example/example.pb.h"
 #include "tensorflow/core/example/feature.pb.h"
@@ -55,7 +57,7 @@ constexpr unsigned kParseFlags = rapidjson::kParseIterativeFlag |
 constexpr size_t kMaxDebugStringBytes = 256;
 
 using JsonValue = rapidjson::Value;
-using JsonWriter = rapidjson::PrettyWriter<rapidjson::StringBuffer>;
+using DebugWriter = rapidjson::PrettyWriter<rapidjson::StringBuffer>;
 using TensorInfoMap = google::protobuf::Map<std::string, TensorInfo>;
 
 // ------------------------------------------------------------ quoting values
@@ -65,7 +67,7 @@ using TensorInfoMap = google::protobuf::Map<std::string, TensorInfo>;
 // most the limit).
 class LimitedWriter {
  public:
-  LimitedWriter(const rapidjson::StringBuffer& buffer, JsonWriter* writer)
+  LimitedWriter(const rapidjson::StringBuffer& buffer, DebugWriter* writer)
       : buffer_(buffer), writer_(writer) {}
 
   bool Null() { return Room() && writer_->Null(); }
@@ -90,14 +92,14 @@ class LimitedWriter {
   bool Room() const { return buffer_.GetSize() < kMaxDebugStringBytes; }
 
   const rapidjson::StringBuffer& buffer_;
-  JsonWriter* const writer_;
+  DebugWriter* const writer_;
 };
 
 // A value as upstream quotes it in errors: arrays on one line, at most about
 // kMaxDebugStringBytes (possibly cut mid-token).
 std::string DebugString(const JsonValue& value) {
   rapidjson::StringBuffer buffer;
-  JsonWriter writer(buffer);
+  DebugWriter writer(buffer);
   writer.SetFormatOptions(rapidjson::kFormatSingleLineArray);
   LimitedWriter limited(buffer, &writer);
   value.Accept(limited);
@@ -740,28 +742,239 @@ absl::Status FillExamplesRequest(absl::string_view json, Request* request) {
   return absl::OkStatus();
 }
 
-}  // namespace
+// ------------------------------------------- predict bodies without a DOM
 
-absl::Status FillPredictRequestFromJson(absl::string_view json,
-                                        const TensorInfoMapGetter& get_tensorinfo_map,
-                                        PredictRequest* request,
-                                        JsonPredictRequestFormat* format) {
-  *format = JsonPredictRequestFormat::kInvalid;
+// Numbers in arrival order, in blocks that grow geometrically: no copies as
+// they grow, and no more memory than twice what they hold.
+class NumberBlocks {
+ public:
+  void Add(double value) {
+    if (blocks_.empty() || used_ == capacity_) {
+      capacity_ = blocks_.empty() ? 1024 : std::min<size_t>(2 * capacity_, 1 << 20);
+      blocks_.emplace_back(new double[capacity_]);
+      used_ = 0;
+    }
+    blocks_.back()[used_++] = value;
+    ++size_;
+  }
+
+  size_t size() const { return size_; }
+
+  template <typename Fn>
+  void ForEach(Fn fn) const {
+    size_t capacity = 1024;
+    for (size_t b = 0; b < blocks_.size(); ++b) {
+      const size_t n = b + 1 == blocks_.size() ? used_ : capacity;
+      for (size_t i = 0; i < n; ++i) fn(blocks_[b][i]);
+      capacity = std::min<size_t>(2 * capacity, 1 << 20);
+    }
+  }
+
+ private:
+  std::vector<std::unique_ptr<double[]>> blocks_;
+  size_t capacity_ = 0;
+  size_t used_ = 0;
+  size_t size_ = 0;
+};
+
+// The common predict body read in one pass of RapidJSON's reader, with no
+// DOM: a root object whose first "instances" or "inputs" is one dense tensor
+// of numbers (lists of equal sizes at every level, no empty list, or a single
+// number for "inputs"), whose first "signature_name", if any, is a string,
+// and which has not both keys. Other members are skipped unread. For such a
+// body the DOM path could only succeed, with exactly these values (a
+// number's double, as RapidJSON's GetDouble gives it) and this shape; for
+// any other body, or a malformed one, Read declines and the DOM path gives
+// the answer.
+class NumericBody : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, NumericBody> {
+ public:
+  bool Read(absl::string_view json) {
+    rapidjson::MemoryStream bytes(json.data(), json.size());
+    rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> stream(bytes);
+    rapidjson::Reader reader;
+    return !reader.Parse<kParseFlags>(stream, *this).IsError() && captured_ &&
+           !(seen_instances_ && seen_inputs_);
+  }
+
+  bool has_signature() const { return has_signature_; }
+  const std::string& signature() const { return signature_; }
+  bool row() const { return row_; }
+  // The sizes of the lists at each level; empty for a single number.
+  const std::vector<int64_t>& dims() const { return dims_; }
+  const NumberBlocks& values() const { return values_; }
+
+  // RapidJSON's handler events; false stops the reader (and declines).
+  bool Null() { return Scalar(false, 0); }
+  bool Bool(bool) { return Scalar(false, 0); }
+  bool Int(int i) { return Scalar(true, i); }
+  bool Uint(unsigned u) { return Scalar(true, u); }
+  bool Int64(int64_t i) { return Scalar(true, static_cast<double>(i)); }
+  bool Uint64(uint64_t u) { return Scalar(true, static_cast<double>(u)); }
+  bool Double(double d) { return Scalar(true, d); }
+  bool String(const char* s, rapidjson::SizeType n, bool) {
+    if (depth_ == 1 && member_ == Member::kSignature) {
+      has_signature_ = true;
+      signature_.assign(s, n);
+      return true;
+    }
+    return Scalar(false, 0);
+  }
+  bool Key(const char* s, rapidjson::SizeType n, bool) {
+    if (depth_ == 1) member_ = Classify(absl::string_view(s, n));
+    return !(seen_instances_ && seen_inputs_);
+  }
+  bool StartObject() {
+    if (depth_ == 0) {
+      depth_ = 1;
+      return true;
+    }
+    if (capturing_ || (depth_ == 1 && member_ != Member::kOther)) return false;
+    ++depth_;
+    return true;
+  }
+  bool EndObject(rapidjson::SizeType) {
+    --depth_;
+    return true;
+  }
+  bool StartArray() {
+    if (depth_ == 0 || (depth_ == 1 && member_ == Member::kSignature)) return false;
+    if (depth_ == 1 && (member_ == Member::kInstances || member_ == Member::kInputs)) {
+      capturing_ = true;
+      capture_depth_ = 2;
+      row_ = member_ == Member::kInstances;
+    }
+    ++depth_;
+    return true;
+  }
+  bool EndArray(rapidjson::SizeType count) {
+    if (capturing_) {
+      if (count == 0) return false;
+      const size_t level = depth_ - capture_depth_;
+      if (level >= dims_.size()) dims_.resize(level + 1, 0);
+      if (dims_[level] == 0) {
+        dims_[level] = count;
+      } else if (dims_[level] != static_cast<int64_t>(count)) {
+        return false;
+      }
+      if (depth_ == capture_depth_) {
+        capturing_ = false;
+        captured_ = true;
+      }
+    }
+    --depth_;
+    return true;
+  }
+
+ private:
+  enum class Member { kOther, kSignature, kInstances, kInputs };
+
+  // Only the first of a repeated name counts, as for FindMember.
+  Member Classify(absl::string_view name) {
+    if (name == kSignatureNameKey && !seen_signature_) {
+      seen_signature_ = true;
+      return Member::kSignature;
+    }
+    if (name == kInstancesKey) {
+      const bool first = !seen_instances_;
+      seen_instances_ = true;
+      return first ? Member::kInstances : Member::kOther;
+    }
+    if (name == kInputsKey) {
+      const bool first = !seen_inputs_;
+      seen_inputs_ = true;
+      return first ? Member::kInputs : Member::kOther;
+    }
+    return Member::kOther;
+  }
+
+  bool Scalar(bool is_number, double value) {
+    if (capturing_) {
+      if (!is_number) return false;
+      // Every number at the same depth: the depth of the first.
+      const int64_t depth = static_cast<int64_t>(depth_ - capture_depth_) + 1;
+      if (leaf_depth_ < 0) {
+        leaf_depth_ = depth;
+      } else if (leaf_depth_ != depth) {
+        return false;
+      }
+      values_.Add(value);
+      return true;
+    }
+    if (depth_ == 0) return false;  // the root is no object
+    if (depth_ == 1) {
+      switch (member_) {
+        case Member::kSignature:
+        case Member::kInstances:
+          return false;
+        case Member::kInputs:
+          if (!is_number) return false;
+          values_.Add(value);
+          captured_ = true;
+          return true;
+        case Member::kOther:
+          break;
+      }
+    }
+    return true;
+  }
+
+  size_t depth_ = 0;  // open containers
+  Member member_ = Member::kOther;  // of the value at depth 1 being read
+  bool seen_signature_ = false;
+  bool seen_instances_ = false;
+  bool seen_inputs_ = false;
+  bool capturing_ = false;
+  bool captured_ = false;
+  size_t capture_depth_ = 0;  // depth_ inside the tensor's outer list
+  int64_t leaf_depth_ = -1;
+  bool has_signature_ = false;
+  std::string signature_;
+  bool row_ = false;
+  std::vector<int64_t> dims_;
+  NumberBlocks values_;
+};
+
+void FillFloatingTensor(const NumericBody& body, DataType dtype, TensorProto* tensor) {
+  tensor->set_dtype(dtype);
+  SetShape(body.dims(), tensor);
+  const int n = static_cast<int>(std::min<size_t>(body.values().size(),
+                                                  std::numeric_limits<int>::max()));
+  if (dtype == DT_FLOAT) {
+    auto* field = tensor->mutable_float_val();
+    field->Reserve(n);
+    // Through double, as RapidJSON's GetFloat.
+    body.values().ForEach([field](double v) { field->Add(static_cast<float>(v)); });
+  } else {
+    auto* field = tensor->mutable_double_val();
+    field->Reserve(n);
+    body.values().ForEach([field](double v) { field->Add(v); });
+  }
+}
+
+// The DOM path: every body. `known_infos` is the signature's inputs when
+// they have already been looked up.
+absl::Status FillPredictRequestFromDom(absl::string_view json,
+                                       const TensorInfoMapGetter& get_tensorinfo_map,
+                                       const TensorInfoMap* known_infos, PredictRequest* request,
+                                       JsonPredictRequestFormat* format) {
   rapidjson::Document doc;
   absl::Status status = ParseJson(json, &doc);
   if (!status.ok()) return status;
   status = FillSignature(doc, request);
   if (!status.ok()) return status;
 
-  TensorInfoMap infos;
-  const std::string& signature_name = request->model_spec().signature_name();
-  status = get_tensorinfo_map(signature_name, &infos);
-  if (!status.ok()) return status;
-  if (infos.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("Failed to get input map for signature: ",
-                     signature_name.empty() ? "DEFAULT" : signature_name));
+  TensorInfoMap fetched_infos;
+  if (known_infos == nullptr) {
+    const std::string& signature_name = request->model_spec().signature_name();
+    status = get_tensorinfo_map(signature_name, &fetched_infos);
+    if (!status.ok()) return status;
+    if (fetched_infos.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("Failed to get input map for signature: ",
+                       signature_name.empty() ? "DEFAULT" : signature_name));
+    }
   }
+  const TensorInfoMap& infos = known_infos != nullptr ? *known_infos : fetched_infos;
 
   FillContext context;
   context.body_size = json.size();
@@ -790,6 +1003,38 @@ absl::Status FillPredictRequestFromJson(absl::string_view json,
   return absl::InvalidArgumentError("Missing 'inputs' or 'instances' key");
 }
 
+}  // namespace
+
+absl::Status FillPredictRequestFromJson(absl::string_view json,
+                                        const TensorInfoMapGetter& get_tensorinfo_map,
+                                        PredictRequest* request,
+                                        JsonPredictRequestFormat* format) {
+  *format = JsonPredictRequestFormat::kInvalid;
+  NumericBody body;
+  if (!body.Read(json)) {
+    return FillPredictRequestFromDom(json, get_tensorinfo_map, nullptr, request, format);
+  }
+  if (body.has_signature()) request->mutable_model_spec()->set_signature_name(body.signature());
+  TensorInfoMap infos;
+  const std::string& signature_name = request->model_spec().signature_name();
+  absl::Status status = get_tensorinfo_map(signature_name, &infos);
+  if (!status.ok()) return status;
+  if (infos.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Failed to get input map for signature: ",
+                     signature_name.empty() ? "DEFAULT" : signature_name));
+  }
+  const DataType dtype = infos.begin()->second.dtype();
+  if (infos.size() != 1 || (dtype != DT_FLOAT && dtype != DT_DOUBLE)) {
+    return FillPredictRequestFromDom(json, get_tensorinfo_map, &infos, request, format);
+  }
+  auto* tensors = request->mutable_inputs();
+  tensors->clear();
+  FillFloatingTensor(body, dtype, &(*tensors)[infos.begin()->first]);
+  *format = body.row() ? JsonPredictRequestFormat::kRow : JsonPredictRequestFormat::kColumnar;
+  return absl::OkStatus();
+}
+
 absl::Status FillClassificationRequestFromJson(absl::string_view json,
                                                ClassificationRequest* request) {
   return FillExamplesRequest(json, request);
@@ -803,6 +1048,20 @@ namespace {
 
 // ------------------------------------------------------- tensors -> JSON
 
+// PrettyWriter's output stream, writing straight into the answer.
+class StringOutput {
+ public:
+  using Ch = char;
+  explicit StringOutput(std::string* out) : out_(out) {}
+  void Put(char c) { out_->push_back(c); }
+  void Flush() {}
+
+ private:
+  std::string* const out_;
+};
+
+using JsonWriter = rapidjson::PrettyWriter<StringOutput>;
+
 // Upstream's number format: printf's %g (six significant digits) when that
 // reads back as the same value, else all the digits the type needs; ".0" on
 // whole numbers so they still read as decimals; NaN and (-)Infinity bare.
@@ -812,23 +1071,26 @@ bool ParseDecimal(absl::string_view text, double* value) { return absl::SimpleAt
 template <typename T>
 bool WriteDecimal(JsonWriter* writer, T value) {
   static_assert(std::is_same<T, float>::value || std::is_same<T, double>::value, "");
-  std::string text;
-  if (std::isfinite(value)) {
-    text = absl::StrCat(value);
-    T back;
-    if (!ParseDecimal(text, &back)) return false;
-    if (back != value) {
-      text = absl::StrFormat("%.*g", std::numeric_limits<T>::max_digits10, value);
-    }
-    if (text.find('.') == std::string::npos && text.find('e') == std::string::npos) {
-      text += ".0";
-    }
-  } else if (std::isnan(value)) {
-    text = "NaN";
-  } else {
-    text = std::signbit(value) ? "-Infinity" : "Infinity";
+  if (std::isnan(value)) return writer->RawValue("NaN", 3, rapidjson::kNumberType);
+  if (std::isinf(value)) {
+    return std::signbit(value) ? writer->RawValue("-Infinity", 9, rapidjson::kNumberType)
+                               : writer->RawValue("Infinity", 8, rapidjson::kNumberType);
   }
-  return writer->RawValue(text.data(), text.size(), rapidjson::kNumberType);
+  // What absl::StrCat writes for a float or double (into a buffer, not a
+  // string: this runs for every output value).
+  char text[32];
+  size_t size = absl::numbers_internal::SixDigitsToBuffer(value, text);
+  T back;
+  if (!ParseDecimal(absl::string_view(text, size), &back)) return false;
+  if (back != value) {
+    size = static_cast<size_t>(absl::SNPrintF(
+        text, sizeof(text) - 2, "%.*g", std::numeric_limits<T>::max_digits10, value));
+  }
+  if (std::memchr(text, '.', size) == nullptr && std::memchr(text, 'e', size) == nullptr) {
+    text[size++] = '.';
+    text[size++] = '0';
+  }
+  return writer->RawValue(text, size, rapidjson::kNumberType);
 }
 
 bool IsJsonWritable(DataType dtype) {
@@ -1114,8 +1376,9 @@ absl::Status MakeRowJson(const std::vector<NamedTensor>& tensors, int64_t max_fi
   }
   std::vector<int64_t> offsets(tensors.size(), 0);
   const bool named = tensors.size() > 1;
-  rapidjson::StringBuffer buffer;
-  JsonWriter writer(buffer);
+  std::string out;
+  StringOutput stream(&out);
+  JsonWriter writer(stream);
   writer.StartObject();
   writer.Key(kPredictionsKey, sizeof(kPredictionsKey) - 1);
   writer.StartArray();
@@ -1135,7 +1398,7 @@ absl::Status MakeRowJson(const std::vector<NamedTensor>& tensors, int64_t max_fi
   }
   writer.EndArray();
   writer.EndObject();
-  json->assign(buffer.GetString(), buffer.GetSize());
+  *json = std::move(out);
   return absl::OkStatus();
 }
 
@@ -1147,8 +1410,9 @@ absl::Status MakeColumnarJson(const std::vector<NamedTensor>& tensors, int64_t m
     if (!status.ok()) return status;
   }
   const bool named = tensors.size() > 1;
-  rapidjson::StringBuffer buffer;
-  JsonWriter writer(buffer);
+  std::string out;
+  StringOutput stream(&out);
+  JsonWriter writer(stream);
   writer.StartObject();
   writer.Key(kOutputsKey, sizeof(kOutputsKey) - 1);
   if (named) writer.StartObject();
@@ -1162,7 +1426,7 @@ absl::Status MakeColumnarJson(const std::vector<NamedTensor>& tensors, int64_t m
   }
   if (named) writer.EndObject();
   writer.EndObject();
-  json->assign(buffer.GetString(), buffer.GetSize());
+  *json = std::move(out);
   return absl::OkStatus();
 }
 
@@ -1190,8 +1454,9 @@ absl::Status MakeJsonFromClassificationResult(const ClassificationResult& result
   if (result.classifications_size() == 0) {
     return absl::InvalidArgumentError("Cannot convert empty ClassificationResults to JSON");
   }
-  rapidjson::StringBuffer buffer;
-  JsonWriter writer(buffer);
+  std::string out;
+  StringOutput stream(&out);
+  JsonWriter writer(stream);
   writer.StartObject();
   writer.Key(kResultsKey, sizeof(kResultsKey) - 1);
   writer.StartArray();
@@ -1210,7 +1475,7 @@ absl::Status MakeJsonFromClassificationResult(const ClassificationResult& result
   }
   writer.EndArray();
   writer.EndObject();
-  json->assign(buffer.GetString(), buffer.GetSize());
+  *json = std::move(out);
   return absl::OkStatus();
 }
 
@@ -1218,8 +1483,9 @@ absl::Status MakeJsonFromRegressionResult(const RegressionResult& result, std::s
   if (result.regressions_size() == 0) {
     return absl::InvalidArgumentError("Cannot convert empty RegressionResults to JSON");
   }
-  rapidjson::StringBuffer buffer;
-  JsonWriter writer(buffer);
+  std::string out;
+  StringOutput stream(&out);
+  JsonWriter writer(stream);
   writer.StartObject();
   writer.Key(kResultsKey, sizeof(kResultsKey) - 1);
   writer.SetFormatOptions(rapidjson::kFormatSingleLineArray);
@@ -1229,20 +1495,21 @@ absl::Status MakeJsonFromRegressionResult(const RegressionResult& result, std::s
   }
   writer.EndArray();
   writer.EndObject();
-  json->assign(buffer.GetString(), buffer.GetSize());
+  *json = std::move(out);
   return absl::OkStatus();
 }
 
 void MakeJsonFromStatus(const absl::Status& status, std::string* json) {
   if (status.ok()) return;
   const absl::string_view message = status.message();
-  rapidjson::StringBuffer buffer;
-  JsonWriter writer(buffer);
+  std::string out;
+  StringOutput stream(&out);
+  JsonWriter writer(stream);
   writer.StartObject();
   writer.Key(kErrorKey, sizeof(kErrorKey) - 1);
   writer.String(message.data(), static_cast<rapidjson::SizeType>(message.size()));
   writer.EndObject();
-  json->append(buffer.GetString(), buffer.GetSize());
+  json->append(out);
 }
 
 }  // namespace serving

@@ -538,6 +538,66 @@ void TestRepeatedNamesAreAllSeen() {
   CHECK_TRUE(request.inputs().at("x").int_val(0) == 5);
 }
 
+// Numeric bodies are read without a DOM when they can only succeed; every
+// answer is still the DOM path's, and the signature is looked up once.
+void TestNumericBodies() {
+  struct Case {
+    std::string body;
+    std::vector<std::pair<const char*, DataType>> inputs;
+    std::string expected;  // the tensor "x", or the error
+  };
+  const std::vector<Case> cases = {
+      {R"({"instances": [[1, 2.5], [3, 4]]})", {{"x", DT_FLOAT}},
+       "dtype: DT_FLOAT tensor_shape { dim { size: 2 } dim { size: 2 } } "
+       "float_val: [1, 2.5, 3, 4]"},
+      {R"({"inputs": -7, "signature_name": "s", "signature_name": 5})", {{"x", DT_DOUBLE}},
+       "dtype: DT_DOUBLE tensor_shape { } double_val: -7"},
+      {R"({"o": {"inputs": 1}, "instances": [5], "instances": "no", "inputs\u0000": 1})",
+       {{"x", DT_DOUBLE}}, "dtype: DT_DOUBLE tensor_shape { dim { size: 1 } } double_val: 5"},
+      {R"({"instances": [[1, 2], [3, 4]]})", {{"x", DT_INT32}},
+       "dtype: DT_INT32 tensor_shape { dim { size: 2 } dim { size: 2 } } int_val: [1, 2, 3, 4]"},
+      {R"({"instances": [[1], [2]]})", {{"x", DT_FLOAT}, {"y", DT_FLOAT}},
+       "instances is a plain list, but expecting list of objects as multiple input tensors "
+       "required as per tensorinfo_map"},
+      {R"({"instances": [[1, 2], [3]]})", {{"x", DT_FLOAT}},
+       "Failed to process element: 1 of 'instances' list. Error: INVALID_ARGUMENT: Expecting "
+       "tensor size: 2 but got: 1"},
+      {R"({"instances": [[], []]})", {{"x", DT_FLOAT}},
+       "dtype: DT_FLOAT tensor_shape { dim { size: 2 } dim { size: 0 } }"},
+      {R"({"instances": [[1]], "inputs": [1]})", {{"x", DT_FLOAT}},
+       "JSON Value: {\n    \"instances\": [[1]],\n    \"inputs\": [1]\n} Not formatted "
+       "correctly expecting only one of 'inputs' or 'instances' keys to exist "},
+      {R"({"signature_name": 5, "inputs": [1]})", {{"x", DT_FLOAT}},
+       "JSON Value: {\n    \"signature_name\": 5,\n    \"inputs\": [1]\n} not formatted "
+       "correctly. 'signature_name' key must be a string value."},
+      {R"({"inputs": [1, [2]]})", {{"x", DT_FLOAT}},
+       "Encountered list at unexpected level: 1 expected < 1"},
+  };
+  for (const Case& c : cases) {
+    int lookups = 0;
+    TensorInfoMap infos;
+    for (const auto& [name, dtype] : c.inputs) infos[name].set_dtype(dtype);
+    PredictRequest request;
+    JsonPredictRequestFormat format;
+    const absl::Status status = FillPredictRequestFromJson(
+        c.body,
+        [&](const std::string&, TensorInfoMap* out) {
+          ++lookups;
+          *out = infos;
+          return absl::OkStatus();
+        },
+        &request, &format);
+    // None when the signature name itself is refused.
+    CHECK_TRUE(lookups == (absl::StrContains(c.expected, "signature_name") ? 0 : 1));
+    if (status.ok()) {
+      EXPECT_TENSOR(request, "x", c.expected);
+      CHECK_TRUE(request.inputs_size() == 1);
+    } else {
+      EXPECT_INVALID(status, c.expected);
+    }
+  }
+}
+
 // ------------------------------------------------------ hostile requests
 
 long PeakRssKb() {
@@ -964,6 +1024,7 @@ int main() {
   TestBase64();
   TestRequestErrors();
   TestNamedInputErrors();
+  TestNumericBodies();
   TestRepeatedNamesAreAllSeen();
   TestAnswerLayout();
   TestAnswerValues();
