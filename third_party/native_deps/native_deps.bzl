@@ -2,8 +2,10 @@
 
 The native Predict plane (tensorflow_serving/model_servers/native/) is built
 from Debian's gRPC and protobuf (libgrpc++-dev, libprotobuf-dev, protoc and
-grpc_cpp_plugin; tools/bazel installs them with apt), libevent's core and
-zlib for the HTTP transport (libevent-dev, zlib1g-dev), Python's headers, and
+grpc_cpp_plugin; tools/bazel installs them with apt), RapidJSON (rapidjson-dev,
+header-only: the REST API's JSON is read and written by the same library and
+version as upstream's, 1.1.0), libevent's core and zlib for the HTTP
+transport (libevent-dev, zlib1g-dev), Python's headers, and
 the C API headers of the TensorFlow wheel in the project's virtualenv. Only
 those C API headers are exposed, never the wheel's whole include/ directory:
 it ships TensorFlow's own google/protobuf headers, which must not meet
@@ -45,6 +47,15 @@ cc_library(
     strip_include_prefix = "tf_include",
 )
 
+# Header-only. The compiler would find it in /usr/include anyway; depending
+# on this target says who uses it and makes its headers inputs of their
+# compiles. A system include: its C++17 deprecation warnings are not ours.
+cc_library(
+    name = "rapidjson",
+    hdrs = glob(["rapidjson_include/rapidjson/**/*.h"]),
+    includes = ["rapidjson_include"],
+)
+
 cc_library(
     name = "python_headers",
     hdrs = glob(["python_include/**/*.h"]),
@@ -73,7 +84,7 @@ NATIVE_PLANE_UNAVAILABLE_REASON = {reason}
 _TF_ROOT_HEADERS = ["tensorflow/c/c_api.h"]
 
 _PACKAGES_HINT = ("tools/bazel installs them; or: apt-get install g++ libgrpc++-dev " +
-                  "libprotobuf-dev protobuf-compiler protobuf-compiler-grpc " +
+                  "libprotobuf-dev protobuf-compiler protobuf-compiler-grpc rapidjson-dev " +
                   "libevent-dev zlib1g-dev python3-dev")
 
 def _quoted_includes(text):
@@ -143,6 +154,7 @@ def _configure(rctx):
         ("/usr/include/google/protobuf/message.h", "libprotobuf-dev"),
         ("/usr/include/event2/event.h", "libevent-dev"),
         ("/usr/include/zlib.h", "zlib1g-dev"),
+        ("/usr/include/rapidjson/document.h", "rapidjson-dev"),
     ]:
         if not rctx.path(header).exists:
             return None, "%s is not installed (%s)" % (package, _PACKAGES_HINT)
@@ -160,6 +172,7 @@ def _configure(rctx):
     if error:
         return None, error
     rctx.symlink(python_include, "python_include")
+    rctx.symlink("/usr/include/rapidjson", "rapidjson_include/rapidjson")
     rctx.symlink(rctx.which("protoc"), "bin/protoc")
     rctx.symlink(rctx.which("grpc_cpp_plugin"), "bin/grpc_cpp_plugin")
     return _BUILD_AVAILABLE.format(
