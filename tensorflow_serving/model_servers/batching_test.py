@@ -9,9 +9,12 @@ from absl.testing import absltest
 import numpy as np
 from prometheus_client.parser import text_string_to_metric_families
 
+from tensorflow.core.example import example_pb2
 from tensorflow.core.framework import tensor_pb2
 from tensorflow.core.framework import types_pb2
+from tensorflow_serving.apis import classification_pb2
 from tensorflow_serving.apis import predict_pb2
+from tensorflow_serving.apis import regression_pb2
 from tensorflow_serving.model_servers.test_util import server_runner
 from tensorflow_serving.servables.tensorflow.testdata import saved_model_all_dtypes
 from tensorflow_serving.test_util import test_util
@@ -20,6 +23,31 @@ from tensorflow_serving.test_util import test_util
 def predict(stub, x):
     request = server_runner.half_plus_two_request("m", [x, x + 0.25])
     return list(stub.Predict(request, timeout=60).outputs["y"].float_val)
+
+
+def _examples(request, xs):
+    for x in xs:
+        example = example_pb2.Example()
+        example.features.feature["x"].float_list.value.append(x)
+        request.input.example_list.examples.add().CopyFrom(example)
+    return request
+
+
+def classify(stub, x):
+    """classify_x_to_classes on examples x and x + 1: [(label, score)] per example."""
+    request = _examples(classification_pb2.ClassificationRequest(), [x, x + 1])
+    request.model_spec.name = "m"
+    request.model_spec.signature_name = "classify_x_to_classes"
+    response = stub.Classify(request, timeout=60)
+    return [[(c.label, c.score) for c in cl.classes] for cl in response.result.classifications]
+
+
+def regress(stub, x):
+    """regress_x_to_y on examples x, 2x and 3x."""
+    request = _examples(regression_pb2.RegressionRequest(), [x, 2 * x, 3 * x])
+    request.model_spec.name = "m"
+    request.model_spec.signature_name = "regress_x_to_y"
+    return [r.value for r in stub.Regress(request, timeout=60).result.regressions]
 
 
 def queued_requests(server) -> int:
@@ -62,6 +90,25 @@ class BatchingTest(server_runner.ServerTestCase):
         want = [predict(plain.prediction_stub, x) for x in xs]
         self.assertEqual(got, want)
         self.assertEqual(want[3], [3.5, 3.625])
+
+    def test_classify_and_regress_join_batches(self):
+        # Each batchable request records one input_batch_size sample when it
+        # joins a queue: Classify and Regress (on signatures whose input is
+        # [-1]) are batched as Predict is, with the same answers as unbatched.
+        plain = self.start()
+        monitoring = self.create_tempfile(
+            content="prometheus_config { enable: true }\n").full_path
+        batched = self.start("max_batch_size { value: 16 }\n"
+                             "batch_timeout_micros { value: 5000 }\n"
+                             "max_enqueued_batches { value: 100 }\n",
+                             [f"--monitoring_config_file={monitoring}"])
+        calls = [(f, float(i)) for i in range(30) for f in (classify, regress, predict)]
+        with concurrent.futures.ThreadPoolExecutor(16) as pool:
+            got = list(pool.map(lambda call: call[0](batched.prediction_stub, call[1]), calls))
+        want = [f(plain.prediction_stub, x) for f, x in calls]
+        self.assertEqual(got, want)
+        self.assertEqual(want[:2], [[[("2.0", 2.0)], [("2.5", 2.5)]], [2.0, 2.0, 2.0]])
+        self.assertEqual(queued_requests(batched), len(calls))
 
     def test_sigterm_drains_in_flight_requests(self):
         # A long batch timeout keeps requests in flight while SIGTERM arrives;

@@ -117,9 +117,18 @@ class DeadlineTest(server_runner.ServerTestCase):
                                     "--enable_batching",
                                     f"--batching_parameters_file={batching}"],
                                    ["blocking", "good"])
-        for _ in range(3):  # one batch thread: each batch must be cut off
-            self.assertDeadlineExceeded(server.prediction_stub.Predict,
-                                        _request("blocking", [1.0]))
+        stub = server.prediction_stub
+        classify = _input(classification_pb2.ClassificationRequest())
+        classify.model_spec.name = "blocking"
+        classify.model_spec.signature_name = "classify_x_to_y"
+        regress = _input(regression_pb2.RegressionRequest())
+        regress.model_spec.name = "blocking"
+        regress.model_spec.signature_name = "regress_x_to_y"
+        # One batch thread: each batch must be cut off, whichever RPC queued it.
+        for call, request in ((stub.Predict, _request("blocking", [1.0])),
+                              (stub.Classify, classify), (stub.Regress, regress),
+                              (stub.Predict, _request("blocking", [1.0]))):
+            self.assertDeadlineExceeded(call, request)
             self.assertServes(server)
 
     def test_session_config_operation_timeout_applies_without_run_timeout(self):

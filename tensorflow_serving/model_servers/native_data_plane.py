@@ -1,15 +1,17 @@
-"""The native gRPC Predict data plane, driven by the Python control plane.
+"""The native gRPC data plane, driven by the Python control plane.
 
 When the C++ extension `_native_data_plane` is built and loads, the model
 server's public gRPC port belongs to a grpc++ server inside this process:
-Predict for a version the Python manager has made AVAILABLE runs there, in
-C++, on the very TensorFlow Session the Python side loaded (no second copy
-of any model, no Python and no GIL per request). Every other call — the
-other RPCs, Predict for anything the native side cannot resolve, requests it
-cannot parse — is relayed unchanged to the Python gRPC server, which then
-listens on a private Unix socket only. So both planes give the same answers
-by construction where Python answers, and by the shared semantics of
-predict_util.{py,cc} where C++ does.
+PredictionService (Predict, Classify, Regress, MultiInference and
+GetModelMetadata) for a version the Python manager has made AVAILABLE runs
+there, in C++, on the very TensorFlow Session the Python side loaded (no
+second copy of any model, no Python and no GIL per request). Every other
+call — ModelService, health checks, PredictionService calls for anything the
+native side cannot resolve or parse, signatures with sparse or composite
+tensors — is relayed unchanged to the Python gRPC server, which then listens
+on a private Unix socket only. So both planes give the same answers by
+construction where Python answers, and by the shared semantics of the
+servables/tensorflow modules (.py and .cc) where C++ does.
 
 This module is the glue: it loads the extension (or says once why the pure
 Python plane serves instead), wraps each AVAILABLE SavedModelBundle for the
@@ -121,6 +123,20 @@ def load():
     return _extension, ""
 
 
+PREDICTION_METHODS = ("Predict", "Classify", "Regress", "MultiInference",
+                      "GetModelMetadata")
+
+
+def calls_line(counts: dict) -> str:
+    """The shutdown line: per PredictionService method, the calls answered
+    natively and those relayed to the Python plane, then the other calls
+    relayed. `counts` is Server.counts()."""
+    methods = "; ".join(f"{method} {counts[method][0]} native, {counts[method][1]} relayed"
+                        for method in PREDICTION_METHODS)
+    return (f"Native data plane calls: {methods}; "
+            f"{counts['other_relayed']} calls of other services relayed.")
+
+
 class NativeDataPlane(server_core.ServingObserver):
     """Owns the native listener and the native view of what is AVAILABLE."""
 
@@ -178,10 +194,7 @@ class NativeDataPlane(server_core.ServingObserver):
         if self._server is not None:
             self._server.stop(grace_seconds)
             counts = self._server.counts()
-            logging.info("Native data plane: %d Predict calls answered natively, %d "
-                         "relayed to the Python plane; %d other calls relayed.",
-                         counts["predict_native"], counts["predict_relayed"],
-                         counts["other_relayed"])
+            logging.info("%s", calls_line(counts))
             self._server = None
 
     # ------------------------------------------------------ ServingObserver
@@ -226,8 +239,8 @@ class NativeDataPlane(server_core.ServingObserver):
             why = bundle.not_native(signature)
             if why:
                 self._warn_once((name, signature),
-                                f"Predict on signature {signature!r} of model {name} "
-                                f"is served by the Python plane ({why})")
+                                f"Signature {signature!r} of model {name} is served "
+                                f"by the Python plane ({why})")
         servable.add_close_callback(bundle.retire)
         servable._native_data_plane_bundle = bundle  # pylint: disable=protected-access
         return bundle

@@ -190,18 +190,7 @@ int Bundle_init(BundleObject* self, PyObject* args, PyObject* kwargs) {
     return -1;
   }
   SavedModelBundle* raw = bundle.get();
-  if (batching != Py_None) {
-    raw->set_batching_session(BatchingSession::Create(
-        api.get(), batching_options,
-        [raw](const std::vector<TF_Output>& feeds, const std::vector<TfTensor>& values,
-              const std::vector<TF_Output>& fetches, BatchingSession::Clock::time_point deadline,
-              std::vector<TfTensor>* outputs) {
-          std::string run_options;
-          absl::Status status = raw->RunOptionsFor(deadline, &run_options);
-          if (!status.ok()) return status;
-          return RunSession(*raw, run_options, feeds, values, fetches, outputs);
-        }));
-  }
+  if (batching != Py_None) raw->EnableBatching(batching_options);
   auto retire = std::make_shared<RetireState>();
   raw->set_on_destroy([retire] {
     std::lock_guard<std::mutex> lock(retire->mu);
@@ -295,7 +284,7 @@ int Server_init(ServerObject* self, PyObject* args, PyObject* kwargs) {
   }
   auto options = std::make_unique<NativeGrpcServerOptions>();
   options->python_target = target;
-  options->predict.enable_signature_method_name_check = method_name_check != 0;
+  options->enable_signature_method_name_check = method_name_check != 0;
   options->predict.tensor_content = tensor_content != 0;
   options->predict.enforce_session_run_timeout = enforce_timeout != 0;
   options->predict.max_tensor_fill_bytes = max_fill_bytes;
@@ -366,10 +355,18 @@ PyObject* Server_stop(ServerObject* self, PyObject* args) {
 PyObject* Server_counts(ServerObject* self, PyObject*) {
   if (self->server == nullptr || *self->server == nullptr) return PyDict_New();
   const NativeGrpcServer::Counts counts = (*self->server)->counts();
-  return Py_BuildValue("{s:K,s:K,s:K}", "predict_native",
-                       static_cast<unsigned long long>(counts.predict_native), "predict_relayed",
-                       static_cast<unsigned long long>(counts.predict_relayed), "other_relayed",
-                       static_cast<unsigned long long>(counts.other_relayed));
+  PyObject* result = PyDict_New();
+  for (int m = 0; m < PredictionServiceImpl::kNumMethods; ++m) {
+    const auto method = static_cast<PredictionServiceImpl::Method>(m);
+    PyObject* pair = Py_BuildValue("(KK)", static_cast<unsigned long long>(counts.native[m]),
+                                   static_cast<unsigned long long>(counts.relayed[m]));
+    PyDict_SetItemString(result, PredictionServiceImpl::MethodName(method), pair);
+    Py_DECREF(pair);
+  }
+  PyObject* other = PyLong_FromUnsignedLongLong(counts.other_relayed);
+  PyDict_SetItemString(result, "other_relayed", other);
+  Py_DECREF(other);
+  return result;
 }
 
 PyMethodDef server_methods[] = {
@@ -378,7 +375,7 @@ PyMethodDef server_methods[] = {
     {"stop", reinterpret_cast<PyCFunction>(Server_stop), METH_VARARGS,
      "Stops accepting calls; waits up to `grace` seconds for calls in flight."},
     {"counts", reinterpret_cast<PyCFunction>(Server_counts), METH_NOARGS,
-     "{predict_native, predict_relayed, other_relayed}: calls so far."},
+     "{method: (native, relayed), ..., 'other_relayed': n}: calls so far."},
     {nullptr, nullptr, 0, nullptr},
 };
 
@@ -547,7 +544,7 @@ PyMethodDef module_methods[] = {
 };
 
 PyModuleDef module_def = {PyModuleDef_HEAD_INIT, "_native_data_plane",
-                          "The native gRPC Predict data plane (see native_data_plane.py).",
+                          "The native gRPC data plane (see native_data_plane.py).",
                           -1, module_methods};
 
 }  // namespace

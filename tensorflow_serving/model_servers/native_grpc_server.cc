@@ -5,6 +5,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "tensorflow_serving/servables/tensorflow/util.h"
 
 namespace tensorflow {
 namespace serving {
@@ -26,6 +27,7 @@ std::shared_ptr<grpc::ServerCredentials> Credentials(const NativeGrpcServerOptio
 absl::Status NativeGrpcServer::Start(const NativeGrpcServerOptions& options,
                                      std::shared_ptr<const ServingMap> serving_map,
                                      std::unique_ptr<NativeGrpcServer>* out) {
+  SetSignatureMethodNameCheckFeature(options.enable_signature_method_name_check);
   std::unique_ptr<NativeGrpcServer> server(new NativeGrpcServer());
   server->proxy_ = std::make_unique<PythonPlaneProxy>(options.python_target);
   server->prediction_service_ = std::make_unique<PredictionServiceImpl>(
@@ -72,8 +74,11 @@ NativeGrpcServer::~NativeGrpcServer() { Stop(0); }
 
 NativeGrpcServer::Counts NativeGrpcServer::counts() const {
   Counts counts;
-  counts.predict_native = prediction_service_->num_native();
-  counts.predict_relayed = prediction_service_->num_relayed();
+  for (int m = 0; m < PredictionServiceImpl::kNumMethods; ++m) {
+    const auto method = static_cast<PredictionServiceImpl::Method>(m);
+    counts.native[m] = prediction_service_->num_native(method);
+    counts.relayed[m] = prediction_service_->num_relayed(method);
+  }
   counts.other_relayed = proxy_->num_relayed();
   return counts;
 }

@@ -1,7 +1,9 @@
 // The model server's gRPC listener when the native data plane is on (the
 // gRPC half of upstream's server.cc): a grpc++ callback server on the public
 // port and/or Unix socket with the native PredictionService, and the proxy to
-// the Python plane's private server for everything else.
+// the Python plane's private server for everything else (ModelService,
+// health checks, unknown methods, and the calls the native
+// PredictionService relays).
 
 #ifndef TENSORFLOW_SERVING_MODEL_SERVERS_NATIVE_GRPC_SERVER_H_
 #define TENSORFLOW_SERVING_MODEL_SERVERS_NATIVE_GRPC_SERVER_H_
@@ -30,6 +32,8 @@ struct NativeGrpcServerOptions {
   // The Python plane's gRPC server.
   std::string python_target;
   PredictOptions predict;
+  // --enable_signature_method_name_check (process-wide, see util.h).
+  bool enable_signature_method_name_check = false;
   // --ssl_config_file (upstream's SSLConfig), when set.
   bool use_ssl = false;
   std::string server_key;
@@ -50,11 +54,12 @@ class NativeGrpcServer {
   // Stops accepting; calls in flight get `grace_seconds` to finish.
   void Stop(double grace_seconds);
 
-  // Predict calls answered natively, Predict calls relayed to the Python
-  // plane, and calls of other methods relayed.
+  // Per PredictionService method (PredictionServiceImpl::Method), the calls
+  // answered natively and those relayed to the Python plane; and the calls of
+  // other services relayed.
   struct Counts {
-    uint64_t predict_native = 0;
-    uint64_t predict_relayed = 0;
+    uint64_t native[PredictionServiceImpl::kNumMethods] = {};
+    uint64_t relayed[PredictionServiceImpl::kNumMethods] = {};
     uint64_t other_relayed = 0;
   };
   Counts counts() const;

@@ -1,10 +1,8 @@
 #include "tensorflow_serving/model_servers/prediction_service_impl.h"
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <string>
-#include <vector>
 
 #include <google/protobuf/arena.h>
 #include <google/protobuf/io/coded_stream.h>
@@ -13,7 +11,11 @@
 
 #include "absl/strings/str_cat.h"
 
-#include "tensorflow_serving/batching/batching_session.h"
+#include "tensorflow_serving/servables/tensorflow/classifier.h"
+#include "tensorflow_serving/servables/tensorflow/get_model_metadata_impl.h"
+#include "tensorflow_serving/servables/tensorflow/multi_inference.h"
+#include "tensorflow_serving/servables/tensorflow/regressor.h"
+#include "tensorflow_serving/servables/tensorflow/util.h"
 #include "tensorflow_serving/util/monitoring.h"
 
 namespace tensorflow {
@@ -21,12 +23,12 @@ namespace serving {
 
 namespace {
 
-constexpr char kPredictMethod[] = "/tensorflow.serving.PredictionService/Predict";
+using Clock = SavedModelBundle::Clock;
+using Method = PredictionServiceImpl::Method;
 
-grpc::Status NoRequestMessage() {
+grpc::Status NoRequestMessage(const char* path) {
   return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                      absl::StrCat("\"b'", kPredictMethod,
-                                   "'\" requires exactly one request message."));
+                      absl::StrCat("\"b'", path, "'\" requires exactly one request message."));
 }
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
@@ -50,39 +52,120 @@ grpc::ByteBuffer SerializeDeterministically(const google::protobuf::MessageLite&
   return grpc::ByteBuffer(&owned, 1);
 }
 
-// prediction_service_impl.py's and request_metrics.py's metric families.
-constexpr char kRequestCount[] = "/tensorflow/serving/request_count";
-constexpr char kRequestLatency[] = "/tensorflow/serving/request_latency";
-constexpr char kRuntimeLatency[] = "/tensorflow/serving/runtime_latency";
-
-using Clock = SavedModelBundle::Clock;
-
 double MicrosSince(Clock::time_point start) {
   return std::chrono::duration<double, std::micro>(Clock::now() - start).count();
 }
 
-// Whether feeds can join a batch: every one has a dim 0, all the same
-// (otherwise the run goes alone, as saved_model_bundle.py decides).
-bool BatchableFeeds(const TfCApi& api, const std::vector<TfTensor>& values) {
-  int64_t size = -1;
-  for (const TfTensor& value : values) {
-    if (api.NumDims(value.get()) == 0) return false;
-    const int64_t dim0 = api.Dim(value.get(), 0);
-    if (size >= 0 && dim0 != size) return false;
-    size = dim0;
-  }
-  return size >= 0;
+absl::Status RequireModelSpec(bool has_model_spec) {
+  if (has_model_spec) return absl::OkStatus();
+  return absl::InvalidArgumentError("Missing ModelSpec");
 }
 
-// A Predict call relayed to the Python plane: a reactor of its own, so that
-// a cancelled call cancels the relayed one.
+// What the edge needs to know of each RPC: its messages and path, the
+// ModelSpec the servable is looked up by, the checks made before that
+// lookup (as prediction_service_impl.py makes them), the core that answers,
+// and the API label of request_count/request_latency (nullptr: the RPC is
+// not counted there, as upstream counts only Predict, Classify and Regress).
+
+struct PredictRpc {
+  using Request = PredictRequest;
+  using Response = PredictResponse;
+  static constexpr Method kMethod = PredictionServiceImpl::kPredict;
+  static constexpr char kPath[] = "/tensorflow.serving.PredictionService/Predict";
+  static constexpr const char* kApi = "Predict";
+  static const ModelSpec& Spec(const Request& request) { return request.model_spec(); }
+  static absl::Status Check(const Request& request) {
+    return RequireModelSpec(request.has_model_spec());
+  }
+  static void Run(const PredictionServiceImpl& service, const SavedModelBundle& bundle,
+                  int64_t version, const Request& request, Clock::time_point deadline,
+                  Response* response, RunDone done) {
+    RunPredict(service.options(), bundle, version, request, deadline, response,
+               std::move(done));
+  }
+};
+
+struct ClassifyRpc {
+  using Request = ClassificationRequest;
+  using Response = ClassificationResponse;
+  static constexpr Method kMethod = PredictionServiceImpl::kClassify;
+  static constexpr char kPath[] = "/tensorflow.serving.PredictionService/Classify";
+  static constexpr const char* kApi = "Classify";
+  static const ModelSpec& Spec(const Request& request) { return request.model_spec(); }
+  static absl::Status Check(const Request& request) {
+    return RequireModelSpec(request.has_model_spec());
+  }
+  static void Run(const PredictionServiceImpl&, const SavedModelBundle& bundle,
+                  int64_t version, const Request& request, Clock::time_point deadline,
+                  Response* response, RunDone done) {
+    RunClassify(bundle, version, request, deadline, response, std::move(done));
+  }
+};
+
+struct RegressRpc {
+  using Request = RegressionRequest;
+  using Response = RegressionResponse;
+  static constexpr Method kMethod = PredictionServiceImpl::kRegress;
+  static constexpr char kPath[] = "/tensorflow.serving.PredictionService/Regress";
+  static constexpr const char* kApi = "Regress";
+  static const ModelSpec& Spec(const Request& request) { return request.model_spec(); }
+  static absl::Status Check(const Request& request) {
+    return RequireModelSpec(request.has_model_spec());
+  }
+  static void Run(const PredictionServiceImpl&, const SavedModelBundle& bundle,
+                  int64_t version, const Request& request, Clock::time_point deadline,
+                  Response* response, RunDone done) {
+    RunRegress(bundle, version, request, deadline, response, std::move(done));
+  }
+};
+
+struct MultiInferenceRpc {
+  using Request = MultiInferenceRequest;
+  using Response = MultiInferenceResponse;
+  static constexpr Method kMethod = PredictionServiceImpl::kMultiInference;
+  static constexpr char kPath[] = "/tensorflow.serving.PredictionService/MultiInference";
+  static constexpr const char* kApi = nullptr;
+  // Upstream's GetModelSpecFromRequest: the first task's, else an empty one
+  // (which no servable matches).
+  static const ModelSpec& Spec(const Request& request) {
+    return request.tasks().empty() ? ModelSpec::default_instance()
+                                   : request.tasks(0).model_spec();
+  }
+  static absl::Status Check(const Request&) { return absl::OkStatus(); }
+  static void Run(const PredictionServiceImpl&, const SavedModelBundle& bundle,
+                  int64_t version, const Request& request, Clock::time_point deadline,
+                  Response* response, RunDone done) {
+    RunMultiInference(bundle, version, request, deadline, response, std::move(done));
+  }
+};
+
+struct GetModelMetadataRpc {
+  using Request = GetModelMetadataRequest;
+  using Response = GetModelMetadataResponse;
+  static constexpr Method kMethod = PredictionServiceImpl::kGetModelMetadata;
+  static constexpr char kPath[] = "/tensorflow.serving.PredictionService/GetModelMetadata";
+  static constexpr const char* kApi = nullptr;
+  static const ModelSpec& Spec(const Request& request) { return request.model_spec(); }
+  static absl::Status Check(const Request& request) {
+    return ValidateGetModelMetadataRequest(request);
+  }
+  static void Run(const PredictionServiceImpl&, const SavedModelBundle& bundle,
+                  int64_t version, const Request& request, Clock::time_point,
+                  Response* response, RunDone done) {
+    done(GetModelMetadata(bundle, version, request, response));
+  }
+};
+
+// A call relayed to the Python plane before anything ran: a reactor of its
+// own, so that a cancelled call cancels the relayed one.
 class RelayReactor final : public grpc::ServerUnaryReactor {
  public:
-  RelayReactor(const PredictionServiceImpl* service, grpc::CallbackServerContext* context,
-               const grpc::ByteBuffer* request, grpc::ByteBuffer* response) {
-    service->CountRelayed();
-    service->proxy()->ForwardUnary(context, &client_context_, kPredictMethod, request,
-                                   response, [this](grpc::Status status) { Finish(status); });
+  RelayReactor(const PredictionServiceImpl* service, Method method, const char* path,
+               grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+               grpc::ByteBuffer* response) {
+    service->CountRelayed(method);
+    service->proxy()->ForwardUnary(context, &client_context_, path, request, response,
+                                   [this](grpc::Status status) { Finish(status); });
   }
   void OnCancel() override { client_context_.TryCancel(); }
   void OnDone() override { delete this; }
@@ -91,31 +174,41 @@ class RelayReactor final : public grpc::ServerUnaryReactor {
   grpc::ClientContext client_context_;
 };
 
-// One Predict call the native plane answers, from the request bytes to
-// Finish(). It runs on gRPC's default reactor, whose completion gRPC handles
-// inline (a reactor of our own would cost every call a hop to gRPC's
-// executor thread), and deletes itself once it has called Finish().
-class PredictCall {
+// One call the native plane answers, from the request bytes to Finish(). It
+// runs on gRPC's default reactor, whose completion gRPC handles inline (a
+// reactor of our own would cost every call a hop to gRPC's executor
+// thread), and deletes itself once it has called Finish().
+template <typename Rpc>
+class NativeCall {
  public:
-  PredictCall(const PredictionServiceImpl* service, grpc::CallbackServerContext* context,
-              const grpc::ByteBuffer* request, grpc::ByteBuffer* response)
+  using Request = typename Rpc::Request;
+  using Response = typename Rpc::Response;
+
+  NativeCall(const PredictionServiceImpl* service, grpc::CallbackServerContext* context,
+             const grpc::ByteBuffer* request, grpc::ByteBuffer* response)
       : service_(service),
         context_(context),
         request_bytes_(request),
         response_bytes_(response),
         arena_(ArenaOptions(arena_block_, sizeof(arena_block_))),
-        request_(google::protobuf::Arena::CreateMessage<PredictRequest>(&arena_)),
-        response_(google::protobuf::Arena::CreateMessage<PredictResponse>(&arena_)) {}
+        request_(google::protobuf::Arena::CreateMessage<Request>(&arena_)),
+        response_(google::protobuf::Arena::CreateMessage<Response>(&arena_)) {}
 
   // The reactor gRPC is to drive; `this` may be gone when it returns.
   grpc::ServerUnaryReactor* Start() {
     start_ = Clock::now();
     // A call without a request message (its client half-closed without
     // sending one): answered as the Python plane's grpcio answers it.
-    if (!request_bytes_->Valid()) return Answer(NoRequestMessage());
+    if (!request_bytes_->Valid()) return Answer(NoRequestMessage(Rpc::kPath));
     if (!Parse()) return Relay();
+    const absl::Status checked = Rpc::Check(*request_);
+    if (!checked.ok()) {
+      grpc::ServerUnaryReactor* reactor = reactor_ = context_->DefaultReactor();
+      Fail(checked);
+      return reactor;
+    }
     int64_t version = 0;
-    bundle_ = service_->serving_map().Find(request_->model_spec(), &version);
+    bundle_ = service_->serving_map().Find(Rpc::Spec(*request_), &version);
     if (bundle_ == nullptr) return Relay();
     if (service_->options().enforce_session_run_timeout) {
       // What is left of the call's deadline, at least 1 ms (as the Python
@@ -127,40 +220,10 @@ class PredictCall {
                                  std::chrono::milliseconds(1));
       }
     }
-    bool forward = false;
-    const absl::Status status = PreProcessPrediction(
-        *bundle_, version, *request_, service_->options(), &prepared_, response_, &forward);
-    if (forward) return Relay();
     grpc::ServerUnaryReactor* reactor = reactor_ = context_->DefaultReactor();
-    if (!status.ok()) {
-      Fail(status);
-      return reactor;
-    }
-    const TfCApi& api = bundle_->api();
-    BatchingSession* batching = bundle_->batching_session();
-    run_start_ = Clock::now();
-    if (batching != nullptr && prepared_.signature->batchable &&
-        BatchableFeeds(api, prepared_.feed_values)) {
-      if (deadline_ != Clock::time_point::max() && deadline_ <= Clock::now()) {
-        Fail(absl::DeadlineExceededError("Deadline exceeded before the model run"));
-        return reactor;
-      }
-      batching->Run(prepared_.signature_name, prepared_.input_aliases, prepared_.feeds,
-                    std::move(prepared_.feed_values), prepared_.output_aliases,
-                    prepared_.fetches, deadline_,
-                    [this](absl::Status status, OwnedTensorViews outputs) {
-                      Complete(status, outputs);
-                    });
-      return reactor;
-    }
-    std::string run_options;
-    absl::Status run_status = bundle_->RunOptionsFor(deadline_, &run_options);
-    std::vector<TfTensor> tensors;
-    if (run_status.ok()) {
-      run_status = RunSession(*bundle_, run_options, prepared_.feeds, prepared_.feed_values,
-                              prepared_.fetches, &tensors);
-    }
-    Complete(run_status, OwnedTensorViews::Of(api, std::move(tensors)));
+    // The core may answer before it returns: `this` may then be gone.
+    Rpc::Run(*service_, *bundle_, version, *request_, deadline_, response_,
+             [this](absl::Status status) { Complete(status); });
     return reactor;
   }
 
@@ -179,35 +242,24 @@ class PredictCall {
     return request_->ParseFromZeroCopyStream(&reader);
   }
 
-  void Complete(const absl::Status& status, const OwnedTensorViews& outputs) {
+  const std::string& ModelName() const { return Rpc::Spec(*request_).name(); }
+
+  void Complete(const absl::Status& status) {
+    if (IsNotServedNatively(status)) return RelayAfterRun();
     if (!status.ok()) return Fail(status);
-    Monitoring& monitoring = Monitoring::Get();
-    if (monitoring.enabled()) {
-      monitoring.Add(kRuntimeLatency, {request_->model_spec().name(), "Predict", "TF1"},
-                     MicrosSince(run_start_));
-    }
-    bool forward = false;
-    const absl::Status post = PostProcessPredictionResult(prepared_, outputs.views,
-                                                          service_->options(), response_,
-                                                          &forward);
-    if (forward) return RelayAfterRun();
-    if (!post.ok()) return Fail(post);
     *response_bytes_ = SerializeDeterministically(*response_);
-    service_->CountNative();
-    if (monitoring.enabled()) {
-      monitoring.Add(kRequestLatency, {request_->model_spec().name(), "Predict", "GRPC"},
-                     MicrosSince(start_));
-      monitoring.Increment(kRequestCount, {request_->model_spec().name(), "OK"});
+    service_->CountNative(Rpc::kMethod);
+    if (Rpc::kApi != nullptr && Monitoring::Get().enabled()) {
+      RecordRequestLatency(ModelName(), Rpc::kApi, "GRPC", MicrosSince(start_));
+      RecordModelRequestCount(ModelName(), status);
     }
     Finish(grpc::Status::OK);
   }
 
   void Fail(const absl::Status& status) {
-    service_->CountNative();
-    Monitoring& monitoring = Monitoring::Get();
-    if (monitoring.enabled()) {
-      monitoring.Increment(kRequestCount, {request_->model_spec().name(),
-                                           absl::StatusCodeToString(status.code())});
+    service_->CountNative(Rpc::kMethod);
+    if (Rpc::kApi != nullptr && Monitoring::Get().enabled()) {
+      RecordModelRequestCount(ModelName(), status);
     }
     Finish(ToGrpcStatus(status));
   }
@@ -222,6 +274,7 @@ class PredictCall {
   // Answers a call no bundle was resolved for, on the default reactor.
   grpc::ServerUnaryReactor* Answer(const grpc::Status& status) {
     grpc::ServerUnaryReactor* reactor = reactor_ = context_->DefaultReactor();
+    service_->CountNative(Rpc::kMethod);
     Finish(status);
     return reactor;
   }
@@ -229,19 +282,20 @@ class PredictCall {
   // Hands the untouched request bytes to the Python plane (which counts the
   // call in its own metrics).
   grpc::ServerUnaryReactor* Relay() {
-    auto* reactor = new RelayReactor(service_, context_, request_bytes_, response_bytes_);
+    auto* reactor = new RelayReactor(service_, Rpc::kMethod, Rpc::kPath, context_,
+                                     request_bytes_, response_bytes_);
     delete this;
     return reactor;
   }
 
-  // An output the native encoders do not write (found only after the run):
-  // the Python plane answers instead, on the default reactor already in use.
+  // A request the core left to the Python plane once its reactor was
+  // chosen: relayed on the default reactor already in use.
   void RelayAfterRun() {
-    service_->CountRelayed();
+    service_->CountRelayed(Rpc::kMethod);
     response_->Clear();
     bundle_.reset();
     relay_context_ = std::make_unique<grpc::ClientContext>();
-    service_->proxy()->ForwardUnary(context_, relay_context_.get(), kPredictMethod,
+    service_->proxy()->ForwardUnary(context_, relay_context_.get(), Rpc::kPath,
                                     request_bytes_, response_bytes_,
                                     [this](grpc::Status status) { Finish(status); });
   }
@@ -253,23 +307,70 @@ class PredictCall {
   grpc::ServerUnaryReactor* reactor_ = nullptr;
   alignas(8) char arena_block_[8 * 1024];
   google::protobuf::Arena arena_;
-  PredictRequest* request_;
-  PredictResponse* response_;
+  Request* request_;
+  Response* response_;
   // Held until the call is answered, so the version stays loaded.
   std::shared_ptr<SavedModelBundle> bundle_;
-  PreparedPrediction prepared_;
   Clock::time_point start_;
-  Clock::time_point run_start_;
   Clock::time_point deadline_ = Clock::time_point::max();
   std::unique_ptr<grpc::ClientContext> relay_context_;
 };
 
+template <typename Rpc>
+grpc::ServerUnaryReactor* StartCall(const PredictionServiceImpl* service,
+                                    grpc::CallbackServerContext* context,
+                                    const grpc::ByteBuffer* request,
+                                    grpc::ByteBuffer* response) {
+  return (new NativeCall<Rpc>(service, context, request, response))->Start();
+}
+
 }  // namespace
+
+const char* PredictionServiceImpl::MethodName(Method method) {
+  switch (method) {
+    case kPredict:
+      return "Predict";
+    case kClassify:
+      return "Classify";
+    case kRegress:
+      return "Regress";
+    case kMultiInference:
+      return "MultiInference";
+    case kGetModelMetadata:
+      return "GetModelMetadata";
+    default:
+      return "";
+  }
+}
 
 grpc::ServerUnaryReactor* PredictionServiceImpl::Predict(grpc::CallbackServerContext* context,
                                                          const grpc::ByteBuffer* request,
                                                          grpc::ByteBuffer* response) {
-  return (new PredictCall(this, context, request, response))->Start();
+  return StartCall<PredictRpc>(this, context, request, response);
+}
+
+grpc::ServerUnaryReactor* PredictionServiceImpl::Classify(grpc::CallbackServerContext* context,
+                                                          const grpc::ByteBuffer* request,
+                                                          grpc::ByteBuffer* response) {
+  return StartCall<ClassifyRpc>(this, context, request, response);
+}
+
+grpc::ServerUnaryReactor* PredictionServiceImpl::Regress(grpc::CallbackServerContext* context,
+                                                         const grpc::ByteBuffer* request,
+                                                         grpc::ByteBuffer* response) {
+  return StartCall<RegressRpc>(this, context, request, response);
+}
+
+grpc::ServerUnaryReactor* PredictionServiceImpl::MultiInference(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return StartCall<MultiInferenceRpc>(this, context, request, response);
+}
+
+grpc::ServerUnaryReactor* PredictionServiceImpl::GetModelMetadata(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return StartCall<GetModelMetadataRpc>(this, context, request, response);
 }
 
 }  // namespace serving

@@ -1,9 +1,13 @@
-// The native gRPC tensorflow.serving.PredictionService: Predict for the
-// versions in the native ServingMap runs here, on gRPC's threads, with no
-// Python and no GIL on the way; everything else (the other methods, Predict
-// for models or versions the map cannot resolve, requests C++ protobuf cannot
-// parse, and signatures the native plane leaves alone) is relayed to the
-// Python plane. The C++ counterpart of prediction_service_impl.py's Predict.
+// The native gRPC tensorflow.serving.PredictionService: the gRPC edge of the
+// request cores (RunPredict, RunClassify, RunRegress, RunMultiInference,
+// GetModelMetadata), which every transport shares. For the versions in the
+// native ServingMap all five methods run here, on gRPC's threads (or a batch
+// thread), with no Python and no GIL on the way. A call is relayed to the
+// Python plane only when the native plane has no answer of its own: a model,
+// version or label the map cannot resolve (so ServerCore's authoritative
+// error is given), a request C++ protobuf cannot parse, or a signature or
+// output the cores leave alone (NotServedNatively). The C++ counterpart of
+// prediction_service_impl.py.
 
 #ifndef TENSORFLOW_SERVING_MODEL_SERVERS_PREDICTION_SERVICE_IMPL_H_
 #define TENSORFLOW_SERVING_MODEL_SERVERS_PREDICTION_SERVICE_IMPL_H_
@@ -20,14 +24,21 @@
 namespace tensorflow {
 namespace serving {
 
-// Every method but Predict is left to the generic service (the proxy).
-using PredictionServiceWithRawPredict = PredictionService::WithRawCallbackMethod_Predict<
-    PredictionService::WithGenericMethod_Classify<PredictionService::WithGenericMethod_Regress<
-        PredictionService::WithGenericMethod_MultiInference<
-            PredictionService::WithGenericMethod_GetModelMetadata<PredictionService::Service>>>>>;
+// Every method takes and gives raw bytes: requests are parsed onto a
+// per-call arena, and a relayed call forwards the very bytes it got.
+using PredictionServiceWithRawMethods = PredictionService::WithRawCallbackMethod_Classify<
+    PredictionService::WithRawCallbackMethod_Regress<
+        PredictionService::WithRawCallbackMethod_Predict<
+            PredictionService::WithRawCallbackMethod_MultiInference<
+                PredictionService::WithRawCallbackMethod_GetModelMetadata<
+                    PredictionService::Service>>>>>;
 
-class PredictionServiceImpl final : public PredictionServiceWithRawPredict {
+class PredictionServiceImpl final : public PredictionServiceWithRawMethods {
  public:
+  enum Method { kPredict, kClassify, kRegress, kMultiInference, kGetModelMetadata, kNumMethods };
+  // "Predict", "Classify", ...
+  static const char* MethodName(Method method);
+
   PredictionServiceImpl(std::shared_ptr<const ServingMap> serving_map,
                         PythonPlaneProxy* proxy, PredictOptions options)
       : serving_map_(std::move(serving_map)), proxy_(proxy), options_(options) {}
@@ -35,23 +46,43 @@ class PredictionServiceImpl final : public PredictionServiceWithRawPredict {
   grpc::ServerUnaryReactor* Predict(grpc::CallbackServerContext* context,
                                     const grpc::ByteBuffer* request,
                                     grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* Classify(grpc::CallbackServerContext* context,
+                                     const grpc::ByteBuffer* request,
+                                     grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* Regress(grpc::CallbackServerContext* context,
+                                    const grpc::ByteBuffer* request,
+                                    grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* MultiInference(grpc::CallbackServerContext* context,
+                                           const grpc::ByteBuffer* request,
+                                           grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* GetModelMetadata(grpc::CallbackServerContext* context,
+                                             const grpc::ByteBuffer* request,
+                                             grpc::ByteBuffer* response) override;
 
   const ServingMap& serving_map() const { return *serving_map_; }
   PythonPlaneProxy* proxy() const { return proxy_; }
   const PredictOptions& options() const { return options_; }
 
-  // Predict calls answered here, and those relayed to the Python plane.
-  uint64_t num_native() const { return num_native_.load(std::memory_order_relaxed); }
-  uint64_t num_relayed() const { return num_relayed_.load(std::memory_order_relaxed); }
-  void CountNative() const { num_native_.fetch_add(1, std::memory_order_relaxed); }
-  void CountRelayed() const { num_relayed_.fetch_add(1, std::memory_order_relaxed); }
+  // Calls of `method` answered here, and those relayed to the Python plane.
+  uint64_t num_native(Method method) const {
+    return num_native_[method].load(std::memory_order_relaxed);
+  }
+  uint64_t num_relayed(Method method) const {
+    return num_relayed_[method].load(std::memory_order_relaxed);
+  }
+  void CountNative(Method method) const {
+    num_native_[method].fetch_add(1, std::memory_order_relaxed);
+  }
+  void CountRelayed(Method method) const {
+    num_relayed_[method].fetch_add(1, std::memory_order_relaxed);
+  }
 
  private:
   std::shared_ptr<const ServingMap> serving_map_;
   PythonPlaneProxy* proxy_;
   const PredictOptions options_;
-  mutable std::atomic<uint64_t> num_native_{0};
-  mutable std::atomic<uint64_t> num_relayed_{0};
+  mutable std::atomic<uint64_t> num_native_[kNumMethods] = {};
+  mutable std::atomic<uint64_t> num_relayed_[kNumMethods] = {};
 };
 
 }  // namespace serving

@@ -27,6 +27,7 @@ from tensorflow_serving.servables.tensorflow import predict_util
 from tensorflow_serving.servables.tensorflow import regressor
 from tensorflow_serving.servables.tensorflow import request_metrics
 from tensorflow_serving.servables.tensorflow import util
+from tensorflow_serving.util import deterministic_serialization
 from tensorflow_serving.util import monitoring
 from tensorflow_serving.util import run_options
 from tensorflow_serving.util.status import ServingError
@@ -51,29 +52,15 @@ def deadline_timeout(context):
     return max(remaining, _MIN_TIMEOUT_SECONDS)
 
 
-def num_examples(request) -> int:
-    """Examples in a MultiInferenceRequest's input (for request_example_counts)."""
-    kind = request.input.WhichOneof("kind")
-    if kind == "example_list":
-        return len(request.input.example_list.examples)
-    if kind == "example_list_with_context":
-        return len(request.input.example_list_with_context.examples)
-    return 0
-
-
 _SERVICE = "tensorflow.serving.PredictionService"
-
-
-def _deterministic(message) -> bytes:
-    return message.SerializeToString(deterministic=True)
 
 
 def add_to_server(servicer, server) -> None:
     """Registers the service with responses serialized deterministically.
 
     Map entries (e.g. PredictResponse.outputs) then come out sorted by key, as
-    the native data plane writes them, so both planes answer with the same
-    bytes.
+    the native data plane's C++ protobuf writes them, so both planes answer
+    with the same bytes.
     """
     types = {
         "Classify": classification_pb2.ClassificationRequest,
@@ -85,7 +72,7 @@ def add_to_server(servicer, server) -> None:
     handlers = {
         method: grpc.unary_unary_rpc_method_handler(
             getattr(servicer, method), request_deserializer=request.FromString,
-            response_serializer=_deterministic)
+            response_serializer=deterministic_serialization.serialize)
         for method, request in types.items()}
     # Generic handlers only: grpcio then names the method in its answer to a
     # call without a request message, as the native plane does.
@@ -142,12 +129,9 @@ class PredictionServiceImpl(prediction_service_pb2_grpc.PredictionServiceService
                           request.model_spec)
 
     def MultiInference(self, request, context):
-        spec = _model_spec_of_multi_inference(request)
-        response = self._call("MultiInference", multi_inference.run_multi_inference,
-                              request, context, spec, record=False, check=None)
-        if monitoring.enabled():
-            request_metrics.record_request_example_count(spec.name, num_examples(request))
-        return response
+        return self._call("MultiInference", multi_inference.run_multi_inference,
+                          request, context, _model_spec_of_multi_inference(request),
+                          record=False, check=None)
 
     def GetModelMetadata(self, request, context):
         return self._call("GetModelMetadata",

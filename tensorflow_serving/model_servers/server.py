@@ -392,8 +392,9 @@ class Server:
             logging.info("Serving gRPC with the pure Python data plane: the native "
                          "data plane has no ALTS credentials.")
             return None
-        logging.info("Serving gRPC Predict with the native data plane (C++, no "
-                     "Python per request); other RPCs go to the Python plane.")
+        logging.info("Serving gRPC PredictionService with the native data plane "
+                     "(C++, no Python per request); ModelService goes to the Python "
+                     "plane.")
         return native_data_plane.NativeDataPlane(module)
 
     def _start_grpc(self, channel_args, credentials=None, ssl_config=None) -> None:

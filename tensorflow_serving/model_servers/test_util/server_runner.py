@@ -42,7 +42,7 @@ UPSTREAM_SERVER = "upstream_model_server/tensorflow_model_server"
 # runs the end-to-end tests that exercise gRPC both ways.
 DATA_PLANE_ENV = "MODEL_SERVER_DATA_PLANE"
 # The lines the server logs at startup for each plane.
-NATIVE_PLANE_LINE = "Serving gRPC Predict with the native data plane"
+NATIVE_PLANE_LINE = "Serving gRPC PredictionService with the native data plane"
 PYTHON_PLANE_LINE = "Serving gRPC with the pure Python data plane"
 
 # TensorFlow's native log lines every TensorFlow program prints at start on a

@@ -6,9 +6,11 @@ SavedModelBundle; the gRPC/REST edges resolve the handle and call this.
 
 from tensorflow_serving.apis import get_model_metadata_pb2
 from tensorflow_serving.servables.tensorflow import util
+from tensorflow_serving.util import deterministic_serialization
 from tensorflow_serving.util import status
 
 SIGNATURE_DEF = "signature_def"
+_TYPE_URL_PREFIX = "type.googleapis.com/"
 
 
 def validate_request(request: get_model_metadata_pb2.GetModelMetadataRequest
@@ -40,5 +42,9 @@ def get_model_metadata(handle,
     signature_map = get_model_metadata_pb2.SignatureDefMap()
     for name, signature in handle.servable.signature_defs.items():
         signature_map.signature_def[name].CopyFrom(signature)
-    response.metadata[SIGNATURE_DEF].Pack(signature_map)
+    # As Any.Pack, with map entries sorted by key as C++ sorts them, so the
+    # Any holds the same bytes in every process and on both data planes.
+    packed = response.metadata[SIGNATURE_DEF]
+    packed.type_url = _TYPE_URL_PREFIX + signature_map.DESCRIPTOR.full_name
+    packed.value = deterministic_serialization.serialize(signature_map)
     return response

@@ -2,14 +2,17 @@
 
 Upstream's multi_inference.cc: every task names the same model and a distinct
 signature; the request's examples are fed to every signature's input tensor
-and all requested outputs are fetched in a single Session run; then each
-task's result is built, in request order.
+and all requested outputs are fetched in a single Session run (after which
+request_example_counts is recorded, as upstream records it); then each task's
+result is built, in request order.
 """
 
 from tensorflow_serving.apis import inference_pb2
 from tensorflow_serving.servables.tensorflow import classifier
 from tensorflow_serving.servables.tensorflow import regressor
+from tensorflow_serving.servables.tensorflow import request_metrics
 from tensorflow_serving.servables.tensorflow import util
+from tensorflow_serving.util import monitoring
 from tensorflow_serving.util import status
 
 
@@ -57,6 +60,8 @@ def run_multi_inference(handle, request: inference_pb2.MultiInferenceRequest
     examples = util.input_to_serialized_examples(request.input)
     outputs = bundle.run({name: examples for name in sorted(input_names)},
                          sorted(output_names))
+    if monitoring.enabled():
+        request_metrics.record_request_example_count(model_name, len(examples))
     response = inference_pb2.MultiInferenceResponse()
     for task in request.tasks:
         signature_def = bundle.signature_defs[

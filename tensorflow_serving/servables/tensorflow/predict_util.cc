@@ -1,20 +1,21 @@
 #include "tensorflow_serving/servables/tensorflow/predict_util.h"
 
+#include <chrono>
+#include <memory>
 #include <set>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "tensorflow_serving/servables/tensorflow/tensor_util.h"
+#include "tensorflow_serving/util/monitoring.h"
 
 namespace tensorflow {
 namespace serving {
 
 namespace {
 
-constexpr char kDefaultServingSignatureDefKey[] = "serving_default";
-constexpr char kPredictMethodName[] = "tensorflow/serving/predict";
-constexpr char kClassifyMethodName[] = "tensorflow/serving/classify";
-constexpr char kRegressMethodName[] = "tensorflow/serving/regress";
+using Clock = SavedModelBundle::Clock;
 
 template <typename Map>
 std::set<std::string> Keys(const Map& map) {
@@ -32,9 +33,9 @@ std::set<std::string> Difference(const std::set<std::string>& a,
   return result;
 }
 
-absl::Status VerifySignature(const SignatureDef& signature, const PredictOptions& options) {
+absl::Status VerifySignature(const SignatureDef& signature) {
   const std::string& method = signature.method_name();
-  if (options.enable_signature_method_name_check && method != kPredictMethodName &&
+  if (GetSignatureMethodNameCheckFeature() && method != kPredictMethodName &&
       method != kClassifyMethodName && method != kRegressMethodName) {
     return absl::InternalError(absl::StrCat(
         "Expected prediction signature method_name to be one of {", kPredictMethodName,
@@ -134,7 +135,77 @@ void MakeModelSpec(const std::string& name, const std::string& signature_name,
   spec->mutable_version()->set_value(version);
 }
 
+double MicrosSince(Clock::time_point start) {
+  return std::chrono::duration<double, std::micro>(Clock::now() - start).count();
+}
+
+// After the run: runtime_latency, then the outputs into the response.
+void FinishPrediction(const PredictOptions& options, const PreparedPrediction& prepared,
+                      const PredictRequest& request, Clock::time_point run_start,
+                      const absl::Status& status, const OwnedTensorViews& outputs,
+                      PredictResponse* response, const RunDone& done) {
+  if (!status.ok()) return done(status);
+  if (Monitoring::Get().enabled()) {
+    RecordRuntimeLatency(request.model_spec().name(), "Predict", "TF1", MicrosSince(run_start));
+  }
+  bool forward = false;
+  const absl::Status post =
+      PostProcessPredictionResult(prepared, outputs.views, options, response, &forward);
+  if (forward) {
+    response->Clear();
+    return done(NotServedNatively("an output of a dtype the native encoders do not write"));
+  }
+  done(post);
+}
+
+// What a batched prediction needs once its batch has run.
+struct PendingPrediction {
+  PreparedPrediction prepared;
+  const PredictOptions* options;
+  const PredictRequest* request;
+  PredictResponse* response;
+  Clock::time_point run_start;
+  RunDone done;
+};
+
 }  // namespace
+
+void RunPredict(const PredictOptions& options, const SavedModelBundle& bundle,
+                int64_t version, const PredictRequest& request, Clock::time_point deadline,
+                PredictResponse* response, RunDone done) {
+  PreparedPrediction prepared;
+  bool forward = false;
+  const absl::Status status =
+      PreProcessPrediction(bundle, version, request, options, &prepared, response, &forward);
+  if (forward) {
+    const SavedModelBundle::Signature* sig = bundle.FindSignature(prepared.signature_name);
+    return done(NotServedNatively(absl::StrCat("signature ", prepared.signature_name, ": ",
+                                               sig != nullptr ? sig->why_not_native : "")));
+  }
+  if (!status.ok()) return done(status);
+  const Clock::time_point run_start = Clock::now();
+  if (bundle.batching_session() == nullptr || !prepared.signature->batchable) {
+    // The common case runs here, with everything on this stack.
+    std::vector<TfTensor> tensors;
+    const absl::Status run_status = bundle.RunSession(
+        deadline, prepared.feeds, prepared.feed_values, prepared.fetches, &tensors);
+    FinishPrediction(options, prepared, request, run_start, run_status,
+                     OwnedTensorViews::Of(bundle.api(), std::move(tensors)), response, done);
+    return;
+  }
+  // The run may complete on a batch thread.
+  auto* pending = new PendingPrediction{std::move(prepared), &options, &request, response,
+                                        run_start, std::move(done)};
+  PreparedPrediction& p = pending->prepared;
+  bundle.Run(p.signature_name, /*batchable=*/true, p.input_aliases, p.feeds,
+             std::move(p.feed_values), p.output_aliases, p.fetches, deadline,
+             [pending](absl::Status status, OwnedTensorViews outputs) {
+               std::unique_ptr<PendingPrediction> owned(pending);
+               FinishPrediction(*owned->options, owned->prepared, *owned->request,
+                                owned->run_start, status, outputs, owned->response,
+                                owned->done);
+             });
+}
 
 absl::Status PreProcessPrediction(const SavedModelBundle& bundle, int64_t version,
                                   const PredictRequest& request,
@@ -157,7 +228,7 @@ absl::Status PreProcessPrediction(const SavedModelBundle& bundle, int64_t versio
   MakeModelSpec(request.model_spec().name(), prepared->signature_name, version,
                 response->mutable_model_spec());
 
-  absl::Status status = VerifySignature(sig->def, options);
+  absl::Status status = VerifySignature(sig->def);
   if (!status.ok()) return status;
   status = VerifyRequestInputsSize(sig->def, request);
   if (!status.ok()) return status;
@@ -186,29 +257,6 @@ absl::Status PreProcessPrediction(const SavedModelBundle& bundle, int64_t versio
       prepared->fetches.push_back(fetch);
     }
   }
-  return absl::OkStatus();
-}
-
-absl::Status RunSession(const SavedModelBundle& bundle, const std::string& run_options,
-                        const std::vector<TF_Output>& feeds,
-                        const std::vector<TfTensor>& feed_values,
-                        const std::vector<TF_Output>& fetches,
-                        std::vector<TfTensor>* outputs) {
-  const TfCApi& api = bundle.api();
-  std::vector<TF_Tensor*> inputs;
-  inputs.reserve(feed_values.size());
-  for (const TfTensor& t : feed_values) inputs.push_back(t.get());
-  std::vector<TF_Tensor*> results(fetches.size(), nullptr);
-  TF_Buffer options{run_options.data(), run_options.size(), nullptr};
-  TfStatus status(api);
-  api.SessionRun(bundle.session(), run_options.empty() ? nullptr : &options, feeds.data(),
-                 inputs.data(), static_cast<int>(inputs.size()), fetches.data(),
-                 results.data(), static_cast<int>(results.size()), nullptr, 0, nullptr,
-                 status.get());
-  outputs->clear();
-  outputs->reserve(results.size());
-  for (TF_Tensor* t : results) outputs->emplace_back(&api, t);
-  if (!status.ok()) return status.ToStatus();
   return absl::OkStatus();
 }
 

@@ -1,8 +1,8 @@
 // The Predict RPC on a native SavedModelBundle (upstream's predict_util.cc,
-// with TensorFlow's saved_model::GetInputValues), split in the three steps
-// the gRPC handler runs: PreProcessPrediction builds the feeds, then the
-// Session runs (directly or in a batch), then PostProcessPredictionResult
-// writes the outputs.
+// with TensorFlow's saved_model::GetInputValues): RunPredict is the core every
+// transport calls; it runs three steps, PreProcessPrediction (the feeds), the
+// Session run (directly or in a batch) and PostProcessPredictionResult (the
+// outputs).
 
 #ifndef TENSORFLOW_SERVING_SERVABLES_TENSORFLOW_PREDICT_UTIL_H_
 #define TENSORFLOW_SERVING_SERVABLES_TENSORFLOW_PREDICT_UTIL_H_
@@ -16,21 +16,31 @@
 #include "tensorflow_serving/servables/tensorflow/saved_model_bundle.h"
 #include "tensorflow_serving/servables/tensorflow/tensor_util.h"
 #include "tensorflow_serving/servables/tensorflow/tf_c_api.h"
+#include "tensorflow_serving/servables/tensorflow/util.h"
 
 namespace tensorflow {
 namespace serving {
 
 struct PredictOptions {
-  // --enable_signature_method_name_check.
-  bool enable_signature_method_name_check = false;
   // --enable_serialization_as_tensor_content: outputs in tensor_content.
   bool tensor_content = false;
   // --max_tensor_fill_bytes (see CheckDecodable).
   int64_t max_tensor_fill_bytes = 64 << 20;
-  // The gRPC deadline becomes the run's RunOptions.timeout_in_ms (upstream's
-  // enforce_session_run_timeout, always on in the model server).
+  // A transport's deadline becomes the run's RunOptions.timeout_in_ms
+  // (upstream's enforce_session_run_timeout, always on in the model server).
   bool enforce_session_run_timeout = true;
 };
+
+// The Predict RPC on `bundle` (the version `version` of the model the
+// request names), for any transport: fills `response` and ends with `done`
+// (see RunDone), possibly on a batch thread, with NotServedNatively for a
+// signature or output the native plane leaves to the Python plane. The run
+// must end by `deadline` (Clock::time_point::max(): no deadline). `bundle`,
+// `request` and `response` must outlive `done`. Records runtime_latency.
+void RunPredict(const PredictOptions& options, const SavedModelBundle& bundle,
+                int64_t version, const PredictRequest& request,
+                SavedModelBundle::Clock::time_point deadline, PredictResponse* response,
+                RunDone done);
 
 // Everything one Session run needs, built from a request.
 struct PreparedPrediction {
@@ -53,14 +63,6 @@ absl::Status PreProcessPrediction(const SavedModelBundle& bundle, int64_t versio
                                   const PredictOptions& options,
                                   PreparedPrediction* prepared, PredictResponse* response,
                                   bool* forward);
-
-// Runs the Session once on `prepared`'s feeds. `run_options` is the bundle's
-// serialized RunOptions, possibly with a timeout appended.
-absl::Status RunSession(const SavedModelBundle& bundle, const std::string& run_options,
-                        const std::vector<TF_Output>& feeds,
-                        const std::vector<TfTensor>& feed_values,
-                        const std::vector<TF_Output>& fetches,
-                        std::vector<TfTensor>* outputs);
 
 // Writes `outputs` (one per prepared.output_aliases) into response->outputs.
 // Sets *forward if an output has a dtype the native encoders do not write.

@@ -5,8 +5,12 @@
 #include <cstdlib>
 #include <vector>
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "tensorflow_serving/apis/get_model_metadata.pb.h"
 #include "tensorflow_serving/batching/batching_session.h"
 #include "tensorflow_serving/servables/tensorflow/tensor_util.h"
 
@@ -123,6 +127,30 @@ const std::vector<int64_t>& TimeoutLadder() {
   return *ladder;
 }
 
+std::string SerializeDeterministically(const google::protobuf::MessageLite& message) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    message.SerializeToCodedStream(&coded);
+  }
+  return bytes;
+}
+
+// Whether values can join a batch: every one has a dim 0, all the same
+// (otherwise the run goes alone, as saved_model_bundle.py decides).
+bool BatchableValues(const TfCApi& api, const std::vector<TfTensor>& values) {
+  int64_t size = -1;
+  for (const TfTensor& value : values) {
+    if (api.NumDims(value.get()) == 0) return false;
+    const int64_t dim0 = api.Dim(value.get(), 0);
+    if (size >= 0 && dim0 != size) return false;
+    size = dim0;
+  }
+  return size >= 0;
+}
+
 }  // namespace
 
 absl::Status SavedModelBundle::RunOptionsFor(Clock::time_point deadline,
@@ -162,11 +190,14 @@ absl::Status SavedModelBundle::Create(const TfCApi* api, TF_Session* session,
   result->session_ = session;
   result->run_options_ = std::move(run_options);
   result->deadline_run_options_ = std::move(deadline_run_options);
+  SignatureDefMap signature_def_map;
   for (auto& [name, def] : *meta_graph.mutable_signature_def()) {
     Signature& sig = result->signatures_[name];
     sig.def.Swap(&def);
     Prepare(operations, &sig);
+    (*signature_def_map.mutable_signature_def())[name] = sig.def;
   }
+  result->serialized_signature_def_map_ = SerializeDeterministically(signature_def_map);
   *bundle = std::move(result);
   return absl::OkStatus();
 }
@@ -185,8 +216,62 @@ const SavedModelBundle::Signature* SavedModelBundle::FindSignature(
   return it == signatures_.end() ? nullptr : &it->second;
 }
 
-void SavedModelBundle::set_batching_session(std::shared_ptr<BatchingSession> batching) {
-  batching_ = std::move(batching);
+void SavedModelBundle::EnableBatching(const BatchingOptions& options) {
+  // The destructor closes the session before anything it runs goes away.
+  batching_ = BatchingSession::Create(
+      api_, options,
+      [this](const std::vector<TF_Output>& feeds, const std::vector<TfTensor>& values,
+             const std::vector<TF_Output>& fetches, Clock::time_point deadline,
+             std::vector<TfTensor>* outputs) {
+        return RunSession(deadline, feeds, values, fetches, outputs);
+      });
+}
+
+absl::Status SavedModelBundle::RunSession(Clock::time_point deadline,
+                                          const std::vector<TF_Output>& feeds,
+                                          const std::vector<TfTensor>& values,
+                                          const std::vector<TF_Output>& fetches,
+                                          std::vector<TfTensor>* outputs) const {
+  std::string run_options;
+  absl::Status options_status = RunOptionsFor(deadline, &run_options);
+  if (!options_status.ok()) return options_status;
+  const TfCApi& api = *api_;
+  std::vector<TF_Tensor*> inputs;
+  inputs.reserve(values.size());
+  for (const TfTensor& t : values) inputs.push_back(t.get());
+  std::vector<TF_Tensor*> results(fetches.size(), nullptr);
+  TF_Buffer options{run_options.data(), run_options.size(), nullptr};
+  TfStatus status(api);
+  api.SessionRun(session_, run_options.empty() ? nullptr : &options, feeds.data(),
+                 inputs.data(), static_cast<int>(inputs.size()), fetches.data(),
+                 results.data(), static_cast<int>(results.size()), nullptr, 0, nullptr,
+                 status.get());
+  outputs->clear();
+  outputs->reserve(results.size());
+  for (TF_Tensor* t : results) outputs->emplace_back(&api, t);
+  return status.ToStatus();
+}
+
+void SavedModelBundle::Run(const std::string& signature_name, bool batchable,
+                           const std::vector<std::string>& input_aliases,
+                           const std::vector<TF_Output>& feeds, std::vector<TfTensor> values,
+                           const std::vector<std::string>& output_aliases,
+                           const std::vector<TF_Output>& fetches, Clock::time_point deadline,
+                           DoneFn done) const {
+  BatchingSession* batching = batching_.get();
+  if (batching != nullptr && batchable && BatchableValues(*api_, values)) {
+    if (deadline != Clock::time_point::max() && deadline <= Clock::now()) {
+      done(absl::DeadlineExceededError("Deadline exceeded before the model run"),
+           OwnedTensorViews());
+      return;
+    }
+    batching->Run(signature_name, input_aliases, feeds, std::move(values), output_aliases,
+                  fetches, deadline, std::move(done));
+    return;
+  }
+  std::vector<TfTensor> outputs;
+  const absl::Status status = RunSession(deadline, feeds, values, fetches, &outputs);
+  done(status, OwnedTensorViews::Of(*api_, std::move(outputs)));
 }
 
 }  // namespace serving

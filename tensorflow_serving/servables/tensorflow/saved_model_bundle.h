@@ -18,12 +18,14 @@
 
 #include "absl/status/status.h"
 #include "tensorflow/core/protobuf/meta_graph.pb.h"
+#include "tensorflow_serving/servables/tensorflow/tensor_util.h"
 #include "tensorflow_serving/servables/tensorflow/tf_c_api.h"
 
 namespace tensorflow {
 namespace serving {
 
 class BatchingSession;
+struct BatchingOptions;
 
 class SavedModelBundle {
  public:
@@ -70,10 +72,36 @@ class SavedModelBundle {
   absl::Status RunOptionsFor(Clock::time_point deadline, std::string* run_options) const;
   // nullptr if the SavedModel has no signature of that name.
   const Signature* FindSignature(const std::string& name) const;
+  // Every SignatureDef, as a serialized SignatureDefMap (map entries by key),
+  // made once for GetModelMetadata.
+  const std::string& serialized_signature_def_map() const {
+    return serialized_signature_def_map_;
+  }
 
-  // Set when --enable_batching is on; shared by the bundle's signatures.
-  void set_batching_session(std::shared_ptr<BatchingSession> batching);
+  // Batches the runs of batchable signatures (--enable_batching): each run
+  // of a batch goes through RunSession.
+  void EnableBatching(const BatchingOptions& options);
   BatchingSession* batching_session() const { return batching_.get(); }
+
+  // Runs the Session once on this thread (TF_SessionRun with
+  // RunOptionsFor(deadline)): `values` fed to `feeds`, `outputs` in the order
+  // of `fetches`. Errors are TensorFlow's (TfStatus::ToStatus).
+  absl::Status RunSession(Clock::time_point deadline, const std::vector<TF_Output>& feeds,
+                          const std::vector<TfTensor>& values,
+                          const std::vector<TF_Output>& fetches,
+                          std::vector<TfTensor>* outputs) const;
+
+  using DoneFn = std::function<void(absl::Status, OwnedTensorViews)>;
+  // The run every request core makes (saved_model_bundle.py's run()): with
+  // batching on, a `batchable` run whose values all have the same dim 0
+  // joins a batch of `signature_name`'s queue for `output_aliases` (the
+  // aliases of `fetches`); any other run is a RunSession on this thread.
+  // `done` is called exactly once, on this thread or a batch thread.
+  void Run(const std::string& signature_name, bool batchable,
+           const std::vector<std::string>& input_aliases, const std::vector<TF_Output>& feeds,
+           std::vector<TfTensor> values, const std::vector<std::string>& output_aliases,
+           const std::vector<TF_Output>& fetches, Clock::time_point deadline,
+           DoneFn done) const;
 
   // Called from the destructor, i.e. once the last request holding the bundle
   // has finished.
@@ -89,6 +117,7 @@ class SavedModelBundle {
   std::string run_options_;
   std::string deadline_run_options_;
   std::map<std::string, Signature> signatures_;
+  std::string serialized_signature_def_map_;
   std::shared_ptr<BatchingSession> batching_;
   std::function<void()> on_destroy_;
 };

@@ -57,10 +57,70 @@ absl::Status TfCApi::Load(const std::string& path, bool load_if_absent,
   return absl::OkStatus();
 }
 
+namespace {
+
+// The length of the valid UTF-8 sequence at s[0..n), or 0 if there is none
+// (overlong forms, surrogates and code points above U+10FFFF are invalid, as
+// Python's decoder has them).
+size_t Utf8SequenceLength(const unsigned char* s, size_t n) {
+  const unsigned char c = s[0];
+  if (c < 0x80) return 1;
+  auto continuation = [&](size_t i, unsigned char low, unsigned char high) {
+    return i < n && s[i] >= low && s[i] <= high;
+  };
+  if (c >= 0xC2 && c <= 0xDF) return continuation(1, 0x80, 0xBF) ? 2 : 0;
+  if (c >= 0xE0 && c <= 0xEF) {
+    const unsigned char low = c == 0xE0 ? 0xA0 : 0x80;
+    const unsigned char high = c == 0xED ? 0x9F : 0xBF;
+    return continuation(1, low, high) && continuation(2, 0x80, 0xBF) ? 3 : 0;
+  }
+  if (c >= 0xF0 && c <= 0xF4) {
+    const unsigned char low = c == 0xF0 ? 0x90 : 0x80;
+    const unsigned char high = c == 0xF4 ? 0x8F : 0xBF;
+    return continuation(1, low, high) && continuation(2, 0x80, 0xBF) &&
+                   continuation(3, 0x80, 0xBF)
+               ? 4
+               : 0;
+  }
+  return 0;
+}
+
+}  // namespace
+
+std::string Utf8OrEscaped(const std::string& message) {
+  const auto* s = reinterpret_cast<const unsigned char*>(message.data());
+  const size_t n = message.size();
+  size_t i = 0;
+  while (i < n) {
+    const size_t length = Utf8SequenceLength(s + i, n - i);
+    if (length == 0) break;
+    i += length;
+  }
+  if (i == n) return message;
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string escaped(message, 0, i);
+  while (i < n) {
+    const size_t length = Utf8SequenceLength(s + i, n - i);
+    if (length > 0) {
+      escaped.append(message, i, length);
+      i += length;
+    } else {
+      escaped += "\\x";
+      escaped += kHex[s[i] >> 4];
+      escaped += kHex[s[i] & 0xF];
+      ++i;
+    }
+  }
+  return escaped;
+}
+
 absl::Status TfStatus::ToStatus() const {
   const TF_Code code = api_.GetCode(status_);
   if (code == TF_OK) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(code), api_.Message(status_));
+  const std::string message = api_.Message(status_);
+  const std::string escaped = Utf8OrEscaped(message);
+  if (escaped != message) return absl::InvalidArgumentError(escaped);
+  return absl::Status(static_cast<absl::StatusCode>(code), message);
 }
 
 }  // namespace serving

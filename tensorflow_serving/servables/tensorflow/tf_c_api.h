@@ -47,7 +47,11 @@ struct TfCApi {
 };
 
 // Owns a TF_Status; converts it to absl::Status with TensorFlow's code and
-// message unchanged (both use the canonical gRPC codes).
+// message (both use the canonical gRPC codes). A message that is not valid
+// UTF-8 (TensorFlow quotes request bytes, e.g. a tf.Example it could not
+// parse) becomes INVALID_ARGUMENT with those bytes escaped, as the Python
+// plane answers: TensorFlow's Python binding cannot decode such messages, and
+// they are about the request's data.
 class TfStatus {
  public:
   explicit TfStatus(const TfCApi& api) : api_(api), status_(api.NewStatus()) {}
@@ -63,6 +67,10 @@ class TfStatus {
   const TfCApi& api_;
   TF_Status* status_;
 };
+
+// `message` unchanged if it is valid UTF-8, else with every byte that is not
+// part of a valid UTF-8 sequence written as \xNN (Python's "backslashreplace").
+std::string Utf8OrEscaped(const std::string& message);
 
 // Owns a TF_Tensor.
 class TfTensor {

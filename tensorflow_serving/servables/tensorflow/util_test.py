@@ -54,6 +54,31 @@ class UtilTest(absltest.TestCase):
         self.assertFalse(spec.HasField("version"))
         self.assertEqual("", spec.signature_name)
 
+    def test_signature_debug_string_is_cpp_text_format(self):
+        v1 = tf.compat.v1
+        with tf.Graph().as_default():
+            x = v1.placeholder(tf.float32, [None], name="x")
+            signature = v1.saved_model.signature_def_utils.build_signature_def(
+                inputs={"x": v1.saved_model.utils.build_tensor_info(x)},
+                method_name="m\xe9\n")
+        default = signature.defaults["x"]
+        default.float_val.extend([2.0, 1 / 3, 1e20, 1e-45, float("inf")])
+        default.double_val.extend([2.0, 0.1, 1e15])
+        default.string_val.append(b"\x00'\"\\\x7f")
+        text = util.signature_debug_string(signature)
+        # As C++'s DebugString() (upstream's message): shortest round-trip
+        # floats without ".0", octal escapes, map entries by key.
+        self.assertIn("\n    float_val: 2\n    float_val: 0.333333343\n"
+                      "    float_val: 1e+20\n    float_val: 1.40129846e-45\n"
+                      "    float_val: inf\n    double_val: 2\n    double_val: 0.1\n"
+                      "    double_val: 1e+15\n", text)
+        self.assertIn('    string_val: "\\000\\\'\\"\\\\\\177"\n', text)
+        self.assertIn('method_name: "m\\303\\251\\n"\n', text)
+        self.assertTrue(text.startswith('inputs {\n  key: "x"\n  value {\n    name: "x:0"\n'
+                                        "    dtype: DT_FLOAT\n    tensor_shape {\n"
+                                        "      dim {\n        size: -1\n      }\n    }\n"
+                                        "  }\n}\n"), text)
+
 
 if __name__ == "__main__":
     absltest.main()
