@@ -1,6 +1,10 @@
 """memory_release: cyclic garbage collected, freed heap pages given back."""
 
 import gc
+import os
+import subprocess
+import sys
+import textwrap
 import weakref
 
 from absl.testing import absltest
@@ -67,6 +71,57 @@ class MemoryReleaseTest(absltest.TestCase):
 
     def test_rss_is_read(self):
         self.assertGreater(memory_release.rss_bytes(), 0)
+
+
+# Starts 8 threads that allocate at once and prints how many arenas glibc
+# then has (the <heap> elements of malloc_info), after limit_arenas(argv[1])
+# when argv[1] > 0.
+_COUNT_ARENAS = textwrap.dedent("""
+    import ctypes, sys, threading
+    from tensorflow_serving.util import memory_release
+    limit = int(sys.argv[1])
+    if limit:
+        print(memory_release.limit_arenas(limit))
+    barrier = threading.Barrier(8)
+    def work():
+        barrier.wait()
+        blocks = [bytearray(1000) for _ in range(2000)]
+        barrier.wait()
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads: t.start()
+    for t in threads: t.join()
+    libc = ctypes.CDLL(None)
+    libc.open_memstream.restype = ctypes.c_void_p
+    buf, size = ctypes.c_char_p(), ctypes.c_size_t()
+    stream = libc.open_memstream(ctypes.byref(buf), ctypes.byref(size))
+    libc.malloc_info(0, ctypes.c_void_p(stream))
+    libc.fclose(ctypes.c_void_p(stream))
+    print(buf.value.decode().count("<heap nr="))
+""")
+
+
+class LimitArenasTest(absltest.TestCase):
+
+    def _arenas(self, limit, **env):
+        environment = {k: v for k, v in os.environ.items()
+                       if k not in ("MALLOC_ARENA_MAX", "GLIBC_TUNABLES", "LD_PRELOAD")}
+        environment.update(env)
+        environment["PYTHONPATH"] = os.pathsep.join(sys.path)
+        result = subprocess.run([sys.executable, "-c", _COUNT_ARENAS, str(limit)],
+                                capture_output=True, text=True, env=environment,
+                                check=True, timeout=60)
+        return result.stdout.split()
+
+    def test_glibc_makes_no_more_arenas_than_asked(self):
+        self.assertGreater(int(self._arenas(0)[-1]), 2)
+        applied, arenas = self._arenas(2)
+        self.assertEqual("True", applied)
+        self.assertLessEqual(int(arenas), 2)
+
+    def test_the_environment_decides_first(self):
+        applied, arenas = self._arenas(2, MALLOC_ARENA_MAX="4")
+        self.assertEqual("False", applied)
+        self.assertGreater(int(arenas), 2)
 
 
 if __name__ == "__main__":
