@@ -42,7 +42,8 @@ class MemoryTargetsTest(absltest.TestCase):
 
     def test_within_both_targets(self):
         targets = rollover_driver.MemoryTargets(
-            800 * _MB, 100 * _MB, _rollovers([(820, 900), (870, 915), (876, 910)]))
+            800 * _MB, 80 * _MB, 100 * _MB,
+            _rollovers([(820, 900), (870, 915), (876, 910)]))
         self.assertAlmostEqual(0.095, targets.growth)
         self.assertTrue(targets.growth_ok())
         self.assertAlmostEqual(1.15, targets.peak_versions)
@@ -50,11 +51,12 @@ class MemoryTargetsTest(absltest.TestCase):
         lines = targets.lines()
         self.assertIn("876 MB: +9.5% (target <= +10%): PASS", lines[0])
         self.assertIn("915 MB", lines[1])
-        self.assertIn("1.15 x a version's 100 MB (target <= 1.2 x): PASS", lines[1])
+        self.assertIn("1.15 x a version's resident 100 MB (1.44 x its 80 MB on "
+                      "disk) (target <= 1.2 x): PASS", lines[1])
 
     def test_growth_and_peak_misses(self):
         targets = rollover_driver.MemoryTargets(
-            800 * _MB, 100 * _MB, _rollovers([(850, 900), (900, 925)]))
+            800 * _MB, 100 * _MB, 100 * _MB, _rollovers([(850, 900), (900, 925)]))
         self.assertFalse(targets.growth_ok())
         self.assertFalse(targets.peak_ok())
         self.assertTrue(all(line.endswith("MISS") for line in targets.lines()))
