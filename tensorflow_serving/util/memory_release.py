@@ -15,7 +15,8 @@ the server's RSS fall (docs/memory.md has the measurements):
 release() runs a full collection and then asks whichever allocator serves
 the process to return its free pages, as upstream's SimpleLoader::Unload
 does with MallocExtension::ReleaseToSystem: jemalloc and tcmalloc when one
-is linked or preloaded, glibc's malloc_trim otherwise.
+is linked or preloaded, AddressSanitizer's when it runs, glibc's malloc_trim
+otherwise.
 
 limit_arenas() caps glibc's arenas (one heap per thread that contends for
 one, up to eight per core by default). Memory freed on one arena is reused
@@ -44,6 +45,13 @@ _M_ARENA_MAX = -8
 def _find_purge():
     """(allocator name, purge function) of the allocator serving malloc here."""
     process = ctypes.CDLL(None)
+    # AddressSanitizer's allocator (the tests' --config=asan) keeps freed
+    # memory in a quarantine as well as in its caches.
+    sanitizer_purge = getattr(process, "__sanitizer_purge_allocator", None)
+    if sanitizer_purge is not None:
+        sanitizer_purge.argtypes = []
+        sanitizer_purge.restype = None
+        return "asan", sanitizer_purge
     mallctl = getattr(process, "mallctl", None)
     if mallctl is not None:
         mallctl.argtypes = [ctypes.c_char_p, ctypes.c_void_p, ctypes.c_void_p,
@@ -64,7 +72,7 @@ def _find_purge():
 
 
 def allocator() -> str:
-    """"jemalloc", "tcmalloc", "glibc" or "unknown": what serves malloc here."""
+    """"asan", "jemalloc", "tcmalloc", "glibc" or "unknown": what serves malloc."""
     global _purge  # pylint: disable=global-statement
     with _lock:
         if _purge is None:

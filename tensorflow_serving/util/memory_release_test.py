@@ -1,4 +1,4 @@
-"""memory_release: cyclic garbage collected, freed heap pages given back."""
+"""memory_release: cyclic garbage collected, freed pages given back, glibc arenas capped."""
 
 import gc
 import os
@@ -43,7 +43,7 @@ class MemoryReleaseTest(absltest.TestCase):
         # begun to return some on its own.
         self.assertLess(memory_release.rss_bytes() - baseline, 50 * _MB, str(released))
         self.assertLessEqual(released.rss_after, released.rss_before)
-        self.assertIn(released.allocator, ("glibc", "jemalloc", "tcmalloc"))
+        self.assertIn(released.allocator, ("glibc", "jemalloc", "tcmalloc", "asan"))
         self.assertGreaterEqual(released.seconds, 0)
         self.assertIn("MB ->", str(released))
         del pin
@@ -71,6 +71,45 @@ class MemoryReleaseTest(absltest.TestCase):
 
     def test_rss_is_read(self):
         self.assertGreater(memory_release.rss_bytes(), 0)
+
+
+# Frees 200 MiB of 64 KiB blocks and prints the allocator, then the RSS above
+# the start in MiB with them, after freeing them and after release().
+_FREE_AND_RELEASE = textwrap.dedent("""
+    from tensorflow_serving.util import memory_release as m
+    base = m.rss_bytes()
+    blocks = [b"x" * (64 << 10) for _ in range(3200)]
+    pin = b"y" * (64 << 10)
+    used = m.rss_bytes() - base
+    del blocks
+    freed = m.rss_bytes() - base
+    print(m.release().allocator, used >> 20, freed >> 20, (m.rss_bytes() - base) >> 20)
+""")
+
+
+def _gcc_library(name: str) -> str:
+    """The path of one of gcc's runtime libraries (tools/bazel installs g++)."""
+    return os.path.realpath(subprocess.run(
+        ["gcc", f"-print-file-name={name}"], capture_output=True, text=True,
+        check=True).stdout.strip())
+
+
+class AddressSanitizerTest(absltest.TestCase):
+
+    def test_purges_the_quarantine(self):
+        # As the tests start the server under --config=asan (server_runner).
+        env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+        env.update(
+            LD_PRELOAD=f"{_gcc_library('libasan.so')} {_gcc_library('libstdc++.so')}",
+            ASAN_OPTIONS="detect_leaks=0", PYTHONPATH=os.pathsep.join(sys.path))
+        result = subprocess.run([sys.executable, "-c", _FREE_AND_RELEASE],
+                                capture_output=True, text=True, env=env,
+                                check=True, timeout=120)
+        allocator, used, freed, released = result.stdout.split()
+        self.assertEqual("asan", allocator)
+        self.assertGreater(int(used), 150)
+        self.assertGreater(int(freed), 150)  # the quarantine holds them
+        self.assertLess(int(released), 50, result.stdout)
 
 
 # Starts 8 threads that allocate at once and prints how many arenas glibc
