@@ -24,6 +24,7 @@ import statistics
 import time
 
 from tensorflow_serving.model_servers.test_util import server_runner
+from tensorflow_serving.test_util import test_util
 
 _MB = 1 << 20
 
@@ -125,16 +126,25 @@ class RolloverDriver:
         return Rollover(new, seconds, self.rss(), peak, settled)
 
     def wait_for_only(self, version: int) -> None:
-        """Waits until `version` is AVAILABLE and every other version END."""
+        """Waits until `version` is AVAILABLE and every other version END.
+
+        Raises:
+          RuntimeError: the server exited.
+          AssertionError: the timeout passed first.
+        """
         def only():
+            if self._server.process.poll() is not None:
+                raise RuntimeError(f"the model server exited with code "
+                                   f"{self._server.process.returncode}:\n"
+                                   f"{self._server.logs()}")
             try:
                 states = self._server.version_states(self._model)
             except Exception:  # pylint: disable=broad-except
                 return False  # e.g. a slow answer on a busy machine; ask again
             return (states.get(version) == "AVAILABLE" and
                     all(s == "END" for v, s in states.items() if v != version))
-        self._server._wait(only, f"only version {version} of {self._model} to "  # pylint: disable=protected-access
-                           "be AVAILABLE", self._timeout)
+        test_util.wait_for(only, f"only version {version} of {self._model} to be "
+                           "AVAILABLE", self._timeout, interval=0.05)
 
 
 @dataclasses.dataclass(frozen=True)
