@@ -380,12 +380,19 @@ class SavedModelBundle:
             self._close_callbacks.append(callback)
 
     def close(self) -> None:
-        """Stops batching (finishing queued work), then closes the Session."""
+        """Stops batching (finishing queued work), then closes and deletes the Session.
+
+        Everything the version holds goes with it: the Session (its tensors),
+        the callables, the graph and the signatures, even while something
+        still refers to this object. The graph's Python objects form
+        reference cycles, which only the garbage collector frees
+        (memory_release.release()).
+        """
         with self._lock:
             if self._closed:
                 return
             self._closed = True
-            batching = self._batching
+            batching, self._batching = self._batching, None
             callbacks, self._close_callbacks = self._close_callbacks, []
         for callback in callbacks:
             try:
@@ -395,4 +402,11 @@ class SavedModelBundle:
         if batching is not None:
             batching.close()
         self._callables.clear()
-        self.session.close()
+        session, self.session = self.session, None
+        session.close()
+        # Session.__del__ deletes the TF_Session, which owns the variables.
+        del session
+        self.graph = None
+        self.meta_graph_def = None
+        self._signatures = {}
+        self.signature_defs = {}

@@ -2,6 +2,7 @@
 
 import os
 import tempfile
+import weakref
 
 import grpc
 import numpy as np
@@ -45,9 +46,16 @@ class SavedModelBundleFactoryTest(absltest.TestCase):
         bundle = loader.servable()
         self.assertIsInstance(bundle, saved_model_bundle.SavedModelBundle)
         np.testing.assert_allclose([[6.0]], self._y(bundle, 2.0))
+        session, graph = weakref.ref(bundle.session), weakref.ref(bundle.graph)
         loader.unload()
         self.assertIsNone(loader.servable())
-        self.assertTrue(bundle.session._closed)  # pylint: disable=protected-access
+        # The Session and the graph are gone (the graph's reference cycles
+        # collected) even though the test still holds the bundle.
+        self.assertIsNone(session())
+        self.assertIsNone(graph())
+        with self.assertRaises(status.ServingError) as cm:
+            self._y(bundle, 2.0)
+        self.assertEqual(grpc.StatusCode.UNAVAILABLE, cm.exception.code)
 
     def test_versions_differ(self):
         make = factory_lib.make_loader_factory()

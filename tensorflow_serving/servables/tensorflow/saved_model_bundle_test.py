@@ -1,8 +1,10 @@
 """SavedModelBundle: loading, runs TensorFlow judges, cached callables, batching, close."""
 
 import concurrent.futures
+import gc
 import os
 import tempfile
+import weakref
 
 import grpc
 import numpy as np
@@ -189,6 +191,25 @@ class SavedModelBundleTest(absltest.TestCase):
         finally:
             bundle.close()
         self.assertEqual([(), (1, 1)], sizes)
+
+    def test_close_lets_go_of_the_session_and_graph(self):
+        bundle = saved_model_bundle.SavedModelBundle(self.export_dir)
+        x = {"x:0": np.array([[1.0]], np.float32)}
+        bundle.run(x, ["y:0"])
+        closed = []
+        bundle.add_close_callback(lambda: closed.append(bundle.session is not None))
+        session, graph = weakref.ref(bundle.session), weakref.ref(bundle.graph)
+        bundle.close()
+        bundle.close()  # a second close does nothing
+        self.assertEqual([True], closed)  # callbacks run while the Session is open
+        gc.collect()
+        # Whoever still holds the bundle holds none of the version's memory.
+        self.assertIsNone(session())
+        self.assertIsNone(graph())
+        self.assertEqual({}, bundle.signature_defs)
+        self.assertIsNone(bundle.signature("serving_default"))
+        self.assertError(grpc.StatusCode.UNAVAILABLE, ["being unloaded"],
+                         bundle.run, x, ["y:0"])
 
 
 if __name__ == "__main__":
