@@ -1,4 +1,4 @@
-"""Writes the FileDescriptorSet of tensorflow.serving.PredictionService.
+"""Writes the FileDescriptorSet of the serving APIs the native plane reads.
 
 The C++ message and service code of the native data plane is generated from
 the descriptors compiled into pip's tensorflow-serving-api and tensorflow
@@ -6,8 +6,9 @@ packages, so no .proto file is copied into this repository:
 
   descriptor_set.py OUT FILE.proto...
 
-walks prediction_service.proto's imports, writes every file (dependencies
-first) to OUT, and fails with one line if the set differs from the FILEs
+walks the imports of prediction_service.proto and get_model_status.proto
+(whose response the REST API prints as JSON), writes every file
+(dependencies first) to OUT, and fails with one line if the set differs from the FILEs
 expected (the BUILD file lists the generated outputs) or if a file uses
 protobuf editions, which Debian's protoc 3.21 cannot read.
 """
@@ -16,13 +17,14 @@ import sys
 
 from google.protobuf import descriptor_pb2
 
-_ROOT_MODULE = "tensorflow_serving.apis.prediction_service_pb2"
+_ROOT_MODULES = ("tensorflow_serving.apis.prediction_service_pb2",
+                 "tensorflow_serving.apis.get_model_status_pb2")
 # Files protoc takes from libprotobuf itself; they are in the set, not generated.
 WELL_KNOWN_PREFIX = "google/protobuf/"
 
 
-def closure(root):
-    """Every FileDescriptor `root` depends on, dependencies before dependents."""
+def closure(roots):
+    """Every FileDescriptor `roots` depend on, dependencies before dependents."""
     ordered, seen = [], set()
 
     def visit(fd):
@@ -33,7 +35,8 @@ def closure(root):
             visit(dep)
         ordered.append(fd)
 
-    visit(root)
+    for root in roots:
+        visit(root)
     return ordered
 
 
@@ -45,9 +48,9 @@ def uses_editions(proto: descriptor_pb2.FileDescriptorProto) -> bool:
     return any(o.HasField("features") for o in options)
 
 
-def descriptor_set(root) -> descriptor_pb2.FileDescriptorSet:
+def descriptor_set(roots) -> descriptor_pb2.FileDescriptorSet:
     result = descriptor_pb2.FileDescriptorSet()
-    for fd in closure(root):
+    for fd in closure(roots):
         proto = result.file.add()
         fd.CopyToProto(proto)
         if uses_editions(proto):
@@ -64,16 +67,16 @@ def main(argv) -> int:
         return 2
     out, expected = argv[1], set(argv[2:])
     import importlib  # pylint: disable=g-import-not-at-top
-    root = importlib.import_module(_ROOT_MODULE).DESCRIPTOR
+    roots = [importlib.import_module(name).DESCRIPTOR for name in _ROOT_MODULES]
     try:
-        result = descriptor_set(root)
+        result = descriptor_set(roots)
     except ValueError as e:
         sys.stderr.write(f"descriptor_set: {e}\n")
         return 1
     found = {f.name for f in result.file if not f.name.startswith(WELL_KNOWN_PREFIX)}
     if found != expected:
         sys.stderr.write(
-            "descriptor_set: the pip packages' PredictionService protos changed; "
+            "descriptor_set: the pip packages' serving protos changed; "
             "update PROTO_FILES in tensorflow_serving/apis/BUILD (new: "
             f"{sorted(found - expected)}, gone: {sorted(expected - found)})\n")
         return 1

@@ -14,10 +14,16 @@ import descriptor_set  # pylint: disable=import-error  (a script beside this tes
 class DescriptorSetTest(absltest.TestCase):
 
     def test_dependencies_come_before_dependents(self):
-        from tensorflow_serving.apis import prediction_service_pb2  # pylint: disable=g-import-not-at-top
-        result = descriptor_set.descriptor_set(prediction_service_pb2.DESCRIPTOR)
+        # pylint: disable=g-import-not-at-top
+        from tensorflow_serving.apis import get_model_status_pb2
+        from tensorflow_serving.apis import prediction_service_pb2
+        # pylint: enable=g-import-not-at-top
+        result = descriptor_set.descriptor_set(
+            [prediction_service_pb2.DESCRIPTOR, get_model_status_pb2.DESCRIPTOR])
         names = [f.name for f in result.file]
-        self.assertEqual(names[-1], "tensorflow_serving/apis/prediction_service.proto")
+        self.assertEqual(len(names), len(set(names)))
+        self.assertIn("tensorflow_serving/apis/prediction_service.proto", names)
+        self.assertEqual(names[-1], "tensorflow_serving/apis/get_model_status.proto")
         position = {name: i for i, name in enumerate(names)}
         for f in result.file:
             for dep in f.dependency:

@@ -1,4 +1,5 @@
-"""The .proto files of PredictionService's closure that protoc generates C++ for.
+"""The .proto files protoc generates C++ for: the closure of PredictionService and
+GetModelStatus (descriptor_set.py).
 
 descriptor_set.py checks this list against pip's packages and fails the build
 with the difference if a new tensorflow-serving-api changes it.
@@ -20,6 +21,7 @@ PROTO_FILES = [
     "tensorflow/core/framework/types.proto",
     "tensorflow/core/framework/variable.proto",
     "tensorflow/core/framework/versions.proto",
+    "tensorflow/core/protobuf/error_codes.proto",
     "tensorflow/core/protobuf/meta_graph.proto",
     "tensorflow/core/protobuf/saved_object_graph.proto",
     "tensorflow/core/protobuf/saver.proto",
@@ -27,12 +29,15 @@ PROTO_FILES = [
     "tensorflow/core/protobuf/trackable_object_graph.proto",
     "tensorflow_serving/apis/classification.proto",
     "tensorflow_serving/apis/get_model_metadata.proto",
+    "tensorflow_serving/apis/get_model_status.proto",
     "tensorflow_serving/apis/inference.proto",
     "tensorflow_serving/apis/input.proto",
     "tensorflow_serving/apis/model.proto",
     "tensorflow_serving/apis/predict.proto",
     "tensorflow_serving/apis/prediction_service.proto",
     "tensorflow_serving/apis/regression.proto",
+    "tensorflow_serving/apis/status.proto",
+    "xla/tsl/protobuf/error_codes.proto",
 ]
 
 _GRPC_FILE = "tensorflow_serving/apis/prediction_service"

@@ -7,7 +7,7 @@ from absl.testing import parameterized
 import grpc
 
 from tensorflow_serving.batching import batching_parameters
-from tensorflow_serving.batching import batching_session
+
 from tensorflow_serving.util import status
 
 parse = batching_parameters.parse_batching_parameters
@@ -47,17 +47,17 @@ class ParseBatchingParametersTest(parameterized.TestCase):
         """)
         self.assertEqual(
             options,
-            batching_session.BatchingOptions(
+            batching_parameters.BatchingOptions(
                 max_batch_size=32, batch_timeout_micros=1000, max_enqueued_batches=4,
                 num_batch_threads=2, thread_pool_name="model_threads\t",
                 allowed_batch_sizes=(8, 16, 32), pad_variable_length_inputs=True,
                 enable_large_batch_splitting=True, max_execution_batch_size=32))
 
     def test_empty_text_gives_defaults(self):
-        self.assertEqual(parse("# nothing here\n"), batching_session.BatchingOptions())
+        self.assertEqual(parse("# nothing here\n"), batching_parameters.BatchingOptions())
 
     def test_unset_fields_keep_the_base(self):
-        base = batching_session.BatchingOptions(num_batch_threads=3,
+        base = batching_parameters.BatchingOptions(num_batch_threads=3,
                                                 thread_pool_name="shared")
         params = batching_parameters.BatchingParameters()
         params.max_batch_size.value = 4
@@ -104,7 +104,7 @@ class ParseBatchingParametersTest(parameterized.TestCase):
 
     def test_file_and_round_trip(self):
         path = os.path.join(absltest.get_default_test_tmpdir(), "batching.cfg")
-        options = batching_session.BatchingOptions(
+        options = batching_parameters.BatchingOptions(
             max_batch_size=16, allowed_batch_sizes=(8, 16), num_batch_threads=2)
         with open(path, "w") as f:
             f.write(batching_parameters.to_text(options))

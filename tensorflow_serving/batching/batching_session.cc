@@ -7,20 +7,32 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "tensorflow/core/platform/ctstring.h"
-#include "tensorflow_serving/util/monitoring.h"
+#include "tensorflow_serving/util/metrics.h"
 
 namespace tensorflow {
 namespace serving {
 
 namespace {
 
-// batching_session.py's metric families.
+// Upstream's batching_session metric families.
 constexpr char kQueuingLatency[] = "/tensorflow/serving/batching_session/queuing_latency";
 constexpr char kWrappedRunCount[] = "/tensorflow/serving/batching_session/wrapped_run_count";
 constexpr char kInputBatchSize[] = "/tensorflow/serving/batching_session/input_batch_size";
 constexpr char kProcessedBatchSize[] =
     "/tensorflow/serving/batching_session/processed_batch_size";
 constexpr char kPaddingSize[] = "/tensorflow/serving/batching_session/padding_size";
+
+[[maybe_unused]] const bool kFamiliesDeclared =
+    Metrics::Declare({kQueuingLatency,
+                         "Wall time (microseconds) tasks spend queued for a batch.",
+                         {"thread_pool_name"}, true, 100, 1.2, 52}) &&
+    Metrics::Declare({kWrappedRunCount, "Runs of the wrapped model (one per batch).", {}}) &&
+    Metrics::Declare({kInputBatchSize, "Dim 0 of each input tensor of each request.", {},
+                         true, 1, 2, 14}) &&
+    Metrics::Declare({kProcessedBatchSize, "Size of each batch run, padding included.", {},
+                         true, 1, 2, 14}) &&
+    Metrics::Declare({kPaddingSize, "Padding rows added to each batch, by padded batch size.",
+                         {"execution_batch_size"}, true, 1, 2, 14});
 
 // Writes `view`'s elements at `dst`: bytes, or for strings TF_TString views
 // of the source strings (which must outlive the destination).
@@ -158,7 +170,7 @@ void BatchingSession::Run(const std::string& signature_name,
                       OwnedTensorViews());
   }
   task->size = size;
-  Monitoring& monitoring = Monitoring::Get();
+  Metrics& monitoring = Metrics::Get();
   if (monitoring.enabled()) {
     for (size_t i = 0; i < task->inputs.size(); ++i) {
       monitoring.Add(kInputBatchSize, {}, static_cast<double>(size));
@@ -447,7 +459,7 @@ void BatchingSession::FinishTask(const std::shared_ptr<Task>& task) {
 
 absl::Status BatchingSession::RunTasks(Queue* queue, std::vector<std::shared_ptr<Task>>& tasks) {
   const Clock::time_point now = Clock::now();
-  Monitoring& monitoring = Monitoring::Get();
+  Metrics& monitoring = Metrics::Get();
   if (monitoring.enabled()) {
     for (const auto& task : tasks) {
       monitoring.Add(kQueuingLatency, {options_.thread_pool_name},
@@ -587,7 +599,7 @@ absl::Status BatchingSession::RunGroup(Queue* queue, std::vector<std::shared_ptr
     }
     values = &merged;
   }
-  Monitoring& monitoring = Monitoring::Get();
+  Metrics& monitoring = Metrics::Get();
   if (monitoring.enabled()) {
     monitoring.Add(kPaddingSize, {std::to_string(padded_size)}, static_cast<double>(padding));
     monitoring.Add(kProcessedBatchSize, {}, static_cast<double>(padded_size));

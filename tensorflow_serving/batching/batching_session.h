@@ -30,19 +30,19 @@
 namespace tensorflow {
 namespace serving {
 
-// Upstream's BatchingParameters, as batching_session.py's BatchingOptions
-// resolves them (the Python side validates and passes the values).
+// Upstream's BatchingParameters; the server sets every field from
+// batching_parameters.py's BatchingOptions, where the defaults are.
 struct BatchingOptions {
-  int64_t max_batch_size = 1000;
+  int64_t max_batch_size = 0;
   int64_t batch_timeout_micros = 0;
-  int64_t max_enqueued_batches = 10;
-  int num_batch_threads = 1;
+  int64_t max_enqueued_batches = 0;
+  int num_batch_threads = 0;
   std::vector<int64_t> allowed_batch_sizes;
   bool pad_variable_length_inputs = false;
   bool enable_large_batch_splitting = false;
   int64_t max_execution_batch_size = 0;  // 0: max_batch_size
   // The queuing_latency metric's label.
-  std::string thread_pool_name = "batch_threads";
+  std::string thread_pool_name;
 
   int64_t execution_batch_size() const {
     return enable_large_batch_splitting && max_execution_batch_size > 0

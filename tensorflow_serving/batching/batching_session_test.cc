@@ -20,6 +20,17 @@ namespace tensorflow {
 namespace serving {
 namespace {
 
+// A queue as upstream's defaults make it, one batch thread (the server gets
+// its values from batching_parameters.py).
+BatchingOptions TestOptions() {
+  BatchingOptions options;
+  options.max_batch_size = 1000;
+  options.max_enqueued_batches = 10;
+  options.num_batch_threads = 1;
+  options.thread_pool_name = "batch_threads";
+  return options;
+}
+
 using Clock = BatchingSession::Clock;
 constexpr Clock::time_point kNoDeadline = Clock::time_point::max();
 
@@ -121,7 +132,7 @@ std::vector<float> Doubled(const std::vector<float>& v) {
 
 void TestMergesPadsAndSplitsBack() {
   Model model;
-  BatchingOptions options;
+  BatchingOptions options = TestOptions();
   options.max_batch_size = 8;
   options.batch_timeout_micros = 200000;
   options.allowed_batch_sizes = {4, 8};
@@ -146,7 +157,7 @@ void TestMergesPadsAndSplitsBack() {
 
 void TestRaggedRowsArePaddedWithTheirFirstValue() {
   Model model;
-  BatchingOptions options;
+  BatchingOptions options = TestOptions();
   options.max_batch_size = 2;
   options.batch_timeout_micros = 10000000;
   options.pad_variable_length_inputs = true;
@@ -166,7 +177,7 @@ void TestRaggedRowsArePaddedWithTheirFirstValue() {
 
 void TestDifferentRowShapesRunApart() {
   Model model;
-  BatchingOptions options;
+  BatchingOptions options = TestOptions();
   options.max_batch_size = 2;
   options.batch_timeout_micros = 10000000;
   Answer a, b;
@@ -184,7 +195,7 @@ void TestDifferentRowShapesRunApart() {
 
 void TestLargeRequestsAreSplit() {
   Model model;
-  BatchingOptions options;
+  BatchingOptions options = TestOptions();
   options.max_batch_size = 8;
   options.batch_timeout_micros = 1000;
   options.enable_large_batch_splitting = true;
@@ -203,7 +214,7 @@ void TestLargeRequestsAreSplit() {
 
 void TestStrings() {
   Model model;
-  BatchingOptions options;
+  BatchingOptions options = TestOptions();
   options.max_batch_size = 4;
   options.batch_timeout_micros = 10000000;
   Answer a, b;
@@ -222,7 +233,7 @@ void TestStrings() {
 
 void TestRefusals() {
   Model model;
-  BatchingOptions options;
+  BatchingOptions options = TestOptions();
   options.max_batch_size = 2;
   Answer too_big, scalar, expired;
   {
@@ -263,7 +274,7 @@ void TestFullQueue() {
     lock.unlock();
     return inner(feeds, values, fetches, deadline, outputs);
   };
-  BatchingOptions options;
+  BatchingOptions options = TestOptions();
   options.max_batch_size = 1;
   options.max_enqueued_batches = 2;
   options.num_batch_threads = 1;

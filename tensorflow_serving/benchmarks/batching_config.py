@@ -5,7 +5,6 @@ server reads it with --enable_batching).
 """
 
 from tensorflow_serving.batching import batching_parameters
-from tensorflow_serving.batching import batching_session
 
 
 def batching_parameters_text(max_batch_size: int, batch_timeout_micros: int,
@@ -17,6 +16,6 @@ def batching_parameters_text(max_batch_size: int, batch_timeout_micros: int,
             raise ValueError(f"{name} must be positive, got {value}")
     if batch_timeout_micros < 0:
         raise ValueError(f"batch_timeout_micros must be >= 0, got {batch_timeout_micros}")
-    return batching_parameters.to_text(batching_session.BatchingOptions(
+    return batching_parameters.to_text(batching_parameters.BatchingOptions(
         max_batch_size=max_batch_size, batch_timeout_micros=batch_timeout_micros,
         max_enqueued_batches=max_enqueued_batches, num_batch_threads=num_batch_threads))

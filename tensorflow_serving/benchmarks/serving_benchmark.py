@@ -52,7 +52,6 @@ flags.DEFINE_list("concurrency", ["1", "8", "32"], "h2load clients (one stream "
                   "each) per cell.")
 flags.DEFINE_bool("skip_rest", False, "Skip the REST cells.")
 flags.DEFINE_bool("skip_batching", False, "Skip the --enable_batching server.")
-flags.DEFINE_bool("skip_python_plane", False, "Skip the pure Python plane's server.")
 flags.DEFINE_bool("skip_ceilings", False, "Skip the canned-server and in-process "
                   "ceilings (ratios are then not printed).")
 flags.DEFINE_float("soak_s", 0.0, "If > 0, a separate gRPC c=8 phase of this "
@@ -404,17 +403,6 @@ def main(argv):
                                      concurrency, apis, first_response, grpc_message,
                                      rest_body_bytes, batching_file=batching_file)
             results["server"]["startup_batching_s"] = phase["startup_s"]
-        if not FLAGS.skip_python_plane and not FLAGS.server_binary:
-            phase = run_server_phase(
-                results, "python-plane", False,
-                server_runner.program_command(server_runner.PYTHON_PLANE_SERVER),
-                model_base_path, work_dir, pinning, driver, concurrency, ["grpc"],
-                first_response, grpc_message, rest_body_bytes, plane="python")
-            results["python_plane"] = {
-                "startup_s": phase["startup_s"],
-                "rss_after_warmup_mb": phase["rss_after_warmup_mb"],
-                "rss_after_run_mb": phase["rss_after_run_mb"],
-                "anon_rss_after_run_mb": phase["anon_rss_after_run_mb"]}
         if not FLAGS.skip_ceilings:
             run_canned(results, work_dir, pinning, driver, concurrency, first_response[0])
             run_inprocess(results, work_dir, pinning, version_dir, image_file)

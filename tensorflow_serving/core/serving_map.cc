@@ -1,7 +1,10 @@
 #include "tensorflow_serving/core/serving_map.h"
 
 #include <mutex>
+#include <utility>
 #include <vector>
+
+#include "absl/strings/str_cat.h"
 
 namespace tensorflow {
 namespace serving {
@@ -10,31 +13,27 @@ void ServingMap::SetVersions(const std::string& name, Versions versions) {
   // The replaced bundles are released outside the lock: releasing the last
   // reference may wait for a batching thread.
   Versions old;
-  {
-    std::unique_lock<std::shared_mutex> lock(mu_);
-    if (versions.empty()) {
-      auto it = models_.find(name);
-      if (it == models_.end()) return;
-      old.swap(it->second.versions);
-      if (it->second.labels.empty()) models_.erase(it);
-    } else {
-      Versions& current = models_[name].versions;
-      old.swap(current);
-      current.swap(versions);
-    }
-  }
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  Model& model = models_[name];
+  old.swap(model.versions);
+  model.versions.swap(versions);
+  if (model.empty()) models_.erase(name);
+  lock.unlock();
 }
 
 void ServingMap::SetLabels(const std::string& name, std::map<std::string, int64_t> labels) {
   std::unique_lock<std::shared_mutex> lock(mu_);
-  if (labels.empty()) {
-    auto it = models_.find(name);
-    if (it == models_.end()) return;
-    it->second.labels.clear();
-    if (it->second.versions.empty()) models_.erase(it);
-    return;
-  }
-  models_[name].labels.swap(labels);
+  Model& model = models_[name];
+  model.labels.swap(labels);
+  if (model.empty()) models_.erase(name);
+}
+
+void ServingMap::SetUnavailable(const std::string& name,
+                                std::optional<Unavailable> unavailable) {
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  Model& model = models_[name];
+  model.unavailable = std::move(unavailable);
+  if (model.empty()) models_.erase(name);
 }
 
 void ServingMap::Remove(const SavedModelBundle* bundle) {
@@ -53,39 +52,54 @@ void ServingMap::Remove(const SavedModelBundle* bundle) {
   lock.unlock();
 }
 
-void ServingMap::Clear() {
-  std::map<std::string, Model> old;
-  std::unique_lock<std::shared_mutex> lock(mu_);
-  old.swap(models_);
-  lock.unlock();
-}
-
-std::shared_ptr<SavedModelBundle> ServingMap::Find(const ModelSpec& spec,
-                                                   int64_t* version) const {
-  if (spec.name().empty()) return nullptr;
+absl::Status ServingMap::Find(const ModelSpec& spec, std::shared_ptr<SavedModelBundle>* bundle,
+                              int64_t* version) const {
+  const std::string& name = spec.name();
+  if (name.empty()) return absl::InvalidArgumentError("ModelSpec has no name specified.");
   std::shared_lock<std::shared_mutex> lock(mu_);
-  auto model = models_.find(spec.name());
-  if (model == models_.end()) return nullptr;
-  const Versions& versions = model->second.versions;
-  Versions::const_iterator it;
+  auto model = models_.find(name);
+  const Model* found = model == models_.end() ? nullptr : &model->second;
+  std::optional<int64_t> wanted;
   switch (spec.version_choice_case()) {
     case ModelSpec::kVersion:
-      it = versions.find(spec.version().value());
+      wanted = spec.version().value();
       break;
     case ModelSpec::kVersionLabel: {
-      auto label = model->second.labels.find(spec.version_label());
-      if (label == model->second.labels.end()) return nullptr;
-      it = versions.find(label->second);
+      const std::string& label = spec.version_label();
+      if (found == nullptr || found->labels.count(label) == 0) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("Unrecognized servable version label: ", label));
+      }
+      wanted = found->labels.at(label);
       break;
     }
     default:
-      if (versions.empty()) return nullptr;
-      it = std::prev(versions.end());
       break;
   }
-  if (it == versions.end()) return nullptr;
-  *version = it->first;
-  return it->second;
+  if (found != nullptr && !found->versions.empty()) {
+    auto it = wanted ? found->versions.find(*wanted) : std::prev(found->versions.end());
+    if (it != found->versions.end()) {
+      *bundle = it->second;
+      *version = it->first;
+      return absl::OkStatus();
+    }
+  }
+  // ServerCore's NOT_FOUND: upstream's ServableRequest::DebugString, and for
+  // a configured model a short reason (never paths or load errors).
+  std::string message =
+      wanted ? absl::StrCat("Servable not found for request: Specific(", name, ", ", *wanted, ")")
+             : absl::StrCat("Servable not found for request: Latest(", name, ")");
+  if (found != nullptr && found->unavailable) {
+    const Unavailable& why = *found->unavailable;
+    if (wanted) {
+      if (why.loading_versions.count(*wanted)) {
+        absl::StrAppend(&message, "; version ", *wanted, " is still loading");
+      }
+    } else if (found->versions.empty() && !why.latest_reason.empty()) {
+      absl::StrAppend(&message, "; ", why.latest_reason);
+    }
+  }
+  return absl::NotFoundError(message);
 }
 
 }  // namespace serving

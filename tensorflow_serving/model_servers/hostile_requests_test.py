@@ -190,50 +190,49 @@ class ReloadStormTest(absltest.TestCase):
         config_path = os.path.join(tmp, "models.config")
         with open(config_path, "w", encoding="utf-8") as f:
             f.write(text_format.MessageToString(config()))
-        # Each failing load takes at least six seconds of retries, twice the
-        # callers' deadline, however fast or slow the machine.
+        # A failing load takes at least six seconds of retries.
         with server_runner.ServerRunner(
-                [f"--model_config_file={config_path}", "--grpc_max_threads=4",
+                [f"--model_config_file={config_path}",
                  "--max_num_load_retries=3", "--load_retry_interval_micros=2000000"],
                 rest=True) as server:
             server.start([_MODEL])
             stub = server.model_stub
 
-            def reload(i):
-                request = model_management_pb2.ReloadConfigRequest(
-                    config=config(f"broken{i}"))
+            def reload(name, timeout):
+                request = model_management_pb2.ReloadConfigRequest(config=config(name))
                 try:
-                    stub.HandleReloadConfigRequest(request, timeout=3)
+                    stub.HandleReloadConfigRequest(request, timeout=timeout)
                 except grpc.RpcError as e:
                     return e.code(), e.details()
                 return grpc.StatusCode.OK, ""
 
             with steady_client.SteadyClient(server, _MODEL) as steady:
-                with concurrent.futures.ThreadPoolExecutor(8) as pool:
-                    answers = list(pool.map(reload, range(8)))
+                with concurrent.futures.ThreadPoolExecutor(9) as pool:
+                    # One reload with time to wait holds the config for its
+                    # model's six seconds of retries...
+                    blocker = pool.submit(reload, "blocker", 60)
+                    server.wait_for_log("(Re-)adding model: blocker")
+                    # ...while eight more queue behind it, whose callers give
+                    # up after three seconds.
+                    answers = list(pool.map(reload, [f"broken{i}" for i in range(8)],
+                                            [3] * 8))
+                    blocked = blocker.result()
             steady.check(self, _STALL_SECONDS)
+            self.assertEqual(grpc.StatusCode.UNKNOWN, blocked[0], blocked)
+            self.assertIn("blocker", blocked[1])
             # A last reload queues behind the others: once it answers, every
             # earlier one has run (or been skipped).
             stub.HandleReloadConfigRequest(
                 model_management_pb2.ReloadConfigRequest(config=config()), timeout=120)
-            never_applied = 0
             for i, (code, details) in enumerate(answers):
-                self.assertIn(code, (grpc.StatusCode.UNKNOWN,
-                                     grpc.StatusCode.DEADLINE_EXCEEDED), details)
+                self.assertEqual(grpc.StatusCode.DEADLINE_EXCEEDED, code, details)
+                # Never applied: the model was never configured, not even
+                # for a moment.
                 status_request = get_model_status_pb2.GetModelStatusRequest()
                 status_request.model_spec.name = f"broken{i}"
-                try:
+                with self.assertRaises(grpc.RpcError) as cm:
                     stub.GetModelStatus(status_request, timeout=30)
-                except grpc.RpcError as e:
-                    self.assertEqual(grpc.StatusCode.NOT_FOUND, e.code())
-                    never_applied += 1
-            # The first reload to start holds the others back for six seconds
-            # or more, by when their callers (3 s) have gone: they must never
-            # have been applied. Timing decides which reload goes first, and
-            # only a caller that started three seconds after it could see a
-            # second one applied.
-            self.assertGreaterEqual(never_applied, 6, answers)
-            self.assertIn(grpc.StatusCode.DEADLINE_EXCEEDED, [c for c, _ in answers])
+                self.assertEqual(grpc.StatusCode.NOT_FOUND, cm.exception.code())
 
 
 if __name__ == "__main__":

@@ -1,54 +1,37 @@
-"""The native gRPC data plane, driven by the Python control plane.
+"""The native data plane, driven by the Python control plane.
 
-When the C++ extension `_native_data_plane` is built and loads, the model
-server's public gRPC port belongs to a grpc++ server inside this process:
-PredictionService (Predict, Classify, Regress, MultiInference and
-GetModelMetadata) for a version the Python manager has made AVAILABLE runs
-there, in C++, on the very TensorFlow Session the Python side loaded (no
-second copy of any model, no Python and no GIL per request). Every other
-call — ModelService, health checks, PredictionService calls for anything the
-native side cannot resolve or parse, signatures with sparse or composite
-tensors — is relayed unchanged to the Python gRPC server, which then listens
-on a private Unix socket only. So both planes give the same answers by
-construction where Python answers, and by the shared semantics of the
-servables/tensorflow modules (.py and .cc) where C++ does.
+Every request path is C++ (the extension `_native_data_plane`): the public
+gRPC port (PredictionService, ModelService, health checks) belongs to a
+grpc++ server and the REST port to an HTTP server on libevent, both inside
+this process, and requests run on the very TensorFlow Session the Python side
+loaded (no second copy of any model, no Python and no GIL per request).
 
-This module is the glue: it loads the extension (or says once why the pure
-Python plane serves instead), wraps each AVAILABLE SavedModelBundle for the
-native side as the manager publishes it (ServingObserver), mirrors version
-labels, and makes a bundle's close() wait until no native request holds it,
-so upstream's unload-after-the-last-request rule holds for both planes.
+This module is the glue: it loads the extension, starts the listeners from
+the server's options, wraps each loaded SavedModelBundle for the native side
+(before its warmup, which runs natively too), publishes what ServerCore
+serves (ServingObserver: AVAILABLE versions, version labels, and why a
+configured model serves nothing yet), answers on Python threads the calls the
+native side hands to the control plane (ModelService, a model's status for
+REST, the Prometheus page), and makes a bundle's close() wait until no
+request holds it, so upstream's unload-after-the-last-request rule holds.
 """
 
 import builtins
+import concurrent.futures
 import dataclasses
 import os
 import sys
 import threading
+from typing import Callable, Dict
 
+import grpc
 from absl import logging
 
-from tensorflow_serving.model_servers import native_data_plane_build
 from tensorflow_serving.model_servers import server_core
 from tensorflow_serving.util import monitoring
+from tensorflow_serving.util import status as status_lib
 
 _PYBIND_INTERNALS_PREFIX = "__pybind11_internals_v"
-# Why this process serves with the pure Python plane even when the extension
-# is present (set by tensorflow_model_server_python_plane.py).
-disabled_reason = ""
-
-
-@dataclasses.dataclass
-class Options:
-    """What the native listener needs from the server's flags."""
-    addresses: list           # "0.0.0.0:8500", "unix:/path", ...
-    channel_arguments: list   # [(key, int | str)] from --grpc_channel_arguments
-    python_target: str        # the private address of the Python gRPC server
-    enable_signature_method_name_check: bool = False
-    tensor_content: bool = False          # --enable_serialization_as_tensor_content
-    enforce_session_run_timeout: bool = True
-    max_tensor_fill_bytes: int = 64 << 20
-    ssl: tuple | None = None  # (key, cert, custom_ca, client_verify)
 
 
 def _pybind_abi_ids():
@@ -89,56 +72,43 @@ def preload() -> None:
     global _extension, _extension_error  # pylint: disable=global-statement
     if _extension is not None or _extension_error:
         return
-    reason = disabled_reason or native_data_plane_build.UNAVAILABLE_REASON
-    if reason:
-        _extension_error = reason
-        return
     flags = sys.getdlopenflags()
     if "tensorflow" in sys.modules:
         if _asan_runtime_loaded():
-            _extension_error = ("TensorFlow was loaded before the extension, which "
-                                "AddressSanitizer then cannot isolate from it")
+            _extension_error = ("TensorFlow was loaded before the native data plane, "
+                                "which AddressSanitizer then cannot isolate from it")
             return
         sys.setdlopenflags(flags | os.RTLD_DEEPBIND)
     try:
         from tensorflow_serving.model_servers import _native_data_plane  # pylint: disable=g-import-not-at-top
         _extension = _native_data_plane
     except ImportError as e:
-        _extension_error = f"its extension does not load here ({e})"
+        _extension_error = f"the native data plane does not load here ({e})"
     finally:
         sys.setdlopenflags(flags)
 
 
 def load():
-    """(the extension module, "") or (None, why the pure Python plane serves)."""
+    """The extension module, bound to the TensorFlow Python loaded.
+
+    Raises:
+      RuntimeError: saying why the extension cannot serve in this process.
+    """
     preload()
     if _extension is None:
-        return None, _extension_error
+        raise RuntimeError(_extension_error)
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     library = os.path.join(os.path.dirname(tf.__file__), "libtensorflow_cc.so.2")
-    try:
-        _extension.load_tensorflow(library)
-    except RuntimeError as e:
-        return None, str(e)
-    return _extension, ""
+    _extension.load_tensorflow(library)
+    return _extension
 
 
-PREDICTION_METHODS = ("Predict", "Classify", "Regress", "MultiInference",
-                      "GetModelMetadata")
-
-
-def calls_line(counts: dict) -> str:
-    """The shutdown line: per PredictionService method, the calls answered
-    natively and those relayed to the Python plane, then the other calls
-    relayed. `counts` is Server.counts()."""
-    methods = "; ".join(f"{method} {counts[method][0]} native, {counts[method][1]} relayed"
-                        for method in PREDICTION_METHODS)
-    return (f"Native data plane calls: {methods}; "
-            f"{counts['other_relayed']} calls of other services relayed.")
+# What the control plane answers, by the method the native side names.
+ControlHandler = Callable[[bytes, object], bytes]  # (request, the call) -> response
 
 
 class NativeDataPlane(server_core.ServingObserver):
-    """Owns the native listener and the native view of what is AVAILABLE."""
+    """Owns the native listeners and the native view of what is served."""
 
     def __init__(self, module):
         self._module = module
@@ -146,30 +116,120 @@ class NativeDataPlane(server_core.ServingObserver):
         self._server = None
         self._lock = threading.Lock()
         self._warned = set()
+        self._control_thread = None
 
-    # --------------------------------------------------------- the listener
+    # ------------------------------------------------------------- bundles
 
-    def start(self, options: Options) -> list:
-        """Starts listening on options.addresses; returns the bound ports."""
-        int_args = [(k, v) for k, v in options.channel_arguments if isinstance(v, int)]
-        str_args = [(k, str(v)) for k, v in options.channel_arguments
-                    if not isinstance(v, int)]
-        server = self._module.Server(
-            options.python_target, list(options.addresses), int_args, str_args,
-            bool(options.enable_signature_method_name_check),
-            bool(options.tensor_content), bool(options.enforce_session_run_timeout),
-            int(options.max_tensor_fill_bytes), options.ssl)
+    def make_bundle(self, servable, batching_options):
+        """The native Bundle of a loaded SavedModelBundle, batching with
+        `batching_options` (a BatchingOptions, or None). Its retire() runs
+        first thing when the servable closes.
+
+        Raises:
+          ServingError: INTERNAL if the Session cannot be borrowed.
+        """
+        session, operations, signatures, run_options, deadline_run_options = (
+            servable.native_parts())
+        batching = None
+        if batching_options is not None:
+            batching = dataclasses.asdict(batching_options)
+        bundle, error = None, None
+        for abi_id in self._abi_ids or ["_unknown"]:
+            try:
+                bundle = self._module.Bundle(abi_id, session, operations, signatures,
+                                             run_options, deadline_run_options, batching)
+                break
+            except (AttributeError, RuntimeError, TypeError) as e:
+                error = e
+        if bundle is None:
+            raise status_lib.internal(f"{servable.export_dir}: the native data plane "
+                                      f"cannot serve this SavedModel: {error}")
+        for signature in sorted(servable.signature_defs):
+            why = bundle.unsupported(signature)
+            if why:
+                self._warn_once((servable.export_dir, signature),
+                                f"Requests on signature {signature!r} of "
+                                f"{servable.export_dir} cannot be served: {why}")
+        servable.add_close_callback(bundle.retire)
+        return bundle
+
+    def _warn_once(self, key, message):
+        with self._lock:
+            if key in self._warned:
+                return
+            self._warned.add(key)
+        logging.warning("%s", message)
+
+    # ------------------------------------------------------ ServingObserver
+
+    def versions_changed(self, name, versions):
+        self._module.set_versions(name, {v: s.native for v, s in versions.items()})
+
+    def labels_changed(self, name, labels):
+        self._module.set_labels(name, labels)
+
+    def unavailable_changed(self, name, reason, loading_versions):
+        self._module.set_unavailable(
+            name, None if reason is None else (reason, sorted(loading_versions)))
+
+    # --------------------------------------------------------- the listeners
+
+    def configure(self, options: dict) -> None:
+        """Takes the listeners' options (what the extension's Server takes, see
+        server.py) and starts recording metrics when monitoring is on; call
+        before models load, whose warmup runs natively."""
+        self._server = self._module.Server(options)
         if monitoring.enabled():
-            self._module.enable_metrics({
-                f.name: f.bucket_limits for f in monitoring.families()
-                if f.kind == "histogram"})
+            limits = {}
+            for name, description, labels, buckets in self._module.metric_families():
+                if buckets is None:
+                    monitoring.Counter(name, description, labels)
+                else:
+                    limits[name] = monitoring.exponential_buckets(*buckets)
+                    monitoring.Sampler(name, description, labels, limits[name])
+            self._module.enable_metrics(limits)
             monitoring.add_flush_hook(self._flush_metrics)
+
+    def start(self, handlers: Dict[str, ControlHandler]) -> tuple:
+        """Starts listening; returns ([gRPC port per address], REST port or 0).
+
+        `handlers` answer the control plane's calls by method, on a thread of
+        this module's: an answer is the response's bytes, an error a
+        ServingError.
+        """
+        server = self._server
         ports = server.start()
-        self._server = server
+        self._control_thread = threading.Thread(
+            target=self._serve_control_plane, args=(server, handlers),
+            name="control_plane", daemon=True)
+        self._control_thread.start()
         return ports
 
+    @staticmethod
+    def _serve_control_plane(server, handlers) -> None:
+        """Takes the native side's calls for the control plane until it stops.
+
+        HandleReloadConfigRequest may wait minutes for models, so reloads
+        run on a thread of their own (they apply one at a time anyway);
+        everything else is answered at once, here.
+        """
+        reloads = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="model_config_reload")
+        try:
+            while True:
+                call = server.next_control_call()
+                if call is None:
+                    return
+                handler = handlers.get(call.method)
+                if call.method == "HandleReloadConfigRequest":
+                    reloads.submit(_answer, call, handler)
+                else:
+                    _answer(call, handler)
+        finally:
+            reloads.shutdown(wait=False, cancel_futures=True)
+
     def _flush_metrics(self) -> None:
-        """Adds the native plane's recordings since the last flush to the families."""
+        """Adds the native side's recordings since the last flush to the families."""
         counters, samplers = self._module.drain_metrics()
         for name, cells in counters.items():
             family = self._family(name)
@@ -189,65 +249,32 @@ class NativeDataPlane(server_core.ServingObserver):
         except KeyError:
             return None
 
+    def enter_graceful_shutdown(self) -> None:
+        """Health checks answer NOT_SERVING from now on."""
+        if self._server is not None:
+            self._server.enter_graceful_shutdown()
+
     def stop(self, grace_seconds: float) -> None:
-        """Stops accepting calls; waits up to grace_seconds for those in flight."""
+        """Stops accepting requests; waits up to grace_seconds for those in flight."""
         if self._server is not None:
             self._server.stop(grace_seconds)
-            counts = self._server.counts()
-            logging.info("%s", calls_line(counts))
+            if self._control_thread is not None:
+                self._control_thread.join(grace_seconds + 1)
             self._server = None
 
-    # ------------------------------------------------------ ServingObserver
 
-    def versions_changed(self, name, versions):
-        bundles = {}
-        for version, servable in versions.items():
-            bundle = self._native_bundle(name, version, servable)
-            if bundle is not None:
-                bundles[version] = bundle
-        self._module.set_versions(name, bundles)
-
-    def labels_changed(self, name, labels):
-        self._module.set_labels(name, labels)
-
-    def _native_bundle(self, name, version, servable):
-        """The servable's native Bundle (made once), or None to leave it to Python."""
-        bundle = getattr(servable, "_native_data_plane_bundle", None)
-        if bundle is not None:
-            return bundle
-        parts = getattr(servable, "native_parts", None)
-        if parts is None:
-            return None
-        session, operations, signatures, run_options, deadline_run_options = parts()
-        batching = getattr(servable, "batching_options", None)
-        if batching is not None:  # the bundle's own (per-model parameters apply)
-            batching = {f.name: getattr(batching, f.name)
-                        for f in dataclasses.fields(batching)}
-        error = None
-        for abi_id in self._abi_ids or ["_unknown"]:
-            try:
-                bundle = self._module.Bundle(abi_id, session, operations, signatures,
-                                             run_options, deadline_run_options, batching)
-                break
-            except (AttributeError, RuntimeError, TypeError) as e:
-                error = e
-        if bundle is None:
-            self._warn_once(name, f"model {name} version {version} is served by the "
-                            f"Python plane only: {error}")
-            return None
-        for signature in sorted(servable.signature_defs):
-            why = bundle.not_native(signature)
-            if why:
-                self._warn_once((name, signature),
-                                f"Signature {signature!r} of model {name} is served "
-                                f"by the Python plane ({why})")
-        servable.add_close_callback(bundle.retire)
-        servable._native_data_plane_bundle = bundle  # pylint: disable=protected-access
-        return bundle
-
-    def _warn_once(self, key, message):
-        with self._lock:
-            if key in self._warned:
-                return
-            self._warned.add(key)
-        logging.warning("Native data plane: %s", message)
+def _answer(call, handler) -> None:
+    """Answers one control-plane call with what `handler` gives or raises."""
+    if handler is None:
+        call.finish(grpc.StatusCode.UNIMPLEMENTED.value[0],
+                    f"No control-plane handler for {call.method}", b"")
+        return
+    try:
+        body = handler(call.request, call)
+    except status_lib.ServingError as e:
+        call.finish(e.code.value[0], e.message, b"")
+    except Exception as e:  # pylint: disable=broad-except
+        logging.exception("%s failed", call.method)
+        call.finish(grpc.StatusCode.INTERNAL.value[0], f"{type(e).__name__}: {e}", b"")
+    else:
+        call.finish(0, "", body)

@@ -5,40 +5,53 @@
 //   Bundle(abi_id, session, operations, signature_defs, run_options,
 //          deadline_run_options, batching)
 //       .retire()                      wait until no request holds the bundle
-//       .not_native()                  {signature: why Python serves it}
-//   set_versions(name, {version: Bundle}); set_labels(name, {label: version})
-//   Server(python_target, addresses, int_args, str_args, method_name_check,
-//          tensor_content, enforce_session_run_timeout, max_tensor_fill_bytes,
-//          ssl).start() / .stop(grace) / .counts()
-//   enable_metrics({sampler: bucket limits}); drain_metrics()
+//       .unsupported(signature)        why its requests cannot be served
+//   set_versions(name, {version: Bundle}); set_labels(name, {label: version});
+//   set_unavailable(name, (reason, [loading versions]) or None)
+//   Server(options).start() -> ([gRPC ports], REST port)
+//       .next_control_call() -> ControlCall (.method, .request, .remaining(),
+//                                .cancelled(), .finish(code, message, body))
+//       .enter_graceful_shutdown() / .stop(grace)
+//   metric_families(); enable_metrics({sampler: bucket limits}); drain_metrics()
 //
 // Nothing here runs on the request path: requests never enter Python.
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "tensorflow_serving/batching/batching_session.h"
 #include "tensorflow_serving/core/serving_map.h"
+#include "tensorflow_serving/model_servers/control_plane.h"
+#include "tensorflow_serving/model_servers/http_server.h"
 #include "tensorflow_serving/model_servers/native_grpc_server.h"
 #include "tensorflow_serving/model_servers/pybind_conduit.h"
+#include "tensorflow_serving/servables/tensorflow/classifier.h"
+#include "tensorflow_serving/servables/tensorflow/multi_inference.h"
 #include "tensorflow_serving/servables/tensorflow/predict_util.h"
+#include "tensorflow_serving/servables/tensorflow/regressor.h"
 #include "tensorflow_serving/servables/tensorflow/saved_model_bundle.h"
 #include "tensorflow_serving/servables/tensorflow/tf_c_api.h"
-#include "tensorflow_serving/util/monitoring.h"
+#include "tensorflow_serving/util/metrics.h"
 
 namespace tensorflow {
 namespace serving {
 namespace {
 
 std::unique_ptr<TfCApi> api;
+// How warmup's Predicts decode and write tensors: the server's options.
+PredictOptions warmup_predict_options;
 // One per process, as the model server has one manager.
 std::shared_ptr<ServingMap> serving_map = std::make_shared<ServingMap>();
 
@@ -63,20 +76,33 @@ bool ToString(PyObject* object, std::string* out) {
   return true;
 }
 
-bool GetInt(PyObject* dict, const char* key, int64_t* out) {
-  PyObject* value = PyDict_GetItemString(dict, key);  // borrowed
-  if (value == nullptr || value == Py_None) return true;
+// The options dict's `key`, which must be there: server_options.py and
+// batching_parameters.py give every default, none is repeated here.
+PyObject* Required(PyObject* options, const char* key) {
+  PyObject* value = PyDict_GetItemString(options, key);  // borrowed
+  if (value == nullptr) PyErr_Format(PyExc_KeyError, "server options lack '%s'", key);
+  return value;
+}
+
+bool RequiredInt(PyObject* options, const char* key, int64_t* out) {
+  PyObject* value = Required(options, key);
+  if (value == nullptr) return false;
   *out = PyLong_AsLongLong(value);
   return !(*out == -1 && PyErr_Occurred());
 }
 
-bool GetBool(PyObject* dict, const char* key, bool* out) {
-  PyObject* value = PyDict_GetItemString(dict, key);
-  if (value == nullptr || value == Py_None) return true;
+bool RequiredBool(PyObject* options, const char* key, bool* out) {
+  PyObject* value = Required(options, key);
+  if (value == nullptr) return false;
   const int truth = PyObject_IsTrue(value);
   if (truth < 0) return false;
   *out = truth != 0;
   return true;
+}
+
+bool RequiredString(PyObject* options, const char* key, std::string* out) {
+  PyObject* value = Required(options, key);
+  return value != nullptr && ToString(value, out);
 }
 
 bool ParseBatchingOptions(PyObject* dict, BatchingOptions* options) {
@@ -84,33 +110,35 @@ bool ParseBatchingOptions(PyObject* dict, BatchingOptions* options) {
     PyErr_SetString(PyExc_TypeError, "batching options must be a dict");
     return false;
   }
-  int64_t threads = options->num_batch_threads;
-  if (!GetInt(dict, "max_batch_size", &options->max_batch_size) ||
-      !GetInt(dict, "batch_timeout_micros", &options->batch_timeout_micros) ||
-      !GetInt(dict, "max_enqueued_batches", &options->max_enqueued_batches) ||
-      !GetInt(dict, "num_batch_threads", &threads) ||
-      !GetBool(dict, "pad_variable_length_inputs", &options->pad_variable_length_inputs) ||
-      !GetBool(dict, "enable_large_batch_splitting", &options->enable_large_batch_splitting) ||
-      !GetInt(dict, "max_execution_batch_size", &options->max_execution_batch_size)) {
+  int64_t threads = 0;
+  PyObject* execution = Required(dict, "max_execution_batch_size");
+  if (execution == nullptr ||
+      !RequiredInt(dict, "max_batch_size", &options->max_batch_size) ||
+      !RequiredInt(dict, "batch_timeout_micros", &options->batch_timeout_micros) ||
+      !RequiredInt(dict, "max_enqueued_batches", &options->max_enqueued_batches) ||
+      !RequiredInt(dict, "num_batch_threads", &threads) ||
+      !RequiredBool(dict, "pad_variable_length_inputs", &options->pad_variable_length_inputs) ||
+      !RequiredBool(dict, "enable_large_batch_splitting",
+                    &options->enable_large_batch_splitting) ||
+      !RequiredString(dict, "thread_pool_name", &options->thread_pool_name)) {
     return false;
   }
   options->num_batch_threads = static_cast<int>(threads);
-  PyObject* name = PyDict_GetItemString(dict, "thread_pool_name");
-  if (name != nullptr && name != Py_None && !ToString(name, &options->thread_pool_name)) {
-    return false;
+  options->max_execution_batch_size = 0;  // None: max_batch_size
+  if (execution != Py_None) {
+    options->max_execution_batch_size = PyLong_AsLongLong(execution);
+    if (options->max_execution_batch_size == -1 && PyErr_Occurred()) return false;
   }
-  PyObject* sizes = PyDict_GetItemString(dict, "allowed_batch_sizes");
-  if (sizes != nullptr && sizes != Py_None) {
-    PyObject* iterator = PyObject_GetIter(sizes);
-    if (iterator == nullptr) return false;
-    while (PyObject* item = PyIter_Next(iterator)) {
-      options->allowed_batch_sizes.push_back(PyLong_AsLongLong(item));
-      Py_DECREF(item);
-    }
-    Py_DECREF(iterator);
-    if (PyErr_Occurred()) return false;
+  PyObject* sizes = Required(dict, "allowed_batch_sizes");
+  if (sizes == nullptr) return false;
+  PyObject* iterator = PyObject_GetIter(sizes);
+  if (iterator == nullptr) return false;
+  while (PyObject* item = PyIter_Next(iterator)) {
+    options->allowed_batch_sizes.push_back(PyLong_AsLongLong(item));
+    Py_DECREF(item);
   }
-  return true;
+  Py_DECREF(iterator);
+  return !PyErr_Occurred();
 }
 
 // ---------------------------------------------------------------- Bundle
@@ -218,92 +246,283 @@ PyObject* Bundle_retire(BundleObject* self, PyObject*) {
   Py_RETURN_NONE;
 }
 
-PyObject* Bundle_not_native(BundleObject* self, PyObject* args) {
+PyObject* Bundle_unsupported(BundleObject* self, PyObject* args) {
   const char* name = nullptr;
   if (!PyArg_ParseTuple(args, "s", &name)) return nullptr;
   if (self->bundle == nullptr || *self->bundle == nullptr) Py_RETURN_NONE;
   const SavedModelBundle::Signature* sig = (*self->bundle)->FindSignature(name);
-  if (sig == nullptr || sig->native) Py_RETURN_NONE;
-  return PyUnicode_FromString(sig->why_not_native.c_str());
+  if (sig == nullptr || sig->supported) Py_RETURN_NONE;
+  return PyUnicode_FromString(sig->why_unsupported.c_str());
+}
+
+// Runs one request through a core, as a client's request runs (batching
+// included), and waits for it: warmup replays its records this way.
+template <typename Request, typename Response, typename Run>
+absl::Status RunAndWait(const std::string& bytes, std::string* out, Run run) {
+  Request request;
+  if (!request.ParseFromString(bytes)) {
+    return absl::InvalidArgumentError("Could not parse the request");
+  }
+  Response response;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool finished = false;
+  absl::Status result;
+  run(request, &response, [&](absl::Status status) {
+    std::lock_guard<std::mutex> lock(mu);
+    result = std::move(status);
+    finished = true;
+    cv.notify_all();
+  });
+  std::unique_lock<std::mutex> lock(mu);
+  cv.wait(lock, [&] { return finished; });
+  if (result.ok()) response.SerializeToString(out);
+  return result;
+}
+
+// run(method, request, version) -> (code, message, response): method is
+// Predict, Classify, Regress or MultiInference; code 0 when it succeeded.
+PyObject* Bundle_run(BundleObject* self, PyObject* args) {
+  const char* method = nullptr;
+  Py_buffer request;
+  long long version = 0;
+  if (!PyArg_ParseTuple(args, "sy*L", &method, &request, &version)) return nullptr;
+  const std::string bytes(static_cast<const char*>(request.buf), request.len);
+  PyBuffer_Release(&request);
+  if (self->bundle == nullptr || *self->bundle == nullptr) {
+    PyErr_SetString(PyExc_RuntimeError, "the bundle was retired");
+    return nullptr;
+  }
+  const std::shared_ptr<SavedModelBundle> bundle = *self->bundle;
+  const std::string name(method);
+  const auto none = SavedModelBundle::Clock::time_point::max();
+  absl::Status status;
+  std::string response;
+  Py_BEGIN_ALLOW_THREADS
+  if (name == "Predict") {
+    PredictOptions options = warmup_predict_options;
+    status = RunAndWait<PredictRequest, PredictResponse>(
+        bytes, &response, [&](const PredictRequest& r, PredictResponse* out, RunDone done) {
+          RunPredict(options, *bundle, version, r, none, out, std::move(done));
+        });
+  } else if (name == "Classify") {
+    status = RunAndWait<ClassificationRequest, ClassificationResponse>(
+        bytes, &response,
+        [&](const ClassificationRequest& r, ClassificationResponse* out, RunDone done) {
+          RunClassify(*bundle, version, r, none, out, std::move(done));
+        });
+  } else if (name == "Regress") {
+    status = RunAndWait<RegressionRequest, RegressionResponse>(
+        bytes, &response,
+        [&](const RegressionRequest& r, RegressionResponse* out, RunDone done) {
+          RunRegress(*bundle, version, r, none, out, std::move(done));
+        });
+  } else if (name == "MultiInference") {
+    status = RunAndWait<MultiInferenceRequest, MultiInferenceResponse>(
+        bytes, &response,
+        [&](const MultiInferenceRequest& r, MultiInferenceResponse* out, RunDone done) {
+          RunMultiInference(*bundle, version, r, none, out, std::move(done));
+        });
+  } else {
+    status = absl::UnimplementedError(absl::StrCat("No such method: ", name));
+  }
+  Py_END_ALLOW_THREADS
+  return Py_BuildValue("(isy#)", static_cast<int>(status.code()),
+                       std::string(status.message()).c_str(), response.data(),
+                       static_cast<Py_ssize_t>(response.size()));
 }
 
 PyMethodDef bundle_methods[] = {
+    {"run", reinterpret_cast<PyCFunction>(Bundle_run), METH_VARARGS,
+     "run(method, request, version) -> (code, message, response), as a request runs."},
     {"retire", reinterpret_cast<PyCFunction>(Bundle_retire), METH_NOARGS,
      "Stops serving the bundle natively; returns once no request holds it."},
-    {"not_native", reinterpret_cast<PyCFunction>(Bundle_not_native), METH_VARARGS,
-     "Why a signature is left to the Python plane, or None."},
+    {"unsupported", reinterpret_cast<PyCFunction>(Bundle_unsupported), METH_VARARGS,
+     "Why requests on a signature cannot be served, or None."},
     {nullptr, nullptr, 0, nullptr},
 };
 
 PyTypeObject BundleType = {PyVarObject_HEAD_INIT(nullptr, 0)};
 
+// ----------------------------------------------------------- ControlCall
+
+// A call the native plane hands to Python (see control_plane.h). Answered
+// once, by finish(); one dropped unanswered is answered INTERNAL.
+struct ControlCallObject {
+  PyObject_HEAD
+  ControlPlane::Call* call;
+};
+
+void ControlCall_dealloc(ControlCallObject* self) {
+  if (self->call != nullptr) {
+    ControlPlane::Call call = std::move(*self->call);
+    delete self->call;
+    self->call = nullptr;
+    Py_BEGIN_ALLOW_THREADS
+    call.done(absl::InternalError("The control plane dropped the call"), "");
+    Py_END_ALLOW_THREADS
+  }
+  Py_TYPE(self)->tp_free(reinterpret_cast<PyObject*>(self));
+}
+
+PyObject* ControlCall_method(ControlCallObject* self, void*) {
+  if (self->call == nullptr) Py_RETURN_NONE;
+  return PyUnicode_FromString(self->call->method.c_str());
+}
+
+PyObject* ControlCall_request(ControlCallObject* self, void*) {
+  if (self->call == nullptr) return PyBytes_FromString("");
+  return PyBytes_FromStringAndSize(self->call->request.data(),
+                                   static_cast<Py_ssize_t>(self->call->request.size()));
+}
+
+PyObject* ControlCall_remaining(ControlCallObject* self, PyObject*) {
+  if (self->call == nullptr || self->call->deadline == ControlPlane::Clock::time_point::max()) {
+    Py_RETURN_NONE;
+  }
+  return PyFloat_FromDouble(
+      std::chrono::duration<double>(self->call->deadline - ControlPlane::Clock::now()).count());
+}
+
+PyObject* ControlCall_cancelled(ControlCallObject* self, PyObject*) {
+  if (self->call == nullptr) Py_RETURN_TRUE;
+  return PyBool_FromLong(self->call->cancelled());
+}
+
+PyObject* ControlCall_finish(ControlCallObject* self, PyObject* args) {
+  int code = 0;
+  const char* message = "";
+  Py_buffer body;
+  if (!PyArg_ParseTuple(args, "isy*", &code, &message, &body)) return nullptr;
+  std::string bytes(static_cast<const char*>(body.buf), body.len);
+  PyBuffer_Release(&body);
+  if (self->call == nullptr) Py_RETURN_NONE;  // answered already
+  ControlPlane::Call call = std::move(*self->call);
+  delete self->call;
+  self->call = nullptr;
+  const absl::Status status(static_cast<absl::StatusCode>(code), message);
+  Py_BEGIN_ALLOW_THREADS
+  call.done(status, std::move(bytes));
+  Py_END_ALLOW_THREADS
+  Py_RETURN_NONE;
+}
+
+PyGetSetDef control_call_getset[] = {
+    {"method", reinterpret_cast<getter>(ControlCall_method), nullptr,
+     "GetModelStatus, HandleReloadConfigRequest or PrometheusPage.", nullptr},
+    {"request", reinterpret_cast<getter>(ControlCall_request), nullptr,
+     "The serialized request (b'' for the page).", nullptr},
+    {nullptr, nullptr, nullptr, nullptr, nullptr},
+};
+
+PyMethodDef control_call_methods[] = {
+    {"remaining", reinterpret_cast<PyCFunction>(ControlCall_remaining), METH_NOARGS,
+     "Seconds left before the caller's deadline, or None."},
+    {"cancelled", reinterpret_cast<PyCFunction>(ControlCall_cancelled), METH_NOARGS,
+     "Whether the caller has gone away."},
+    {"finish", reinterpret_cast<PyCFunction>(ControlCall_finish), METH_VARARGS,
+     "finish(code, message, body): the answer (code 0: body is the response)."},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+PyTypeObject ControlCallType = {PyVarObject_HEAD_INIT(nullptr, 0)};
+
 // ---------------------------------------------------------------- Server
 
 struct ServerObject {
   PyObject_HEAD
-  NativeGrpcServerOptions* options;
-  std::unique_ptr<NativeGrpcServer>* server;
+  NativeGrpcServerOptions* grpc_options;
+  RestServerOptions* rest_options;  // nullptr: no REST API
+  ControlPlane* control_plane;
+  std::unique_ptr<NativeGrpcServer>* grpc;
+  std::unique_ptr<RestServer>* rest;
 };
 
-void Server_dealloc(ServerObject* self) {
-  if (self->server != nullptr && *self->server != nullptr) {
-    Py_BEGIN_ALLOW_THREADS
-    (*self->server)->Stop(0);
-    Py_END_ALLOW_THREADS
+void StopServers(ServerObject* self, double grace) {
+  // Both listeners drain at once; the control plane answers what they ask
+  // until both have stopped.
+  std::thread rest_stop;
+  if (self->rest != nullptr && *self->rest != nullptr) {
+    RestServer* rest = self->rest->get();
+    rest_stop = std::thread([rest, grace] { rest->Stop(grace); });
   }
-  delete self->server;
-  delete self->options;
+  if (self->grpc != nullptr && *self->grpc != nullptr) (*self->grpc)->Stop(grace);
+  if (rest_stop.joinable()) rest_stop.join();
+  if (self->control_plane != nullptr) self->control_plane->Close();
+}
+
+void Server_dealloc(ServerObject* self) {
+  Py_BEGIN_ALLOW_THREADS
+  StopServers(self, 0);
+  Py_END_ALLOW_THREADS
+  delete self->rest;
+  delete self->grpc;
+  delete self->control_plane;
+  delete self->rest_options;
+  delete self->grpc_options;
   Py_TYPE(self)->tp_free(reinterpret_cast<PyObject*>(self));
 }
 
-int Server_init(ServerObject* self, PyObject* args, PyObject* kwargs) {
-  static const char* kwlist[] = {"python_target",
-                                 "addresses",
-                                 "int_args",
-                                 "str_args",
-                                 "method_name_check",
-                                 "tensor_content",
-                                 "enforce_session_run_timeout",
-                                 "max_tensor_fill_bytes",
-                                 "ssl",
-                                 nullptr};
-  const char* target = nullptr;
-  PyObject* addresses = nullptr;
-  PyObject* int_args = nullptr;
-  PyObject* str_args = nullptr;
-  int method_name_check = 0;
-  int tensor_content = 0;
-  int enforce_timeout = 1;
-  long long max_fill_bytes = 64 << 20;
-  PyObject* ssl = Py_None;
-  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "sO!O!O!pppL|O", const_cast<char**>(kwlist),
-                                   &target, &PyList_Type, &addresses, &PyList_Type, &int_args,
-                                   &PyList_Type, &str_args, &method_name_check,
-                                   &tensor_content, &enforce_timeout, &max_fill_bytes, &ssl)) {
+bool StringList(PyObject* options, const char* key, std::vector<std::string>* out) {
+  PyObject* list = Required(options, key);
+  if (list == nullptr) return false;
+  PyObject* iterator = PyObject_GetIter(list);
+  if (iterator == nullptr) return false;
+  while (PyObject* item = PyIter_Next(iterator)) {
+    std::string text;
+    const bool ok = ToString(item, &text);
+    Py_DECREF(item);
+    if (!ok) break;
+    out->push_back(std::move(text));
+  }
+  Py_DECREF(iterator);
+  return !PyErr_Occurred();
+}
+
+// Server(options): `options` is server_options.Options as a dict, plus
+// grpc_addresses ([str]), grpc_int_channel_arguments ([(str, int)]),
+// grpc_str_channel_arguments ([(str, str)]), ssl ((key, cert, ca,
+// client_verify) or None) and metrics_path (str, "" for none).
+int Server_init(ServerObject* self, PyObject* args, PyObject*) {
+  PyObject* options = nullptr;
+  if (!PyArg_ParseTuple(args, "O!", &PyDict_Type, &options)) return -1;
+  auto grpc = std::make_unique<NativeGrpcServerOptions>();
+  int64_t max_fill_bytes = 0;
+  if (!StringList(options, "grpc_addresses", &grpc->addresses) ||
+      !RequiredBool(options, "enable_grpc_healthcheck_service",
+                    &grpc->enable_health_check_service) ||
+      !RequiredBool(options, "use_alts_credentials", &grpc->use_alts) ||
+      !RequiredBool(options, "enable_signature_method_name_check",
+                    &grpc->enable_signature_method_name_check) ||
+      !RequiredBool(options, "enable_serialization_as_tensor_content",
+                    &grpc->predict.tensor_content) ||
+      !RequiredBool(options, "enforce_session_run_timeout",
+                    &grpc->predict.enforce_session_run_timeout) ||
+      !RequiredInt(options, "max_tensor_fill_bytes", &max_fill_bytes)) {
     return -1;
   }
-  auto options = std::make_unique<NativeGrpcServerOptions>();
-  options->python_target = target;
-  options->enable_signature_method_name_check = method_name_check != 0;
-  options->predict.tensor_content = tensor_content != 0;
-  options->predict.enforce_session_run_timeout = enforce_timeout != 0;
-  options->predict.max_tensor_fill_bytes = max_fill_bytes;
-  for (Py_ssize_t i = 0; i < PyList_Size(addresses); ++i) {
-    std::string address;
-    if (!ToString(PyList_GetItem(addresses, i), &address)) return -1;
-    options->addresses.push_back(address);
-  }
-  for (Py_ssize_t i = 0; i < PyList_Size(int_args); ++i) {
+  grpc->predict.max_tensor_fill_bytes = max_fill_bytes;
+  PyObject* int_args = Required(options, "grpc_int_channel_arguments");
+  PyObject* str_args = Required(options, "grpc_str_channel_arguments");
+  PyObject* ssl = Required(options, "ssl");
+  if (int_args == nullptr || str_args == nullptr || ssl == nullptr) return -1;
+  for (Py_ssize_t i = 0; i < PySequence_Size(int_args); ++i) {
+    PyObject* item = PySequence_GetItem(int_args, i);
     const char* key = nullptr;
     int value = 0;
-    if (!PyArg_ParseTuple(PyList_GetItem(int_args, i), "si", &key, &value)) return -1;
-    options->int_channel_arguments.emplace_back(key, value);
+    const bool ok = item != nullptr && PyArg_ParseTuple(item, "si", &key, &value);
+    if (ok) grpc->int_channel_arguments.emplace_back(key, value);
+    Py_XDECREF(item);
+    if (!ok) return -1;
   }
-  for (Py_ssize_t i = 0; i < PyList_Size(str_args); ++i) {
+  for (Py_ssize_t i = 0; i < PySequence_Size(str_args); ++i) {
+    PyObject* item = PySequence_GetItem(str_args, i);
     const char* key = nullptr;
     const char* value = nullptr;
-    if (!PyArg_ParseTuple(PyList_GetItem(str_args, i), "ss", &key, &value)) return -1;
-    options->string_channel_arguments.emplace_back(key, value);
+    const bool ok = item != nullptr && PyArg_ParseTuple(item, "ss", &key, &value);
+    if (ok) grpc->string_channel_arguments.emplace_back(key, value);
+    Py_XDECREF(item);
+    if (!ok) return -1;
   }
   if (ssl != Py_None) {
     const char* key = nullptr;
@@ -311,71 +530,114 @@ int Server_init(ServerObject* self, PyObject* args, PyObject* kwargs) {
     const char* ca = nullptr;
     int verify = 0;
     if (!PyArg_ParseTuple(ssl, "sssp", &key, &cert, &ca, &verify)) return -1;
-    options->use_ssl = true;
-    options->server_key = key;
-    options->server_cert = cert;
-    options->custom_ca = ca;
-    options->client_verify = verify != 0;
+    grpc->use_ssl = true;
+    grpc->server_key = key;
+    grpc->server_cert = cert;
+    grpc->custom_ca = ca;
+    grpc->client_verify = verify != 0;
   }
-  delete self->options;
-  self->options = options.release();
-  if (self->server == nullptr) self->server = new std::unique_ptr<NativeGrpcServer>();
+
+  std::unique_ptr<RestServerOptions> rest;
+  int64_t http_port = 0;
+  if (!RequiredInt(options, "http_port", &http_port)) return -1;
+  if (http_port > 0) {
+    rest = std::make_unique<RestServerOptions>();
+    int64_t threads = 0, connections = 0;
+    if (!RequiredInt(options, "http_num_threads", &threads) ||
+        !RequiredInt(options, "http_max_connections", &connections) ||
+        !RequiredInt(options, "http_max_body_bytes", &rest->http.max_body_bytes) ||
+        !RequiredInt(options, "http_read_timeout_in_ms", &rest->http.read_timeout_ms) ||
+        !RequiredInt(options, "http_timeout_in_ms", &rest->api.timeout_in_ms) ||
+        !RequiredBool(options, "http_enable_cors", &rest->enable_cors) ||
+        !RequiredString(options, "metrics_path", &rest->metrics_path)) {
+      return -1;
+    }
+    rest->http.port = static_cast<int>(http_port);
+    rest->http.num_threads = static_cast<int>(threads);
+    rest->http.max_connections = static_cast<int>(connections);
+    rest->api.predict = grpc->predict;
+  }
+  warmup_predict_options = grpc->predict;
+  delete self->grpc_options;
+  delete self->rest_options;
+  self->grpc_options = grpc.release();
+  self->rest_options = rest.release();
+  if (self->control_plane == nullptr) self->control_plane = new ControlPlane();
+  if (self->grpc == nullptr) self->grpc = new std::unique_ptr<NativeGrpcServer>();
+  if (self->rest == nullptr) self->rest = new std::unique_ptr<RestServer>();
   return 0;
 }
 
+// start() -> ([bound gRPC port per address], REST port or 0).
 PyObject* Server_start(ServerObject* self, PyObject*) {
-  if (self->options == nullptr) {
+  if (self->grpc_options == nullptr) {
     PyErr_SetString(PyExc_RuntimeError, "Server is not initialized");
     return nullptr;
   }
   absl::Status status;
   Py_BEGIN_ALLOW_THREADS
-  status = NativeGrpcServer::Start(*self->options, serving_map, self->server);
+  if (!self->grpc_options->addresses.empty()) {
+    status = NativeGrpcServer::Start(*self->grpc_options, serving_map, self->control_plane,
+                                     self->grpc);
+  }
+  if (status.ok() && self->rest_options != nullptr) {
+    status = RestServer::Start(*self->rest_options, serving_map.get(), self->control_plane,
+                               self->rest);
+    if (!status.ok()) StopServers(self, 0);
+  }
   Py_END_ALLOW_THREADS
   if (!status.ok()) return SetError(status);
-  const std::vector<int>& ports = (*self->server)->bound_ports();
-  PyObject* result = PyList_New(static_cast<Py_ssize_t>(ports.size()));
+  std::vector<int> ports;
+  if (*self->grpc != nullptr) ports = (*self->grpc)->bound_ports();
+  PyObject* grpc_ports = PyList_New(static_cast<Py_ssize_t>(ports.size()));
   for (size_t i = 0; i < ports.size(); ++i) {
-    PyList_SET_ITEM(result, static_cast<Py_ssize_t>(i), PyLong_FromLong(ports[i]));
+    PyList_SET_ITEM(grpc_ports, static_cast<Py_ssize_t>(i), PyLong_FromLong(ports[i]));
   }
-  return result;
+  const int rest_port = *self->rest != nullptr ? (*self->rest)->port() : 0;
+  return Py_BuildValue("(Ni)", grpc_ports, rest_port);
+}
+
+PyObject* Server_next_control_call(ServerObject* self, PyObject*) {
+  if (self->control_plane == nullptr) Py_RETURN_NONE;
+  ControlPlane::Call call;
+  bool got = false;
+  Py_BEGIN_ALLOW_THREADS
+  got = self->control_plane->Next(&call);
+  Py_END_ALLOW_THREADS
+  if (!got) Py_RETURN_NONE;
+  auto* object = PyObject_New(ControlCallObject, &ControlCallType);
+  if (object == nullptr) {
+    call.done(absl::InternalError("Out of memory"), "");
+    return nullptr;
+  }
+  object->call = new ControlPlane::Call(std::move(call));
+  return reinterpret_cast<PyObject*>(object);
+}
+
+PyObject* Server_enter_graceful_shutdown(ServerObject* self, PyObject*) {
+  if (self->grpc != nullptr && *self->grpc != nullptr) (*self->grpc)->EnterGracefulShutdown();
+  Py_RETURN_NONE;
 }
 
 PyObject* Server_stop(ServerObject* self, PyObject* args) {
   double grace = 0;
   if (!PyArg_ParseTuple(args, "d", &grace)) return nullptr;
-  if (self->server != nullptr && *self->server != nullptr) {
-    Py_BEGIN_ALLOW_THREADS
-    (*self->server)->Stop(grace);
-    Py_END_ALLOW_THREADS
-  }
+  Py_BEGIN_ALLOW_THREADS
+  StopServers(self, grace);
+  Py_END_ALLOW_THREADS
   Py_RETURN_NONE;
-}
-
-PyObject* Server_counts(ServerObject* self, PyObject*) {
-  if (self->server == nullptr || *self->server == nullptr) return PyDict_New();
-  const NativeGrpcServer::Counts counts = (*self->server)->counts();
-  PyObject* result = PyDict_New();
-  for (int m = 0; m < PredictionServiceImpl::kNumMethods; ++m) {
-    const auto method = static_cast<PredictionServiceImpl::Method>(m);
-    PyObject* pair = Py_BuildValue("(KK)", static_cast<unsigned long long>(counts.native[m]),
-                                   static_cast<unsigned long long>(counts.relayed[m]));
-    PyDict_SetItemString(result, PredictionServiceImpl::MethodName(method), pair);
-    Py_DECREF(pair);
-  }
-  PyObject* other = PyLong_FromUnsignedLongLong(counts.other_relayed);
-  PyDict_SetItemString(result, "other_relayed", other);
-  Py_DECREF(other);
-  return result;
 }
 
 PyMethodDef server_methods[] = {
     {"start", reinterpret_cast<PyCFunction>(Server_start), METH_NOARGS,
-     "Binds and starts serving; returns the bound port of each address."},
+     "Binds and starts serving: ([gRPC port per address], REST port or 0)."},
+    {"next_control_call", reinterpret_cast<PyCFunction>(Server_next_control_call), METH_NOARGS,
+     "Waits for the next call for the control plane; None once stopped."},
+    {"enter_graceful_shutdown",
+     reinterpret_cast<PyCFunction>(Server_enter_graceful_shutdown), METH_NOARGS,
+     "Health checks answer NOT_SERVING from now on."},
     {"stop", reinterpret_cast<PyCFunction>(Server_stop), METH_VARARGS,
-     "Stops accepting calls; waits up to `grace` seconds for calls in flight."},
-    {"counts", reinterpret_cast<PyCFunction>(Server_counts), METH_NOARGS,
-     "{method: (native, relayed), ..., 'other_relayed': n}: calls so far."},
+     "Stops accepting; waits up to `grace` seconds for requests in flight."},
     {nullptr, nullptr, 0, nullptr},
 };
 
@@ -445,11 +707,53 @@ PyObject* SetLabels(PyObject*, PyObject* args) {
   Py_RETURN_NONE;
 }
 
-PyObject* Clear(PyObject*, PyObject*) {
-  Py_BEGIN_ALLOW_THREADS
-  serving_map->Clear();
-  Py_END_ALLOW_THREADS
+// set_unavailable(name, None) once a model is no longer configured, or
+// set_unavailable(name, (latest_reason, [loading versions])).
+PyObject* SetUnavailable(PyObject*, PyObject* args) {
+  const char* name = nullptr;
+  PyObject* why = nullptr;
+  if (!PyArg_ParseTuple(args, "sO", &name, &why)) return nullptr;
+  std::optional<ServingMap::Unavailable> unavailable;
+  if (why != Py_None) {
+    const char* reason = nullptr;
+    PyObject* loading = nullptr;
+    if (!PyArg_ParseTuple(why, "sO", &reason, &loading)) return nullptr;
+    unavailable.emplace();
+    unavailable->latest_reason = reason;
+    PyObject* iterator = PyObject_GetIter(loading);
+    if (iterator == nullptr) return nullptr;
+    while (PyObject* item = PyIter_Next(iterator)) {
+      unavailable->loading_versions.insert(PyLong_AsLongLong(item));
+      Py_DECREF(item);
+    }
+    Py_DECREF(iterator);
+    if (PyErr_Occurred()) return nullptr;
+  }
+  serving_map->SetUnavailable(name, std::move(unavailable));
   Py_RETURN_NONE;
+}
+
+// [(name, description, (label names), None | (scale, growth_factor,
+// bucket_count))]: the families the native side records (None: a counter).
+PyObject* MetricFamilies(PyObject*, PyObject*) {
+  const std::vector<Metrics::Family> families = Metrics::Get().families();
+  PyObject* result = PyList_New(static_cast<Py_ssize_t>(families.size()));
+  for (size_t i = 0; i < families.size(); ++i) {
+    const Metrics::Family& family = families[i];
+    PyObject* labels = PyTuple_New(static_cast<Py_ssize_t>(family.label_names.size()));
+    for (size_t j = 0; j < family.label_names.size(); ++j) {
+      PyTuple_SET_ITEM(labels, static_cast<Py_ssize_t>(j),
+                       PyUnicode_FromString(family.label_names[j].c_str()));
+    }
+    PyObject* buckets = family.sampler
+                            ? Py_BuildValue("(ddi)", family.scale, family.growth_factor,
+                                            family.bucket_count)
+                            : (Py_INCREF(Py_None), Py_None);
+    PyList_SET_ITEM(result, static_cast<Py_ssize_t>(i),
+                    Py_BuildValue("(ssNN)", family.name.c_str(), family.description.c_str(),
+                                  labels, buckets));
+  }
+  return result;
 }
 
 PyObject* EnableMetrics(PyObject*, PyObject* args) {
@@ -472,11 +776,11 @@ PyObject* EnableMetrics(PyObject*, PyObject* args) {
     Py_DECREF(iterator);
     if (PyErr_Occurred()) return nullptr;
   }
-  Monitoring::Get().Enable(std::move(limits));
+  Metrics::Get().Enable(std::move(limits));
   Py_RETURN_NONE;
 }
 
-PyObject* Labels(const Monitoring::Labels& labels) {
+PyObject* Labels(const Metrics::Labels& labels) {
   PyObject* tuple = PyTuple_New(static_cast<Py_ssize_t>(labels.size()));
   for (size_t i = 0; i < labels.size(); ++i) {
     PyTuple_SET_ITEM(tuple, static_cast<Py_ssize_t>(i),
@@ -489,9 +793,9 @@ PyObject* Labels(const Monitoring::Labels& labels) {
 
 // {family: {labels: count}} and {family: {labels: (bucket_counts, sum, count)}}.
 PyObject* DrainMetrics(PyObject*, PyObject*) {
-  Monitoring::Snapshot snapshot;
+  Metrics::Snapshot snapshot;
   Py_BEGIN_ALLOW_THREADS
-  snapshot = Monitoring::Get().Drain();
+  snapshot = Metrics::Get().Drain();
   Py_END_ALLOW_THREADS
   PyObject* counters = PyDict_New();
   for (const auto& [family, cells] : snapshot.counters) {
@@ -535,7 +839,10 @@ PyMethodDef module_methods[] = {
      "Replaces the natively served versions of a model: {version: Bundle}."},
     {"set_labels", SetLabels, METH_VARARGS,
      "Replaces the version labels of a model: {label: version}."},
-    {"clear", Clear, METH_NOARGS, "Forgets every model."},
+    {"set_unavailable", SetUnavailable, METH_VARARGS,
+     "What ServerCore says of a configured model that serves nothing (None: not configured)."},
+    {"metric_families", MetricFamilies, METH_NOARGS,
+     "[(name, description, labels, None | (scale, growth, count))] recorded natively."},
     {"enable_metrics", EnableMetrics, METH_VARARGS,
      "Starts recording metrics; takes {sampler family: bucket limits}."},
     {"drain_metrics", DrainMetrics, METH_NOARGS,
@@ -544,7 +851,7 @@ PyMethodDef module_methods[] = {
 };
 
 PyModuleDef module_def = {PyModuleDef_HEAD_INIT, "_native_data_plane",
-                          "The native gRPC data plane (see native_data_plane.py).",
+                          "The native data plane (see native_data_plane.py).",
                           -1, module_methods};
 
 }  // namespace
@@ -561,15 +868,25 @@ extern "C" __attribute__((visibility("default"))) PyObject* PyInit__native_data_
   BundleType.tp_init = reinterpret_cast<initproc>(Bundle_init);
   BundleType.tp_dealloc = reinterpret_cast<destructor>(Bundle_dealloc);
   BundleType.tp_methods = bundle_methods;
+  ControlCallType.tp_name = "_native_data_plane.ControlCall";
+  ControlCallType.tp_basicsize = sizeof(ControlCallObject);
+  ControlCallType.tp_flags = Py_TPFLAGS_DEFAULT;
+  ControlCallType.tp_doc = "A call the native plane hands to the control plane.";
+  ControlCallType.tp_dealloc = reinterpret_cast<destructor>(ControlCall_dealloc);
+  ControlCallType.tp_methods = control_call_methods;
+  ControlCallType.tp_getset = control_call_getset;
   ServerType.tp_name = "_native_data_plane.Server";
   ServerType.tp_basicsize = sizeof(ServerObject);
   ServerType.tp_flags = Py_TPFLAGS_DEFAULT;
-  ServerType.tp_doc = "The native gRPC listener.";
+  ServerType.tp_doc = "The native gRPC and HTTP/REST listeners.";
   ServerType.tp_new = PyType_GenericNew;
   ServerType.tp_init = reinterpret_cast<initproc>(Server_init);
   ServerType.tp_dealloc = reinterpret_cast<destructor>(Server_dealloc);
   ServerType.tp_methods = server_methods;
-  if (PyType_Ready(&BundleType) < 0 || PyType_Ready(&ServerType) < 0) return nullptr;
+  if (PyType_Ready(&BundleType) < 0 || PyType_Ready(&ServerType) < 0 ||
+      PyType_Ready(&ControlCallType) < 0) {
+    return nullptr;
+  }
   PyObject* module = PyModule_Create(&module_def);
   if (module == nullptr) return nullptr;
   Py_INCREF(&BundleType);

@@ -3,6 +3,8 @@
 #include <chrono>
 #include <climits>
 
+#include <grpcpp/health_check_service_interface.h>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "tensorflow_serving/servables/tensorflow/util.h"
@@ -13,6 +15,10 @@ namespace serving {
 namespace {
 
 std::shared_ptr<grpc::ServerCredentials> Credentials(const NativeGrpcServerOptions& options) {
+  if (options.use_alts) {
+    return grpc::experimental::AltsServerCredentials(
+        grpc::experimental::AltsServerCredentialsOptions());
+  }
   if (!options.use_ssl) return grpc::InsecureServerCredentials();
   grpc::SslServerCredentialsOptions ssl(
       options.client_verify ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
@@ -24,14 +30,24 @@ std::shared_ptr<grpc::ServerCredentials> Credentials(const NativeGrpcServerOptio
 
 }  // namespace
 
+// Upstream's names for the health service and the services' full names,
+// which health clients usually ask for.
+constexpr const char* kHealthServices[] = {"",
+                                           "ModelService",
+                                           "PredictionService",
+                                           "tensorflow.serving.ModelService",
+                                           "tensorflow.serving.PredictionService"};
+
 absl::Status NativeGrpcServer::Start(const NativeGrpcServerOptions& options,
                                      std::shared_ptr<const ServingMap> serving_map,
+                                     ControlPlane* control_plane,
                                      std::unique_ptr<NativeGrpcServer>* out) {
   SetSignatureMethodNameCheckFeature(options.enable_signature_method_name_check);
   std::unique_ptr<NativeGrpcServer> server(new NativeGrpcServer());
-  server->proxy_ = std::make_unique<PythonPlaneProxy>(options.python_target);
-  server->prediction_service_ = std::make_unique<PredictionServiceImpl>(
-      std::move(serving_map), server->proxy_.get(), options.predict);
+  server->model_service_ = std::make_unique<ModelServiceBridge>(control_plane);
+  server->prediction_service_ =
+      std::make_unique<PredictionServiceImpl>(std::move(serving_map), options.predict);
+  grpc::EnableDefaultHealthCheckService(options.enable_health_check_service);
 
   grpc::ServerBuilder builder;
   const std::shared_ptr<grpc::ServerCredentials> credentials = Credentials(options);
@@ -40,7 +56,7 @@ absl::Status NativeGrpcServer::Start(const NativeGrpcServerOptions& options,
     builder.AddListeningPort(options.addresses[i], credentials, &server->bound_ports_[i]);
   }
   builder.RegisterService(server->prediction_service_.get());
-  builder.RegisterCallbackGenericService(server->proxy_.get());
+  builder.RegisterCallbackGenericService(server->model_service_.get());
   builder.SetMaxReceiveMessageSize(INT_MAX);
   builder.SetMaxSendMessageSize(INT_MAX);
   // As the Python plane: a port in use is an error, never shared.
@@ -66,21 +82,19 @@ absl::Status NativeGrpcServer::Start(const NativeGrpcServerOptions& options,
                                                  options.addresses[i], " (port in use?)"));
     }
   }
+  if (grpc::HealthCheckServiceInterface* health = server->server_->GetHealthCheckService()) {
+    for (const char* name : kHealthServices) health->SetServingStatus(name, true);
+  }
   *out = std::move(server);
   return absl::OkStatus();
 }
 
 NativeGrpcServer::~NativeGrpcServer() { Stop(0); }
 
-NativeGrpcServer::Counts NativeGrpcServer::counts() const {
-  Counts counts;
-  for (int m = 0; m < PredictionServiceImpl::kNumMethods; ++m) {
-    const auto method = static_cast<PredictionServiceImpl::Method>(m);
-    counts.native[m] = prediction_service_->num_native(method);
-    counts.relayed[m] = prediction_service_->num_relayed(method);
-  }
-  counts.other_relayed = proxy_->num_relayed();
-  return counts;
+void NativeGrpcServer::EnterGracefulShutdown() {
+  if (server_ == nullptr) return;
+  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
+  if (health != nullptr) health->Shutdown();
 }
 
 void NativeGrpcServer::Stop(double grace_seconds) {

@@ -1,9 +1,7 @@
-// The model server's gRPC listener when the native data plane is on (the
-// gRPC half of upstream's server.cc): a grpc++ callback server on the public
-// port and/or Unix socket with the native PredictionService, and the proxy to
-// the Python plane's private server for everything else (ModelService,
-// health checks, unknown methods, and the calls the native
-// PredictionService relays).
+// The model server's gRPC listener (the gRPC half of upstream's server.cc):
+// a grpc++ callback server on the public port and/or Unix socket with the
+// native PredictionService, ModelService answered by the Python control
+// plane (ModelServiceBridge), and grpc++'s own health service when enabled.
 
 #ifndef TENSORFLOW_SERVING_MODEL_SERVERS_NATIVE_GRPC_SERVER_H_
 #define TENSORFLOW_SERVING_MODEL_SERVERS_NATIVE_GRPC_SERVER_H_
@@ -18,7 +16,7 @@
 #include "absl/status/status.h"
 #include "tensorflow_serving/core/serving_map.h"
 #include "tensorflow_serving/model_servers/prediction_service_impl.h"
-#include "tensorflow_serving/model_servers/python_plane_proxy.h"
+#include "tensorflow_serving/model_servers/control_plane.h"
 
 namespace tensorflow {
 namespace serving {
@@ -29,11 +27,14 @@ struct NativeGrpcServerOptions {
   // --grpc_channel_arguments, already split; integers stay integers.
   std::vector<std::pair<std::string, int>> int_channel_arguments;
   std::vector<std::pair<std::string, std::string>> string_channel_arguments;
-  // The Python plane's gRPC server.
-  std::string python_target;
+  // --enable_grpc_healthcheck_service: grpc.health.v1.Health, SERVING for
+  // upstream's names and the services' full names until shutdown.
+  bool enable_health_check_service = false;
   PredictOptions predict;
   // --enable_signature_method_name_check (process-wide, see util.h).
   bool enable_signature_method_name_check = false;
+  // --use_alts_credentials.
+  bool use_alts = false;
   // --ssl_config_file (upstream's SSLConfig), when set.
   bool use_ssl = false;
   std::string server_key;
@@ -44,30 +45,24 @@ struct NativeGrpcServerOptions {
 
 class NativeGrpcServer {
  public:
+  // `control_plane` must outlive the server.
   static absl::Status Start(const NativeGrpcServerOptions& options,
                             std::shared_ptr<const ServingMap> serving_map,
+                            ControlPlane* control_plane,
                             std::unique_ptr<NativeGrpcServer>* server);
   ~NativeGrpcServer();
 
   // The port each address got (0 for Unix sockets).
   const std::vector<int>& bound_ports() const { return bound_ports_; }
+  // Health checks answer NOT_SERVING from now on.
+  void EnterGracefulShutdown();
   // Stops accepting; calls in flight get `grace_seconds` to finish.
   void Stop(double grace_seconds);
-
-  // Per PredictionService method (PredictionServiceImpl::Method), the calls
-  // answered natively and those relayed to the Python plane; and the calls of
-  // other services relayed.
-  struct Counts {
-    uint64_t native[PredictionServiceImpl::kNumMethods] = {};
-    uint64_t relayed[PredictionServiceImpl::kNumMethods] = {};
-    uint64_t other_relayed = 0;
-  };
-  Counts counts() const;
 
  private:
   NativeGrpcServer() = default;
 
-  std::unique_ptr<PythonPlaneProxy> proxy_;
+  std::unique_ptr<ModelServiceBridge> model_service_;
   std::unique_ptr<PredictionServiceImpl> prediction_service_;
   std::unique_ptr<grpc::Server> server_;
   std::vector<int> bound_ports_;

@@ -16,7 +16,7 @@
 #include "tensorflow_serving/servables/tensorflow/multi_inference.h"
 #include "tensorflow_serving/servables/tensorflow/regressor.h"
 #include "tensorflow_serving/servables/tensorflow/util.h"
-#include "tensorflow_serving/util/monitoring.h"
+#include "tensorflow_serving/util/metrics.h"
 
 namespace tensorflow {
 namespace serving {
@@ -24,7 +24,6 @@ namespace serving {
 namespace {
 
 using Clock = SavedModelBundle::Clock;
-using Method = PredictionServiceImpl::Method;
 
 grpc::Status NoRequestMessage(const char* path) {
   return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
@@ -63,14 +62,13 @@ absl::Status RequireModelSpec(bool has_model_spec) {
 
 // What the edge needs to know of each RPC: its messages and path, the
 // ModelSpec the servable is looked up by, the checks made before that
-// lookup (as prediction_service_impl.py makes them), the core that answers,
+// lookup (as upstream makes them), the core that answers,
 // and the API label of request_count/request_latency (nullptr: the RPC is
 // not counted there, as upstream counts only Predict, Classify and Regress).
 
 struct PredictRpc {
   using Request = PredictRequest;
   using Response = PredictResponse;
-  static constexpr Method kMethod = PredictionServiceImpl::kPredict;
   static constexpr char kPath[] = "/tensorflow.serving.PredictionService/Predict";
   static constexpr const char* kApi = "Predict";
   static const ModelSpec& Spec(const Request& request) { return request.model_spec(); }
@@ -88,7 +86,6 @@ struct PredictRpc {
 struct ClassifyRpc {
   using Request = ClassificationRequest;
   using Response = ClassificationResponse;
-  static constexpr Method kMethod = PredictionServiceImpl::kClassify;
   static constexpr char kPath[] = "/tensorflow.serving.PredictionService/Classify";
   static constexpr const char* kApi = "Classify";
   static const ModelSpec& Spec(const Request& request) { return request.model_spec(); }
@@ -105,7 +102,6 @@ struct ClassifyRpc {
 struct RegressRpc {
   using Request = RegressionRequest;
   using Response = RegressionResponse;
-  static constexpr Method kMethod = PredictionServiceImpl::kRegress;
   static constexpr char kPath[] = "/tensorflow.serving.PredictionService/Regress";
   static constexpr const char* kApi = "Regress";
   static const ModelSpec& Spec(const Request& request) { return request.model_spec(); }
@@ -122,7 +118,6 @@ struct RegressRpc {
 struct MultiInferenceRpc {
   using Request = MultiInferenceRequest;
   using Response = MultiInferenceResponse;
-  static constexpr Method kMethod = PredictionServiceImpl::kMultiInference;
   static constexpr char kPath[] = "/tensorflow.serving.PredictionService/MultiInference";
   static constexpr const char* kApi = nullptr;
   // Upstream's GetModelSpecFromRequest: the first task's, else an empty one
@@ -142,7 +137,6 @@ struct MultiInferenceRpc {
 struct GetModelMetadataRpc {
   using Request = GetModelMetadataRequest;
   using Response = GetModelMetadataResponse;
-  static constexpr Method kMethod = PredictionServiceImpl::kGetModelMetadata;
   static constexpr char kPath[] = "/tensorflow.serving.PredictionService/GetModelMetadata";
   static constexpr const char* kApi = nullptr;
   static const ModelSpec& Spec(const Request& request) { return request.model_spec(); }
@@ -156,25 +150,7 @@ struct GetModelMetadataRpc {
   }
 };
 
-// A call relayed to the Python plane before anything ran: a reactor of its
-// own, so that a cancelled call cancels the relayed one.
-class RelayReactor final : public grpc::ServerUnaryReactor {
- public:
-  RelayReactor(const PredictionServiceImpl* service, Method method, const char* path,
-               grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-               grpc::ByteBuffer* response) {
-    service->CountRelayed(method);
-    service->proxy()->ForwardUnary(context, &client_context_, path, request, response,
-                                   [this](grpc::Status status) { Finish(status); });
-  }
-  void OnCancel() override { client_context_.TryCancel(); }
-  void OnDone() override { delete this; }
-
- private:
-  grpc::ClientContext client_context_;
-};
-
-// One call the native plane answers, from the request bytes to Finish(). It
+// One call, from the request bytes to Finish(). It
 // runs on gRPC's default reactor, whose completion gRPC handles inline (a
 // reactor of our own would cost every call a hop to gRPC's executor
 // thread), and deletes itself once it has called Finish().
@@ -198,21 +174,22 @@ class NativeCall {
   grpc::ServerUnaryReactor* Start() {
     start_ = Clock::now();
     // A call without a request message (its client half-closed without
-    // sending one): answered as the Python plane's grpcio answers it.
+    // sending one): answered as grpcio answers it.
     if (!request_bytes_->Valid()) return Answer(NoRequestMessage(Rpc::kPath));
-    if (!Parse()) return Relay();
-    const absl::Status checked = Rpc::Check(*request_);
-    if (!checked.ok()) {
-      grpc::ServerUnaryReactor* reactor = reactor_ = context_->DefaultReactor();
-      Fail(checked);
+    // grpcio's answer, which clients of this server have always had.
+    if (!Parse()) {
+      return Answer(grpc::Status(grpc::StatusCode::INTERNAL, "Exception deserializing request!"));
+    }
+    grpc::ServerUnaryReactor* reactor = reactor_ = context_->DefaultReactor();
+    absl::Status status = Rpc::Check(*request_);
+    int64_t version = 0;
+    if (status.ok()) status = service_->serving_map().Find(Rpc::Spec(*request_), &bundle_, &version);
+    if (!status.ok()) {
+      Fail(status);
       return reactor;
     }
-    int64_t version = 0;
-    bundle_ = service_->serving_map().Find(Rpc::Spec(*request_), &version);
-    if (bundle_ == nullptr) return Relay();
     if (service_->options().enforce_session_run_timeout) {
-      // What is left of the call's deadline, at least 1 ms (as the Python
-      // plane's deadline_timeout), counted from now.
+      // What is left of the call's deadline, at least 1 ms, counted from now.
       const auto remaining = context_->deadline() - std::chrono::system_clock::now();
       if (remaining < std::chrono::hours(24 * 365 * 100)) {
         deadline_ = start_ + std::max<std::chrono::nanoseconds>(
@@ -220,7 +197,6 @@ class NativeCall {
                                  std::chrono::milliseconds(1));
       }
     }
-    grpc::ServerUnaryReactor* reactor = reactor_ = context_->DefaultReactor();
     // The core may answer before it returns: `this` may then be gone.
     Rpc::Run(*service_, *bundle_, version, *request_, deadline_, response_,
              [this](absl::Status status) { Complete(status); });
@@ -245,11 +221,9 @@ class NativeCall {
   const std::string& ModelName() const { return Rpc::Spec(*request_).name(); }
 
   void Complete(const absl::Status& status) {
-    if (IsNotServedNatively(status)) return RelayAfterRun();
     if (!status.ok()) return Fail(status);
     *response_bytes_ = SerializeDeterministically(*response_);
-    service_->CountNative(Rpc::kMethod);
-    if (Rpc::kApi != nullptr && Monitoring::Get().enabled()) {
+    if (Rpc::kApi != nullptr && Metrics::Get().enabled()) {
       RecordRequestLatency(ModelName(), Rpc::kApi, "GRPC", MicrosSince(start_));
       RecordModelRequestCount(ModelName(), status);
     }
@@ -257,8 +231,7 @@ class NativeCall {
   }
 
   void Fail(const absl::Status& status) {
-    service_->CountNative(Rpc::kMethod);
-    if (Rpc::kApi != nullptr && Monitoring::Get().enabled()) {
+    if (Rpc::kApi != nullptr && Metrics::Get().enabled()) {
       RecordModelRequestCount(ModelName(), status);
     }
     Finish(ToGrpcStatus(status));
@@ -271,33 +244,11 @@ class NativeCall {
     reactor->Finish(status);
   }
 
-  // Answers a call no bundle was resolved for, on the default reactor.
+  // Answers a call whose request could not be read, on the default reactor.
   grpc::ServerUnaryReactor* Answer(const grpc::Status& status) {
     grpc::ServerUnaryReactor* reactor = reactor_ = context_->DefaultReactor();
-    service_->CountNative(Rpc::kMethod);
     Finish(status);
     return reactor;
-  }
-
-  // Hands the untouched request bytes to the Python plane (which counts the
-  // call in its own metrics).
-  grpc::ServerUnaryReactor* Relay() {
-    auto* reactor = new RelayReactor(service_, Rpc::kMethod, Rpc::kPath, context_,
-                                     request_bytes_, response_bytes_);
-    delete this;
-    return reactor;
-  }
-
-  // A request the core left to the Python plane once its reactor was
-  // chosen: relayed on the default reactor already in use.
-  void RelayAfterRun() {
-    service_->CountRelayed(Rpc::kMethod);
-    response_->Clear();
-    bundle_.reset();
-    relay_context_ = std::make_unique<grpc::ClientContext>();
-    service_->proxy()->ForwardUnary(context_, relay_context_.get(), Rpc::kPath,
-                                    request_bytes_, response_bytes_,
-                                    [this](grpc::Status status) { Finish(status); });
   }
 
   const PredictionServiceImpl* const service_;
@@ -313,7 +264,6 @@ class NativeCall {
   std::shared_ptr<SavedModelBundle> bundle_;
   Clock::time_point start_;
   Clock::time_point deadline_ = Clock::time_point::max();
-  std::unique_ptr<grpc::ClientContext> relay_context_;
 };
 
 template <typename Rpc>
@@ -325,23 +275,6 @@ grpc::ServerUnaryReactor* StartCall(const PredictionServiceImpl* service,
 }
 
 }  // namespace
-
-const char* PredictionServiceImpl::MethodName(Method method) {
-  switch (method) {
-    case kPredict:
-      return "Predict";
-    case kClassify:
-      return "Classify";
-    case kRegress:
-      return "Regress";
-    case kMultiInference:
-      return "MultiInference";
-    case kGetModelMetadata:
-      return "GetModelMetadata";
-    default:
-      return "";
-  }
-}
 
 grpc::ServerUnaryReactor* PredictionServiceImpl::Predict(grpc::CallbackServerContext* context,
                                                          const grpc::ByteBuffer* request,

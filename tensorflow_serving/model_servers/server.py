@@ -5,19 +5,18 @@ upstream refuses, build the ModelServerConfig (the --model_config_file if
 given, else one model from --model_name/--model_base_path), read the batching,
 session, monitoring and SSL config files, start ServerCore (which returns once
 the initial models are loaded, or fails naming the ones that failed), then
-start the gRPC services (over TLS with --ssl_config_file) and the HTTP/REST
-API (with the Prometheus page when monitoring asks for it) and log where they
-listen.
+start the native listeners, gRPC (over TLS with --ssl_config_file, or ALTS)
+and the HTTP/REST API (with the Prometheus page when monitoring asks for
+it), whose calls for the control plane (ModelService, a model's status, the
+page) this process answers, and log where they listen.
 """
 
-import concurrent.futures
+import dataclasses
 import os
-import shutil
 import ssl
 import tempfile
 import threading
 
-import grpc
 from absl import logging
 from google.protobuf import text_format
 
@@ -26,17 +25,10 @@ from tensorflow_serving.model_servers.server_options import Options
 from tensorflow_serving.util import config_protos
 from tensorflow_serving.util import proto_util
 from tensorflow_serving.util import status as status_lib
-from tensorflow_serving.util import log_rate_limit
 
 # The serving modules (and so TensorFlow) are imported only after the flags
 # and config files have been checked: a config error is reported at once, as
 # one line, before TensorFlow's start-up noise.
-
-_INT32_MAX = 2**31 - 1
-_HEALTH_SERVICES = ("", "ModelService", "PredictionService",
-                    "tensorflow.serving.ModelService",
-                    "tensorflow.serving.PredictionService")
-
 
 class StartupError(Exception):
     """A configuration or startup problem reported to the user as one line."""
@@ -146,37 +138,9 @@ def check_ssl_config(config, path: str) -> None:
                            "(the CA that signs client certificates)")
 
 
-# Unix socket paths hold at most 107 bytes; TMPDIR (e.g. under Bazel) may be long.
-_MAX_SOCKET_PATH = 100
-
-
-def _private_socket_dir() -> str:
-    """A fresh directory only this user can enter, for the Python plane's socket."""
-    for parent in ("/tmp", None):
-        try:
-            path = tempfile.mkdtemp(prefix="tfs-", dir=parent)
-        except OSError:
-            continue
-        if len(os.path.join(path, "grpc.sock")) <= _MAX_SOCKET_PATH:
-            return path  # mkdtemp makes it 0700
-        os.rmdir(path)
-    raise StartupError("No directory for the Python plane's private socket: /tmp and "
-                       "TMPDIR are unusable or TMPDIR's path is too long")
-
-
 def prometheus_page_path() -> str:
     from tensorflow_serving.util import prometheus_exporter  # pylint: disable=g-import-not-at-top
     return prometheus_exporter.PROMETHEUS_PATH
-
-
-class _PrometheusPage:
-    """What http_server serves on the Prometheus path."""
-
-    def __init__(self, exporter):
-        self._exporter = exporter
-
-    def prometheus_text(self) -> str:
-        return self._exporter.generate_page().decode("utf-8")
 
 
 def _import_bundle_factory():
@@ -185,20 +149,14 @@ def _import_bundle_factory():
 
 
 class Server:
-    """Owns ServerCore and the listeners; start() then wait(), stop() from a signal."""
+    """Owns ServerCore and the native listeners; build_and_start(), then stop()."""
 
     def __init__(self, options: Options):
         self._options = options
         self._core = None
-        self._grpc_server = None
-        self._http_server = None
-        self._health = None
-        self._native = None          # NativeDataPlane when the native plane serves
-        self._private_dir = None     # holds the Python plane's Unix socket then
+        self._native = None          # NativeDataPlane: the listeners
         self._stop_polling = threading.Event()
         self._poll_thread = None
-        self._reload_pool = None
-        self._rest_handler = None
         self.grpc_port = None
         self.http_port = None
 
@@ -241,9 +199,8 @@ class Server:
         if not o.enable_batching:
             return None
         from tensorflow_serving.batching import batching_parameters  # pylint: disable=g-import-not-at-top
-        from tensorflow_serving.batching import batching_session  # pylint: disable=g-import-not-at-top
         if not o.batching_parameters_file:
-            return batching_session.BatchingOptions(
+            return batching_parameters.BatchingOptions(
                 thread_pool_name="model_server_batch_threads")
         params = read_config_file(o.batching_parameters_file,
                                   batching_parameters.BatchingParameters(),
@@ -290,20 +247,6 @@ class Server:
         check_ssl_config(config, o.ssl_config_file)
         return config
 
-    def _grpc_credentials(self, ssl_config):
-        """Upstream's BuildServerCredentials: ALTS, TLS from SSLConfig, or none."""
-        o = self._options
-        if o.use_alts_credentials:
-            logging.info("Using ALTS credentials")
-            return grpc.alts_server_credentials()
-        if ssl_config is None:
-            return None
-        logging.info("Using SSL credentials")
-        return grpc.ssl_server_credentials(
-            [(ssl_config.server_key.encode(), ssl_config.server_cert.encode())],
-            root_certificates=ssl_config.custom_ca.encode() or None,
-            require_client_auth=ssl_config.client_verify)
-
     def _loader_factory(self, batching_options, session_config):
         o = self._options
         factory_mod = _import_bundle_factory()
@@ -314,6 +257,7 @@ class Server:
         else:
             intra = inter = o.tensorflow_session_parallelism
         bundle_options = factory_mod.BundleOptions(
+            make_native_bundle=self._native.make_bundle,
             tags=tags or ("serve",),
             intra_op_parallelism=intra,
             inter_op_parallelism=inter,
@@ -337,19 +281,20 @@ class Server:
         batching_options = self._batching_options()
         monitoring = self._monitoring()
         ssl_config = self._ssl_config()
-        credentials = self._grpc_credentials(ssl_config)
         session_config = self._session_config()
 
         if not o.model_config_file:
             logging.info("Building single TensorFlow model file config:  model_name: "
                          "%s model_base_path: %s", o.model_name, o.model_base_path)
+        from tensorflow_serving.model_servers import native_data_plane  # pylint: disable=g-import-not-at-top
         from tensorflow_serving.model_servers import server_core  # pylint: disable=g-import-not-at-top
-        from tensorflow_serving.servables.tensorflow import util as servables_util  # pylint: disable=g-import-not-at-top
-        from tensorflow_serving.servables.tensorflow import tensor_util  # pylint: disable=g-import-not-at-top
-        servables_util.set_signature_method_name_check_feature(
-            o.enable_signature_method_name_check)
-        tensor_util.set_max_fill_bytes(o.max_tensor_fill_bytes)
-        self._native = self._load_native_data_plane()
+        try:
+            module = native_data_plane.load()
+        except RuntimeError as e:
+            raise StartupError(str(e)) from None
+        self._native = native_data_plane.NativeDataPlane(module)
+        # Before the models load: their warmup runs on the native side.
+        self._native.configure(self._native_options(channel_args, ssl_config, monitoring))
         core_options = server_core.ServerCoreOptions(
             model_server_config=config,
             loader_factory=self._loader_factory(batching_options, session_config),
@@ -363,177 +308,71 @@ class Server:
             serving_observer=self._native)
         self._core = server_core.ServerCore(core_options)
         self._core.start()
-
-        self._start_grpc(channel_args, credentials, ssl_config)
-        if o.http_port:
-            if o.http_port == o.grpc_port:
-                logging.error("--rest_api_port cannot be same as --port. Please use a "
-                              "different port for HTTP/REST API. Skipped exporting "
-                              "HTTP/REST API.")
-            else:
-                self._start_http(monitoring)
+        self._start_listeners()
         if o.model_config_file and o.model_config_file_poll_wait_seconds > 0:
             self._poll_thread = threading.Thread(
                 target=self._poll_config_file, name="model_config_poller", daemon=True)
             self._poll_thread.start()
 
-    def _load_native_data_plane(self):
-        """The NativeDataPlane, or None (logged once) for the pure Python plane."""
+    def _native_options(self, channel_args, ssl_config, monitoring) -> dict:
+        """What the native listeners take: the options, and what derives from them."""
         o = self._options
-        if not (o.grpc_port or o.grpc_socket_path):
-            return None
-        from tensorflow_serving.model_servers import native_data_plane  # pylint: disable=g-import-not-at-top
-        module, reason = native_data_plane.load()
-        if module is None:
-            logging.info("Serving gRPC with the pure Python data plane: the native "
-                         "data plane is unavailable (%s).", reason)
-            return None
-        if o.use_alts_credentials:
-            logging.info("Serving gRPC with the pure Python data plane: the native "
-                         "data plane has no ALTS credentials.")
-            return None
-        logging.info("Serving gRPC PredictionService with the native data plane "
-                     "(C++, no Python per request); ModelService goes to the Python "
-                     "plane.")
-        return native_data_plane.NativeDataPlane(module)
-
-    def _start_grpc(self, channel_args, credentials=None, ssl_config=None) -> None:
-        # pylint: disable=g-import-not-at-top
-        from tensorflow_serving.model_servers import model_service_impl
-        from tensorflow_serving.model_servers import prediction_service_impl
-        # pylint: enable=g-import-not-at-top
-        o = self._options
-        # grpcio logs a traceback for every request it cannot decode: one per
-        # minute is enough, whatever a client sends.
-        log_rate_limit.install("grpc._common", "Exception deserializing")
-        executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=o.grpc_max_threads, thread_name_prefix="grpc")
-        grpc_options = [("grpc.max_send_message_length", _INT32_MAX),
-                        ("grpc.max_receive_message_length", _INT32_MAX),
-                        ("grpc.so_reuseport", 0)]
-        grpc_options += channel_args
-        server = grpc.server(executor, options=grpc_options)
-        prediction_service_impl.add_to_server(
-            prediction_service_impl.PredictionServiceImpl(
-                self._core, o.enforce_session_run_timeout,
-                o.enable_serialization_as_tensor_content),
-            server)
-        self._reload_pool = model_service_impl.add_to_server(
-            model_service_impl.ModelServiceImpl(self._core), server)
-        if o.enable_grpc_healthcheck_service:
-            from grpc_health.v1 import health  # pylint: disable=g-import-not-at-top
-            from grpc_health.v1 import health_pb2  # pylint: disable=g-import-not-at-top
-            from grpc_health.v1 import health_pb2_grpc  # pylint: disable=g-import-not-at-top
-            self._health = health.HealthServicer()
-            health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
-            # Upstream's names ("", "ModelService", "PredictionService") and
-            # the services' full names, which health clients usually ask for.
-            for service in _HEALTH_SERVICES:
-                self._health.set(service, health_pb2.HealthCheckResponse.SERVING)
-        if self._native is not None:
-            self._start_native_grpc(server, channel_args, ssl_config)
-            return
-        address = f"0.0.0.0:{o.grpc_port}"
-
-        def add_port(where):  # both listeners get the credentials, as upstream
-            if credentials is None:
-                return server.add_insecure_port(where)
-            return server.add_secure_port(where, credentials)
-
-        if o.grpc_port:  # --port=0 disables the TCP listener, as upstream.
-            try:
-                self.grpc_port = add_port(address)
-            except RuntimeError:
-                self.grpc_port = 0
-            if not self.grpc_port:
-                raise StartupError(f"Failed to start gRPC server: could not bind "
-                                   f"{address} (port in use?)")
-        if o.grpc_socket_path:
-            try:
-                bound = add_port("unix:" + o.grpc_socket_path)
-            except RuntimeError:
-                bound = 0
-            if not bound:
-                raise StartupError(f"Failed to listen on --grpc_socket_path "
-                                   f"'{o.grpc_socket_path}'")
-        server.start()
-        self._grpc_server = server
-        self._log_grpc_listening()
-
-    def _start_native_grpc(self, server, channel_args, ssl_config) -> None:
-        """The Python server on a private socket; the native one on the public ports."""
-        from tensorflow_serving.model_servers import native_data_plane  # pylint: disable=g-import-not-at-top
-        o = self._options
-        self._private_dir = _private_socket_dir()
-        python_target = f"unix:{os.path.join(self._private_dir, 'grpc.sock')}"
-        if not server.add_insecure_port(python_target):
-            raise StartupError(f"Failed to listen on {python_target}")
-        server.start()
-        self._grpc_server = server
         addresses = []
-        if o.grpc_port:
+        if o.grpc_port:  # --port=0 disables the TCP listener, as upstream.
             addresses.append(f"0.0.0.0:{o.grpc_port}")
         if o.grpc_socket_path:
             addresses.append("unix:" + o.grpc_socket_path)
-        tls = None
+        http_port = o.http_port
+        if http_port and http_port == o.grpc_port:
+            logging.error("--rest_api_port cannot be same as --port. Please use a "
+                          "different port for HTTP/REST API. Skipped exporting "
+                          "HTTP/REST API.")
+            http_port = 0
+        ssl = None
         if ssl_config is not None:
-            tls = (ssl_config.server_key, ssl_config.server_cert, ssl_config.custom_ca,
+            ssl = (ssl_config.server_key, ssl_config.server_cert, ssl_config.custom_ca,
                    ssl_config.client_verify)
-        try:
-            ports = self._native.start(native_data_plane.Options(
-                addresses=addresses, channel_arguments=channel_args,
-                python_target=python_target,
-                enable_signature_method_name_check=o.enable_signature_method_name_check,
-                tensor_content=o.enable_serialization_as_tensor_content,
-                enforce_session_run_timeout=o.enforce_session_run_timeout,
-                max_tensor_fill_bytes=o.max_tensor_fill_bytes,
-                ssl=tls))
-        except RuntimeError as e:
-            if o.grpc_socket_path and not o.grpc_port:
-                raise StartupError(f"Failed to listen on --grpc_socket_path "
-                                   f"'{o.grpc_socket_path}'") from None
-            raise StartupError(str(e)) from None
-        if o.grpc_port:
-            self.grpc_port = ports[0]
-        self._log_grpc_listening()
+        options = dataclasses.asdict(o)
+        options.update(
+            http_port=http_port,
+            grpc_addresses=addresses,
+            grpc_int_channel_arguments=[(k, v) for k, v in channel_args
+                                        if isinstance(v, int)],
+            grpc_str_channel_arguments=[(k, str(v)) for k, v in channel_args
+                                        if not isinstance(v, int)],
+            ssl=ssl,
+            metrics_path=(monitoring.path or prometheus_page_path()) if monitoring else "")
+        return options
 
-    def _log_grpc_listening(self) -> None:
+    def _start_listeners(self) -> None:
+        # pylint: disable=g-import-not-at-top
+        from tensorflow_serving.model_servers import model_service_impl
+        from tensorflow_serving.util import prometheus_exporter
+        # pylint: enable=g-import-not-at-top
         o = self._options
+        model_service = model_service_impl.ModelServiceImpl(self._core)
+        exporter = prometheus_exporter.PrometheusExporter()
+        handlers = {
+            "GetModelStatus": model_service.get_model_status,
+            "HandleReloadConfigRequest": model_service.handle_reload_config_request,
+            "PrometheusPage": lambda request, call: exporter.generate_page(),
+        }
+        try:
+            grpc_ports, self.http_port = self._native.start(handlers)
+        except RuntimeError as e:
+            raise StartupError(str(e)) from None
+        if o.use_alts_credentials:
+            logging.info("Using ALTS credentials")
+        elif o.ssl_config_file:
+            logging.info("Using SSL credentials")
         if o.grpc_port:
+            self.grpc_port = grpc_ports[0]
             logging.info("Running gRPC ModelServer at 0.0.0.0:%d ...", self.grpc_port)
         if o.grpc_socket_path:
             logging.info("Running gRPC ModelServer at UNIX socket %s ...",
                          o.grpc_socket_path)
-
-    def _start_http(self, monitoring) -> None:
-        # pylint: disable=g-import-not-at-top
-        from tensorflow_serving.model_servers import http_rest_api_handler
-        from tensorflow_serving.model_servers import http_server
-        # pylint: enable=g-import-not-at-top
-        o = self._options
-        handler = self._rest_handler = http_rest_api_handler.HttpRestApiHandler(
-            self._core, timeout_in_ms=o.http_timeout_in_ms)
-        page = None
-        if monitoring is not None:
-            from tensorflow_serving.util import prometheus_exporter  # pylint: disable=g-import-not-at-top
-            page = _PrometheusPage(prometheus_exporter.PrometheusExporter())
-        try:
-            self._http_server = http_server.HttpServer(
-                o.http_port, handler, metrics=page,
-                metrics_path=(monitoring.path or prometheus_page_path())
-                if monitoring else None,
-                num_threads=o.http_num_threads, enable_cors=o.http_enable_cors,
-                max_connections=o.http_max_connections,
-                max_body_bytes=o.http_max_body_bytes,
-                read_timeout_in_ms=o.http_read_timeout_in_ms)
-        except OSError as e:
-            logging.error("Failed to start HTTP Server at localhost:%d: %s",
-                          o.http_port, e.strerror or e)
-            raise StartupError(f"Failed to start HTTP Server at localhost:{o.http_port}:"
-                               f" {e.strerror or e}") from None
-        self._http_server.start()
-        self.http_port = self._http_server.server_address[1]
-        logging.info("Exporting HTTP/REST API at:localhost:%d ...", self.http_port)
+        if self.http_port:
+            logging.info("Exporting HTTP/REST API at:localhost:%d ...", self.http_port)
 
     # ------------------------------------------------------- config polling
     def _poll_config_file(self) -> None:
@@ -558,33 +397,12 @@ class Server:
                 logging.error("ReloadConfig from %s failed: %s", o.model_config_file, e)
 
     # ----------------------------------------------------------------- stop
-    def abandon_startup(self) -> None:
-        """Before the process ends during build_and_start(): removes what the
-        kernel would not, the private socket's directory."""
-        if self._private_dir is not None:
-            shutil.rmtree(self._private_dir, ignore_errors=True)
-
     def stop(self) -> None:
         """Stops accepting, drains requests in flight, unloads every model."""
-        grace = self._options.shutdown_grace_seconds
         self._stop_polling.set()
-        if self._health is not None:
-            self._health.enter_graceful_shutdown()
-        events = []
         if self._native is not None:
-            # First, while the Python plane still answers what it relays.
-            self._native.stop(grace)
-        if self._grpc_server is not None:
-            events.append(self._grpc_server.stop(grace))
-        if self._http_server is not None:
-            self._http_server.stop(grace)
-            self._rest_handler.close()
-        for event in events:
-            event.wait(grace + 1)
-        if self._reload_pool is not None:
-            self._reload_pool.shutdown(wait=False, cancel_futures=True)
+            self._native.enter_graceful_shutdown()
+            self._native.stop(self._options.shutdown_grace_seconds)
         if self._core is not None:
             self._core.stop()
-        if self._private_dir is not None:
-            shutil.rmtree(self._private_dir, ignore_errors=True)
         logging.info("Server stopped.")

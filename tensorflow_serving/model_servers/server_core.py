@@ -1,10 +1,11 @@
-"""Upstream's ServerCore: ModelServerConfig in, servable handles out.
+"""Upstream's ServerCore: ModelServerConfig in, what to serve out.
 
 ServerCore wires a FileSystemStoragePathSource (which versions exist and are
 wanted) to an AspiredVersionsManager (loading, serving, unloading them),
-validates and applies configs (initially and on reload), resolves version
-labels and turns a ModelSpec into a ServableHandle, with upstream's error
-codes. It knows nothing of TensorFlow: loaders come from
+validates and applies configs (initially and on reload) and version labels,
+and tells its ServingObserver (the native data plane, which resolves every
+request's ModelSpec) what is AVAILABLE, the labels, and why a configured
+model serves nothing yet. It knows nothing of TensorFlow: loaders come from
 ServerCoreOptions.loader_factory.
 
 As upstream, the first config returns only once every model has a version
@@ -21,16 +22,14 @@ import functools
 import os
 import threading
 import time
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Set, Tuple
 
 from absl import logging
-from tensorflow_serving.apis import model_pb2
 from tensorflow_serving.config import model_server_config_pb2
 
 from tensorflow_serving.core.aspired_versions_manager import AspiredVersionsManager
 from tensorflow_serving.core.aspired_versions_manager import StateListener
 from tensorflow_serving.core.loader import Loader
-from tensorflow_serving.core.servable_handle import ServableHandle
 from tensorflow_serving.core.servable_state import ManagerState
 from tensorflow_serving.sources.storage_path import file_system_storage_path_source as fs_source
 from tensorflow_serving.util import status
@@ -61,13 +60,20 @@ class ServingObserver:
 
     versions_changed runs under the manager's lock each time a model's
     AVAILABLE versions change (a new version is announced before an old one
-    leaves); labels_changed each time ServerCore applies version labels.
+    leaves); labels_changed each time ServerCore applies version labels;
+    unavailable_changed each time what a request that finds no version of a
+    model is told changes (see ServerCore.not_found_error).
     """
 
     def versions_changed(self, name: str, versions: Dict[int, object]) -> None:
         raise NotImplementedError
 
     def labels_changed(self, name: str, labels: Dict[str, int]) -> None:
+        raise NotImplementedError
+
+    def unavailable_changed(self, name: str, reason: Optional[str],
+                            loading_versions: Set[int]) -> None:
+        """`reason` None: `name` is no longer configured."""
         raise NotImplementedError
 
 
@@ -187,11 +193,6 @@ def validate_model_config_list(config_list: model_server_config_pb2.ModelConfigL
                 f"got base_path()={model.base_path}")
 
 
-def _request_string(name: str, version: Optional[int]) -> str:
-    """Upstream's ServableRequest::DebugString."""
-    return f"Latest({name})" if version is None else f"Specific({name}, {version})"
-
-
 class ServerCore:
     """Serves the models of a ModelServerConfig; see the module docstring."""
 
@@ -215,6 +216,14 @@ class ServerCore:
         self._stopped = False
         # Models whose aspired versions changed since _apply() last looked.
         self._changed_names = set()
+        # What the observer was last told of each configured model's
+        # unavailability: (reason, loading versions).
+        self._unavailable_lock = threading.Lock()
+        self._published_unavailable: Dict[str, tuple] = {}
+        if observer is not None:
+            self._manager.add_listener(
+                lambda servable_id, state, error: self._publish_unavailable(
+                    servable_id.name))
 
     # ------------------------------------------------------------------
     # Configuration.
@@ -317,6 +326,8 @@ class ServerCore:
         else:
             self._source.update_config(source_config)
         self._models = {name: _copy(model) for name, model in models.items()}
+        for name in set(models) | set(self._published_unavailable):
+            self._publish_unavailable(name)
         self._labels = {n: v for n, v in self._labels.items() if n in models}
         self._publish_labels_locked()
 
@@ -402,56 +413,46 @@ class ServerCore:
             name, {v: functools.partial(factory, name, v, path) for v, path in versions.items()})
 
     # ------------------------------------------------------------------
-    # Request path.
+    # What the data plane is told.
 
-    def servable_handle(self, model_spec: model_pb2.ModelSpec) -> ServableHandle:
-        """A handle (a context manager) to the version model_spec asks for.
-
-        Raises ServingError: INVALID_ARGUMENT (no name, unknown label),
-        NOT_FOUND (no such model or version AVAILABLE), as upstream.
-        """
-        name = model_spec.name
-        if not name:
-            raise status.invalid_argument("ModelSpec has no name specified.")
-        choice = model_spec.WhichOneof("version_choice")
-        if choice is None:
-            version = None
-        elif choice == "version":
-            version = model_spec.version.value
-        else:
-            version = self._labels.get(name, _EMPTY).get(model_spec.version_label)
-            if version is None:
-                raise status.invalid_argument(
-                    f"Unrecognized servable version label: {model_spec.version_label}")
-        handle = self._manager.get_handle(name, version)
-        if handle is None:
-            raise self._not_found_error(name, version)
-        return handle
-
-    def _not_found_error(self, name: str, version: Optional[int]) -> status.ServingError:
-        """Upstream's NOT_FOUND, with a short reason when the model is configured.
-
-        The reason (still loading, failed to load, nothing on disk) never
-        names server paths or load errors: GetModelStatus reports those.
-        """
-        message = f"Servable not found for request: {_request_string(name, version)}"
-        if name not in self._model_names:
-            return status.not_found(message)
+    def _unavailable(self, name: str) -> Tuple[str, Set[int]]:
+        """Why a request for the latest version of a configured model may find
+        none, in a few words ("" for no reason to give), and the versions
+        being loaded. Never server paths or load errors: GetModelStatus
+        reports those."""
         states = self._manager.version_states(name)
-        if version is not None:
-            state = states.get(version)
-            if state is not None and state[0] in (ManagerState.START, ManagerState.LOADING):
-                return status.not_found(f"{message}; version {version} is still loading")
-            return status.not_found(message)
-        if any(s in (ManagerState.START, ManagerState.LOADING) for s, _ in states.values()):
+        loading = {v for v, (s, _) in states.items()
+                   if s in (ManagerState.START, ManagerState.LOADING)}
+        if loading:
             reason = "the model is still loading"
         elif any(s is ManagerState.END and e is not None for s, e in states.values()):
             reason = "no version of the model could be loaded"
         elif not states:
             reason = "no versions of the model were found"
         else:
-            return status.not_found(message)
-        return status.not_found(f"{message}; {reason}")
+            reason = ""
+        return reason, loading
+
+    def _publish_unavailable(self, name: str) -> None:
+        """Tells the observer what a request finding nothing of `name` is told
+        (upstream's NOT_FOUND, with the reason for a configured model)."""
+        observer = self._options.serving_observer
+        if observer is None:
+            return
+        with self._unavailable_lock:
+            if name in self._model_names:
+                reason, loading = self._unavailable(name)
+                value = (reason, frozenset(loading))
+            else:
+                value = None
+            if self._published_unavailable.get(name) == value:
+                return
+            if value is None:
+                self._published_unavailable.pop(name, None)
+                observer.unavailable_changed(name, None, set())
+            else:
+                self._published_unavailable[name] = value
+                observer.unavailable_changed(name, value[0], set(value[1]))
 
     # ------------------------------------------------------------------
     # Queries.

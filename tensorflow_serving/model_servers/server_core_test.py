@@ -15,13 +15,43 @@ from tensorflow_serving.util import status
 _TIMEOUT = 10
 
 
-def _spec(name, version=None, label=None):
-    spec = model_pb2.ModelSpec(name=name)
-    if version is not None:
-        spec.version.value = version
-    if label is not None:
-        spec.version_label = label
-    return spec
+class _Observer(server_core.ServingObserver):
+    """Records what ServerCore tells the data plane, as the native one hears it."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._versions = {}
+        self._labels = {}
+        self._unavailable = {}
+
+    def versions_changed(self, name, versions):
+        with self._lock:
+            self._versions[name] = {v: s for v, s in versions.items()}
+
+    def labels_changed(self, name, labels):
+        with self._lock:
+            self._labels[name] = dict(labels)
+
+    def unavailable_changed(self, name, reason, loading_versions):
+        with self._lock:
+            if reason is None:
+                self._unavailable.pop(name, None)
+            else:
+                self._unavailable[name] = (reason, set(loading_versions))
+
+    def versions(self, name):
+        """{version: servable} the data plane may serve of `name`."""
+        with self._lock:
+            return dict(self._versions.get(name, {}))
+
+    def labels(self, name):
+        with self._lock:
+            return dict(self._labels.get(name, {}))
+
+    def unavailable(self, name):
+        """(reason, loading versions) for a configured model, None if not configured."""
+        with self._lock:
+            return self._unavailable.get(name)
 
 
 class ServerCoreTest(absltest.TestCase):
@@ -79,10 +109,11 @@ class ServerCoreTest(absltest.TestCase):
         return config
 
     def _core(self, config, poll=0.0, start=True, **options):
+        self.observer = _Observer()
         core = server_core.ServerCore(server_core.ServerCoreOptions(
             model_server_config=config, loader_factory=self._loader_factory,
             file_system_poll_wait_seconds=poll, max_num_load_retries=1,
-            load_retry_interval_micros=0, **options))
+            load_retry_interval_micros=0, serving_observer=self.observer, **options))
         self.cores.append(core)
         if start:
             core.start()
@@ -99,32 +130,19 @@ class ServerCoreTest(absltest.TestCase):
         self._version("m", 1)
         self._version("m", 2)
         core = self._core(self._config(("m", 2)))
-        with core.servable_handle(_spec("m")) as handle:
-            self.assertEqual((handle.id.name, handle.id.version), ("m", 2))
-            self.assertEqual(handle.servable[:2], ("m", 2))
-        with core.servable_handle(_spec("m", 1)) as handle:
-            self.assertEqual(handle.id.version, 1)
+        versions = self.observer.versions("m")
+        self.assertEqual(sorted(versions), [1, 2])
+        self.assertEqual(versions[2][:2], ("m", 2))
+        self.assertEqual(self.observer.unavailable("m"), ("", set()))
         self.assertEqual(core.model_names(), ["m"])
         self.assertEqual(core.available_versions("m"), [1, 2])
         self.assertEqual([(v, s) for v, s, _ in core.model_version_states("m")],
                          [(2, ManagerState.AVAILABLE), (1, ManagerState.AVAILABLE)])
 
-    def test_request_errors(self):
+    def test_status_errors(self):
         self._version("m", 1)
         core = self._core(self._config("m"))
-        e = self._assert_error(grpc.StatusCode.NOT_FOUND, "", core.servable_handle, _spec("foo"))
-        self.assertEqual(e.message, "Servable not found for request: Latest(foo)")
-        e = self._assert_error(grpc.StatusCode.NOT_FOUND, "", core.servable_handle, _spec("m", 3))
-        self.assertEqual(e.message, "Servable not found for request: Specific(m, 3)")
-        self._assert_error(grpc.StatusCode.INVALID_ARGUMENT, "ModelSpec has no name",
-                           core.servable_handle, _spec(""))
-        self._assert_error(grpc.StatusCode.INVALID_ARGUMENT,
-                           "Unrecognized servable version label: beta",
-                           core.servable_handle, _spec("m", label="beta"))
-        # Upstream: a label on an unknown model is an unknown label.
-        self._assert_error(grpc.StatusCode.INVALID_ARGUMENT,
-                           "Unrecognized servable version label: beta",
-                           core.servable_handle, _spec("foo", label="beta"))
+        self.assertIsNone(self.observer.unavailable("foo"))  # not configured
         self._assert_error(grpc.StatusCode.NOT_FOUND, "Could not find any versions of model foo",
                            core.model_version_states, "foo")
         self._assert_error(grpc.StatusCode.NOT_FOUND, "Could not find version 3 of model m",
@@ -161,10 +179,10 @@ class ServerCoreTest(absltest.TestCase):
         core = self._core(self._config("a"))
         core.reload_config(self._config("b"))
         # The new model is ready when reload_config returns.
-        with core.servable_handle(_spec("b")) as handle:
-            self.assertEqual(handle.id.version, 5)
-        self._assert_error(grpc.StatusCode.NOT_FOUND, "Latest(a)", core.servable_handle, _spec("a"))
+        self.assertEqual(list(self.observer.versions("b")), [5])
+        self.assertIsNone(self.observer.unavailable("a"))  # no longer configured
         self.assertTrue(self.loaders[("a", 1)].unloaded.wait(_TIMEOUT))
+        self.assertEqual(self.observer.versions("a"), {})
         self.assertEqual(core.model_names(), ["b"])
         self.assertEqual([m.name for m in core.config.model_config_list.config], ["b"])
         # The removed model's history is still reported.
@@ -186,10 +204,7 @@ class ServerCoreTest(absltest.TestCase):
         for v in (1, 2):
             self._version("m", v)
         core = self._core(self._config(("m", "all", {"stable": 1, "canary": 2})))
-        with core.servable_handle(_spec("m", label="stable")) as handle:
-            self.assertEqual(handle.id.version, 1)
-        with core.servable_handle(_spec("m", label="canary")) as handle:
-            self.assertEqual(handle.id.version, 2)
+        self.assertEqual(self.observer.labels("m"), {"stable": 1, "canary": 2})
         self.assertEqual(core.version_labels("m"), {"stable": 1, "canary": 2})
         # A label may only point to an AVAILABLE version.
         self._assert_error(
@@ -198,18 +213,16 @@ class ServerCoreTest(absltest.TestCase):
             "available for inference",
             core.reload_config, self._config(("m", "all", {"stable": 1, "canary": 3})))
         self.assertEqual(core.version_labels("m"), {"stable": 1, "canary": 2})
+        self.assertEqual(self.observer.labels("m"), {"stable": 1, "canary": 2})
         core.reload_config(self._config(("m", "all", {"stable": 2})))
-        with core.servable_handle(_spec("m", label="stable")) as handle:
-            self.assertEqual(handle.id.version, 2)
-        self._assert_error(grpc.StatusCode.INVALID_ARGUMENT, "Unrecognized servable version label",
-                           core.servable_handle, _spec("m", label="canary"))
+        self.assertEqual(self.observer.labels("m"), {"stable": 2})
 
     def test_labels_for_unavailable_versions_when_allowed(self):
         self._version("m", 1)
         core = self._core(self._config(("m", None, {"next": 2})),
                           allow_version_labels_for_unavailable_models=True)
-        self._assert_error(grpc.StatusCode.NOT_FOUND, "Specific(m, 2)",
-                           core.servable_handle, _spec("m", label="next"))
+        self.assertEqual(self.observer.labels("m"), {"next": 2})
+        self.assertEqual(list(self.observer.versions("m")), [1])
         # Moving an existing label to an unavailable version is still refused.
         self._assert_error(grpc.StatusCode.FAILED_PRECONDITION, "version 3 of model m",
                            core.reload_config, self._config(("m", None, {"next": 3})))
@@ -221,17 +234,15 @@ class ServerCoreTest(absltest.TestCase):
         test_util.wait_for(lambda: core.model_names() == ["m"], "model m configured",
                            _TIMEOUT)
         self.assertTrue(starter.is_alive())  # as upstream: start() waits for a version
-        e = self._assert_error(grpc.StatusCode.NOT_FOUND, "Latest(m)",
-                               core.servable_handle, _spec("m"))
-        self.assertEqual("Servable not found for request: Latest(m); no versions of "
-                         "the model were found", e.message)
+        test_util.wait_for(lambda: self.observer.unavailable("m") == (
+            "no versions of the model were found", set()), "m's reason", _TIMEOUT)
         self._assert_error(grpc.StatusCode.NOT_FOUND, "Could not find any versions",
                            core.model_version_states, "m")
         self._version("m", 3)
         starter.join(_TIMEOUT)
         self.assertFalse(starter.is_alive())
-        with core.servable_handle(_spec("m")) as handle:
-            self.assertEqual(handle.id.version, 3)
+        self.assertEqual(list(self.observer.versions("m")), [3])
+        self.assertEqual(self.observer.unavailable("m"), ("", set()))
 
     def test_stop_ends_a_startup_that_waits_for_versions(self):
         core = self._core(self._config("m"), poll=0.02, start=False)
@@ -263,8 +274,7 @@ class ServerCoreTest(absltest.TestCase):
         self.assertEqual(states[1], (ManagerState.AVAILABLE, None))
         self.assertEqual(states[2][1].code, grpc.StatusCode.NOT_FOUND)
         self.assertEqual(self.loaders[("m", 2)].load_calls, 2)  # max_num_load_retries=1
-        with core.servable_handle(_spec("m")) as handle:
-            self.assertEqual(handle.id.version, 1)
+        self.assertEqual(list(self.observer.versions("m")), [1])
 
     def test_startup_fails_when_a_model_fails_to_load(self):
         self._version("m", 1, fail=True)
@@ -274,13 +284,9 @@ class ServerCoreTest(absltest.TestCase):
                                "available: {{{name: m version: 1} due to error: NOT_FOUND: ",
                                core.start)
         self.assertTrue(e.message.endswith("}, }"), e.message)
-        e = self._assert_error(grpc.StatusCode.NOT_FOUND, "Latest(m)",
-                               core.servable_handle, _spec("m"))
         # The reason, but never the load error or paths: GetModelStatus has those.
-        self.assertEqual("Servable not found for request: Latest(m); no version of "
-                         "the model could be loaded", e.message)
-        self._assert_error(grpc.StatusCode.NOT_FOUND, "Specific(m, 1)",
-                           core.servable_handle, _spec("m", 1))
+        self.assertEqual(self.observer.unavailable("m"),
+                         ("no version of the model could be loaded", set()))
         [(version, state, error)] = core.model_version_states("m")
         self.assertEqual((version, state, error.code),
                          (1, ManagerState.END, grpc.StatusCode.NOT_FOUND))
@@ -294,8 +300,7 @@ class ServerCoreTest(absltest.TestCase):
                            "due to error: NOT_FOUND: ",
                            core.reload_config, self._config("a", "b"))
         # The models that did load keep serving.
-        with core.servable_handle(_spec("a")) as handle:
-            self.assertEqual(handle.id.version, 1)
+        self.assertEqual(list(self.observer.versions("a")), [1])
         # Reloading the same config again waits for no new model.
         core.reload_config(self._config("a", "b"))
 
@@ -311,25 +316,22 @@ class ServerCoreTest(absltest.TestCase):
         self._version("m", 1)
         gate = threading.Event()
         slow = FakeLoader("slow", gate=gate)
+        observer = _Observer()
         core = server_core.ServerCore(server_core.ServerCoreOptions(
             model_server_config=self._config("m"), loader_factory=lambda *a: slow,
-            file_system_poll_wait_seconds=0))
+            file_system_poll_wait_seconds=0, serving_observer=observer))
         self.cores.append(core)
         starter = threading.Thread(target=core.start)
         starter.start()
         self.assertTrue(slow.load_started.wait(_TIMEOUT))
         self.assertTrue(starter.is_alive())  # start() blocks until the load ends
-        self._assert_error(grpc.StatusCode.NOT_FOUND,
-                           "Servable not found for request: Latest(m); the model "
-                           "is still loading", core.servable_handle, _spec("m"))
-        self._assert_error(grpc.StatusCode.NOT_FOUND,
-                           "Servable not found for request: Specific(m, 1)",
-                           core.servable_handle, _spec("m", 1))
+        test_util.wait_for(lambda: observer.unavailable("m") == (
+            "the model is still loading", {1}), "m's reason while loading", _TIMEOUT)
         gate.set()
         starter.join(_TIMEOUT)
         self.assertFalse(starter.is_alive())
-        with core.servable_handle(_spec("m")) as handle:
-            self.assertEqual(handle.servable, "slow")
+        self.assertEqual(observer.versions("m"), {1: "slow"})
+        self.assertEqual(observer.unavailable("m"), ("", set()))
 
     def test_poll_once_mode(self):
         self._version("m", 1)
@@ -342,18 +344,6 @@ class ServerCoreTest(absltest.TestCase):
         # A reload polls again.
         core.reload_config(self._config("m"))
         self.assertEqual(core.available_versions("m"), [2])
-
-    def test_rollover_with_held_handle(self):
-        self._version("m", 1)
-        core = self._core(self._config("m"), poll=0.02)
-        handle = core.servable_handle(_spec("m"))
-        self._version("m", 2)
-        test_util.wait_for(lambda: core.available_versions("m") == [2],
-                           "version 2 the only one AVAILABLE", _TIMEOUT)
-        self.assertEqual(self.loaders[("m", 1)].unload_calls, 0)
-        self.assertEqual(handle.servable[:2], ("m", 1))
-        handle.release()
-        self.assertTrue(self.loaders[("m", 1)].unloaded.wait(_TIMEOUT))
 
     def test_fail_if_no_model_versions_found(self):
         os.makedirs(os.path.join(self.base, "m"))
@@ -372,7 +362,7 @@ class ServerCoreTest(absltest.TestCase):
         self.assertEqual([s for _, s in events],
                          [ManagerState.START, ManagerState.LOADING, ManagerState.AVAILABLE,
                           ManagerState.UNLOADING, ManagerState.END])
-        self._assert_error(grpc.StatusCode.NOT_FOUND, "Latest(m)", core.servable_handle, _spec("m"))
+        self.assertEqual(self.observer.versions("m"), {})
         self._assert_error(grpc.StatusCode.FAILED_PRECONDITION, "stopped",
                            core.reload_config, self._config("m"))
 

@@ -190,7 +190,6 @@ def main(argv):
 
     threading.Thread(target=start, name="startup", daemon=True).start()
     if not signals.wait_until(started, 1):
-        server.abandon_startup()
         _exit_on_signal(signals.received[0], "during startup")
     if startup_error:
         error = startup_error[0]

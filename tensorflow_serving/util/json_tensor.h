@@ -76,8 +76,6 @@ absl::Status FillClassificationRequestFromJson(absl::string_view json,
                                                ClassificationRequest* request);
 absl::Status FillRegressionRequestFromJson(absl::string_view json, RegressionRequest* request);
 
-// The default of --max_tensor_fill_bytes.
-inline constexpr int64_t kDefaultMaxTensorFillBytes = 64 << 20;
 
 // Writes a predict answer's JSON from its outputs (a PredictResponse's
 // `outputs`), in `format`'s layout, in alias order. Each output is read as
@@ -89,7 +87,7 @@ inline constexpr int64_t kDefaultMaxTensorFillBytes = 64 << 20;
 // upstream's "Failed to write JSON value for tensor type: <dtype>".
 absl::Status MakeJsonFromTensors(const google::protobuf::Map<std::string, TensorProto>& tensors,
                                  JsonPredictRequestFormat format, std::string* json,
-                                 int64_t max_fill_bytes = kDefaultMaxTensorFillBytes);
+                                 int64_t max_fill_bytes);
 
 // {"results": [[[label, score], ...], ...]}, one list per example.
 absl::Status MakeJsonFromClassificationResult(const ClassificationResult& result,

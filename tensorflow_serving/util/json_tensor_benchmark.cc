@@ -130,7 +130,7 @@ void BenchmarkMnist() {
   };
   const auto write = [&] {
     std::string json;
-    Check(MakeJsonFromTensors(outputs, JsonPredictRequestFormat::kRow, &json));
+    Check(MakeJsonFromTensors(outputs, JsonPredictRequestFormat::kRow, &json, 64 << 20));
   };
   constexpr int kRounds = 15;
   constexpr int kCalls = 2000;
@@ -213,7 +213,7 @@ void BenchmarkLarge(int megabytes) {
   const long rss_write_before = PeakRssKb();
   std::string json;
   const double write_start = CpuSeconds();
-  Check(MakeJsonFromTensors(outputs, JsonPredictRequestFormat::kRow, &json));
+  Check(MakeJsonFromTensors(outputs, JsonPredictRequestFormat::kRow, &json, 64 << 20));
   const double write_cpu = CpuSeconds() - write_start;
   const double json_mb = json.size() / double(1 << 20);
   std::printf("  write: %.1f MB of JSON, %.0f us/MB CPU, %.2f s; peak RSS +%.1f MB = %.2fx the "

@@ -617,7 +617,7 @@ void TestHostileRequests() {
   const TensorProto& deep = request.inputs().at("x");
   CHECK_TRUE(deep.tensor_shape().dim_size() == depth && deep.float_val_size() == 1);
   std::string detail;
-  CHECK_TRUE(CheckDecodable(deep, kDefaultMaxTensorFillBytes, &detail) ==
+  CHECK_TRUE(CheckDecodable(deep, int64_t{64} << 20, &detail) ==
              DecodeCheck::kUnparseable);
   // A 5,000-digit integer.
   EXPECT_INVALID(Predict(absl::StrCat(R"({"instances": [)", std::string(5000, '9'), "]}"),
@@ -644,7 +644,7 @@ void TestHostileRequests() {
 // ------------------------------------------------------------- answers
 
 std::string Json(const TensorMap& tensors, JsonPredictRequestFormat format,
-                 int64_t max_fill_bytes = kDefaultMaxTensorFillBytes) {
+                 int64_t max_fill_bytes = int64_t{64} << 20) {
   std::string json;
   const absl::Status status = MakeJsonFromTensors(tensors, format, &json, max_fill_bytes);
   if (!status.ok()) return "ERROR " + status.ToString();

@@ -33,17 +33,9 @@ from tensorflow_serving.util import runfiles_util
 
 WORKSPACE = "tf_serving"
 SERVER = "tensorflow_serving/model_servers/tensorflow_model_server"
-PYTHON_PLANE_SERVER = "tensorflow_serving/model_servers/tensorflow_model_server_python_plane"
 # Where //third_party/upstream_model_server puts upstream's binary (a wrapper
 # around TF_MODEL_SERVER_PATH) in the runfiles of whoever depends on it.
 UPSTREAM_SERVER = "upstream_model_server/tensorflow_model_server"
-# Which data plane the tests drive: "native" (the default binary, native when
-# built) or "python" (the pure Python plane's binary); model_servers/BUILD
-# runs the end-to-end tests that exercise gRPC both ways.
-DATA_PLANE_ENV = "MODEL_SERVER_DATA_PLANE"
-# The lines the server logs at startup for each plane.
-NATIVE_PLANE_LINE = "Serving gRPC PredictionService with the native data plane"
-PYTHON_PLANE_LINE = "Serving gRPC with the pure Python data plane"
 
 # TensorFlow's native log lines every TensorFlow program prints at start on a
 # machine without a GPU: noise for a learner, left out of a quiet Process's
@@ -86,42 +78,19 @@ def program_command(relative: str) -> list[str]:
     return [sys.executable, script]
 
 
-def data_plane() -> str:
-    """"python" when the tests drive the pure Python plane, else "native"."""
-    return "python" if os.environ.get(DATA_PLANE_ENV) == "python" else "native"
-
-
 def server_command() -> list[str]:
-    """The command that runs tensorflow_model_server (no flags).
-
-    $MODEL_SERVER_BINARY wins; then upstream's binary when the runfiles hold
-    it (:model_server_under_test with --config=upstream_server); then ours,
-    its pure Python plane's binary when data_plane() is "python".
-    """
-    explicit = os.environ.get("MODEL_SERVER_BINARY")
-    if explicit:
-        return [explicit]
+    """The command that runs tensorflow_model_server (no flags): upstream's
+    binary when the runfiles hold it (:model_server_under_test with
+    --config=upstream_server), else ours."""
     upstream = _executable_runfile(UPSTREAM_SERVER)
     if upstream:
         return [upstream]
-    return program_command(PYTHON_PLANE_SERVER if data_plane() == "python" else SERVER)
+    return program_command(SERVER)
 
 
 def is_upstream(command) -> bool:
     """Whether server_command() chose upstream's binary."""
     return command[0].endswith(UPSTREAM_SERVER)
-
-
-def expected_plane_line() -> str | None:
-    """The startup line the server under test must log, or None if not ours."""
-    if os.environ.get("MODEL_SERVER_BINARY") or is_upstream(server_command()):
-        return None
-    if data_plane() == "python":
-        return PYTHON_PLANE_LINE
-    from tensorflow_serving.model_servers import native_data_plane_build  # pylint: disable=g-import-not-at-top
-    if native_data_plane_build.UNAVAILABLE_REASON:
-        return PYTHON_PLANE_LINE
-    return NATIVE_PLANE_LINE
 
 
 def _asan_env() -> dict:
@@ -347,8 +316,6 @@ class ServerRunner:
         self._status_over_rest = rest and status_over_rest
         self._fixed_ports = (grpc_port, rest_api_port)
         self._command = list(command) if command else server_command()
-        # Tests check that the server drives the data plane they mean to.
-        self._expected_line = None if command else expected_plane_line()
         self._env = env
         self._process_options = process_options
         self.process = None
@@ -458,9 +425,6 @@ class ServerRunner:
         # A channel used before the server listened may be waiting to retry.
         self._wait(lambda: _channel_ready(self.channel), "the gRPC channel",
                    deadline - time.monotonic())
-        if self._expected_line and self._expected_line not in self.logs():
-            raise RuntimeError(f"the server did not log {self._expected_line!r}; the "
-                               f"tests were to drive that data plane:\n{self.logs()}")
         for name in models:
             self.wait_for_version(name, None, deadline - time.monotonic())
         return self

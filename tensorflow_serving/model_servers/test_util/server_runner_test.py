@@ -48,8 +48,6 @@ class ProgramCommandTest(absltest.TestCase):
         self.assertTrue(os.path.isfile(command[1]))
 
     def test_the_model_server_is_in_this_tests_runfiles(self):
-        if os.environ.get("MODEL_SERVER_BINARY"):
-            self.skipTest("$MODEL_SERVER_BINARY names the server")
         command = server_runner.server_command()
         self.assertLen(command, 1)
         self.assertTrue(command[0].endswith((server_runner.SERVER,

@@ -1,5 +1,5 @@
-// The Classify RPC on a native SavedModelBundle (upstream's classifier.cc;
-// classifier.py is the Python plane's): the request's tf.Examples go through
+// The Classify RPC on a SavedModelBundle (upstream's classifier.cc): the
+// request's tf.Examples go through
 // the model's own parsing ops (the signature's "inputs" string tensor), and
 // the "classes" and/or "scores" outputs become a ClassificationResult.
 //

@@ -1,6 +1,5 @@
-// GetModelMetadata on a native SavedModelBundle (upstream's
-// get_model_metadata_impl.cc; get_model_metadata_impl.py is the Python
-// plane's): the model's SignatureDefMap packed in an Any under
+// GetModelMetadata on a SavedModelBundle (upstream's
+// get_model_metadata_impl.cc): the model's SignatureDefMap packed in an Any under
 // "signature_def", the only metadata field there is.
 
 #ifndef TENSORFLOW_SERVING_SERVABLES_TENSORFLOW_GET_MODEL_METADATA_IMPL_H_

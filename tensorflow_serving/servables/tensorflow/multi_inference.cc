@@ -112,9 +112,9 @@ void RunMultiInference(const SavedModelBundle& bundle, int64_t version,
           absl::StrCat("Unsupported signature method_name: ", task.method_name())));
     }
     if (!status.ok()) return done(status);
-    if (!sig->native) {
+    if (!sig->supported) {
       return done(
-          NotServedNatively(absl::StrCat("signature ", name, ": ", sig->why_not_native)));
+          Unsupported(absl::StrCat("signature ", name, ": ", sig->why_unsupported)));
     }
     feeds.Add(input_name, sig->inputs.at(input_alias), input_alias);
     for (size_t i = 0; i < output_aliases.size(); ++i) {

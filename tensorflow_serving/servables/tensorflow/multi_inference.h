@@ -1,5 +1,5 @@
-// MultiInference on a native SavedModelBundle (upstream's multi_inference.cc;
-// multi_inference.py is the Python plane's): several classify and regress
+// MultiInference on a SavedModelBundle (upstream's multi_inference.cc):
+// several classify and regress
 // tasks of one model, each on its own signature, sharing the request's
 // tf.Examples and one Session run that feeds every task's input tensor and
 // fetches every task's outputs; then each task's result, in request order.

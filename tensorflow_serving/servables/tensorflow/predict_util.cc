@@ -8,7 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "tensorflow_serving/servables/tensorflow/tensor_util.h"
-#include "tensorflow_serving/util/monitoring.h"
+#include "tensorflow_serving/util/metrics.h"
 
 namespace tensorflow {
 namespace serving {
@@ -64,8 +64,8 @@ absl::Status VerifyRequestInputsSize(const SignatureDef& signature,
 
 // TensorFlow's saved_model::GetInputValues: every signature input from the
 // request or else from the signature's defaults, then no unknown request key.
-// Each tensor is decoded by TensorFlow after the checks the Python plane
-// makes first (CheckDecodable).
+// Each tensor is decoded by TensorFlow after the server's own checks
+// (CheckDecodable).
 absl::Status GetInputValues(const TfCApi& api, const SavedModelBundle::Signature& sig,
                             const PredictRequest& request, const PredictOptions& options,
                             PreparedPrediction* prepared) {
@@ -145,7 +145,7 @@ void FinishPrediction(const PredictOptions& options, const PreparedPrediction& p
                       const absl::Status& status, const OwnedTensorViews& outputs,
                       PredictResponse* response, const RunDone& done) {
   if (!status.ok()) return done(status);
-  if (Monitoring::Get().enabled()) {
+  if (Metrics::Get().enabled()) {
     RecordRuntimeLatency(request.model_spec().name(), "Predict", "TF1", MicrosSince(run_start));
   }
   bool forward = false;
@@ -153,7 +153,7 @@ void FinishPrediction(const PredictOptions& options, const PreparedPrediction& p
       PostProcessPredictionResult(prepared, outputs.views, options, response, &forward);
   if (forward) {
     response->Clear();
-    return done(NotServedNatively("an output of a dtype the native encoders do not write"));
+    return done(Unsupported(absl::StrCat("signature ", prepared.signature_name, ": an output of a dtype no TensorProto field is written for")));
   }
   done(post);
 }
@@ -179,8 +179,8 @@ void RunPredict(const PredictOptions& options, const SavedModelBundle& bundle,
       PreProcessPrediction(bundle, version, request, options, &prepared, response, &forward);
   if (forward) {
     const SavedModelBundle::Signature* sig = bundle.FindSignature(prepared.signature_name);
-    return done(NotServedNatively(absl::StrCat("signature ", prepared.signature_name, ": ",
-                                               sig != nullptr ? sig->why_not_native : "")));
+    return done(Unsupported(absl::StrCat("signature ", prepared.signature_name, ": ",
+                                               sig != nullptr ? sig->why_unsupported : "")));
   }
   if (!status.ok()) return done(status);
   const Clock::time_point run_start = Clock::now();
@@ -220,7 +220,7 @@ absl::Status PreProcessPrediction(const SavedModelBundle& bundle, int64_t versio
     return absl::FailedPreconditionError(absl::StrCat(
         "Serving signature key \"", prepared->signature_name, "\" not found."));
   }
-  if (!sig->native) {
+  if (!sig->supported) {
     *forward = true;
     return absl::OkStatus();
   }

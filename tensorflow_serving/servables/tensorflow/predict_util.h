@@ -1,4 +1,4 @@
-// The Predict RPC on a native SavedModelBundle (upstream's predict_util.cc,
+// The Predict RPC on a SavedModelBundle (upstream's predict_util.cc,
 // with TensorFlow's saved_model::GetInputValues): RunPredict is the core every
 // transport calls; it runs three steps, PreProcessPrediction (the feeds), the
 // Session run (directly or in a batch) and PostProcessPredictionResult (the
@@ -25,7 +25,7 @@ struct PredictOptions {
   // --enable_serialization_as_tensor_content: outputs in tensor_content.
   bool tensor_content = false;
   // --max_tensor_fill_bytes (see CheckDecodable).
-  int64_t max_tensor_fill_bytes = 64 << 20;
+  int64_t max_tensor_fill_bytes = 0;
   // A transport's deadline becomes the run's RunOptions.timeout_in_ms
   // (upstream's enforce_session_run_timeout, always on in the model server).
   bool enforce_session_run_timeout = true;
@@ -33,8 +33,8 @@ struct PredictOptions {
 
 // The Predict RPC on `bundle` (the version `version` of the model the
 // request names), for any transport: fills `response` and ends with `done`
-// (see RunDone), possibly on a batch thread, with NotServedNatively for a
-// signature or output the native plane leaves to the Python plane. The run
+// (see RunDone), possibly on a batch thread, with Unsupported (util.h) for a
+// signature or output the server cannot run or write. The run
 // must end by `deadline` (Clock::time_point::max(): no deadline). `bundle`,
 // `request` and `response` must outlive `done`. Records runtime_latency.
 void RunPredict(const PredictOptions& options, const SavedModelBundle& bundle,
@@ -55,9 +55,9 @@ struct PreparedPrediction {
 };
 
 // Validates the request against the signature and decodes its tensors.
-// Sets *forward (and returns OK) when the signature is one the native plane
-// leaves to the Python plane. Fills response->model_spec as upstream does
-// before any input check.
+// Sets *forward (and returns OK) when the signature is one the server cannot
+// run (see Unsupported). Fills response->model_spec as upstream does before
+// any input check.
 absl::Status PreProcessPrediction(const SavedModelBundle& bundle, int64_t version,
                                   const PredictRequest& request,
                                   const PredictOptions& options,
@@ -65,7 +65,7 @@ absl::Status PreProcessPrediction(const SavedModelBundle& bundle, int64_t versio
                                   bool* forward);
 
 // Writes `outputs` (one per prepared.output_aliases) into response->outputs.
-// Sets *forward if an output has a dtype the native encoders do not write.
+// Sets *forward if an output has a dtype no TensorProto field is written for.
 absl::Status PostProcessPredictionResult(const PreparedPrediction& prepared,
                                          const std::vector<TensorView>& outputs,
                                          const PredictOptions& options,

@@ -114,8 +114,8 @@ void RunRegress(const SavedModelBundle& bundle, int64_t version,
     return done(absl::InvalidArgumentError(
         absl::StrCat("No signature was found with the name: ", name)));
   }
-  if (!sig->native) {
-    return done(NotServedNatively(absl::StrCat("signature ", name, ": ", sig->why_not_native)));
+  if (!sig->supported) {
+    return done(Unsupported(absl::StrCat("signature ", name, ": ", sig->why_unsupported)));
   }
   std::string input_name;
   std::vector<std::string> output_names;

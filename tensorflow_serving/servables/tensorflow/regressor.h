@@ -1,5 +1,5 @@
-// The Regress RPC on a native SavedModelBundle (upstream's regressor.cc;
-// regressor.py is the Python plane's): the request's tf.Examples go through
+// The Regress RPC on a SavedModelBundle (upstream's regressor.cc): the
+// request's tf.Examples go through
 // the model's own parsing ops (the signature's "inputs" string tensor), and
 // the "outputs" tensor becomes a RegressionResult.
 //

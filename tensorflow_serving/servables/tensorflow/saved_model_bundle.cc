@@ -63,8 +63,8 @@ void Prepare(const std::map<std::string, TF_Operation*>& operations,
   for (const auto& [alias, info] : sig->def.inputs()) {
     TF_Output output;
     if (!Resolve(info, operations, &output, &why)) {
-      sig->native = false;
-      sig->why_not_native = absl::StrCat("input ", alias, ": ", why);
+      sig->supported = false;
+      sig->why_unsupported = absl::StrCat("input ", alias, ": ", why);
       return;
     }
     sig->inputs[alias] = output;
@@ -76,13 +76,13 @@ void Prepare(const std::map<std::string, TF_Operation*>& operations,
   for (const auto& [alias, info] : sig->def.outputs()) {
     TF_Output output;
     if (!Resolve(info, operations, &output, &why)) {
-      sig->native = false;
-      sig->why_not_native = absl::StrCat("output ", alias, ": ", why);
+      sig->supported = false;
+      sig->why_unsupported = absl::StrCat("output ", alias, ": ", why);
       return;
     }
     if (info.dtype() != DT_INVALID && !CanEncode(info.dtype())) {
-      sig->native = false;
-      sig->why_not_native =
+      sig->supported = false;
+      sig->why_unsupported =
           absl::StrCat("output ", alias, ": dtype ", DataType_Name(info.dtype()));
       return;
     }
@@ -108,24 +108,8 @@ std::string WithTimeout(const std::string& run_options, int64_t timeout_in_ms) {
   return result;
 }
 
-// saved_model_bundle.py's timeout ladder: 1 ms up to 2**31 - 1 ms (upstream's
-// "no deadline"), each rung 5% above the last, rounded up to whole ms.
-constexpr int64_t kTimeoutLadderMaxMs = (int64_t{1} << 31) - 1;
-
-const std::vector<int64_t>& TimeoutLadder() {
-  static const std::vector<int64_t>* ladder = [] {
-    auto* rungs = new std::vector<int64_t>();
-    double value = 1.0;
-    while (value < static_cast<double>(kTimeoutLadderMaxMs)) {
-      const int64_t step = static_cast<int64_t>(std::ceil(value));
-      if (rungs->empty() || step > rungs->back()) rungs->push_back(step);
-      value *= 1.05;
-    }
-    rungs->push_back(kTimeoutLadderMaxMs);
-    return rungs;
-  }();
-  return *ladder;
-}
+// The longest timeout RunOptions carries (upstream's "no deadline").
+constexpr int64_t kMaxTimeoutMs = (int64_t{1} << 31) - 1;
 
 std::string SerializeDeterministically(const google::protobuf::MessageLite& message) {
   std::string bytes;
@@ -139,7 +123,7 @@ std::string SerializeDeterministically(const google::protobuf::MessageLite& mess
 }
 
 // Whether values can join a batch: every one has a dim 0, all the same
-// (otherwise the run goes alone, as saved_model_bundle.py decides).
+// (otherwise the run goes alone).
 bool BatchableValues(const TfCApi& api, const std::vector<TfTensor>& values) {
   int64_t size = -1;
   for (const TfTensor& value : values) {
@@ -165,12 +149,9 @@ absl::Status SavedModelBundle::RunOptionsFor(Clock::time_point deadline,
     return absl::DeadlineExceededError("Deadline exceeded before the model run");
   }
   const double remaining_ms = std::ceil(remaining_s * 1000);
-  int64_t timeout_ms = kTimeoutLadderMaxMs;
-  if (remaining_ms < static_cast<double>(kTimeoutLadderMaxMs)) {
-    const std::vector<int64_t>& ladder = TimeoutLadder();
-    timeout_ms = *std::lower_bound(ladder.begin(), ladder.end(),
-                                   static_cast<int64_t>(remaining_ms));
-  }
+  const int64_t timeout_ms = remaining_ms < static_cast<double>(kMaxTimeoutMs)
+                                 ? static_cast<int64_t>(remaining_ms)
+                                 : kMaxTimeoutMs;
   *run_options = WithTimeout(deadline_run_options_, timeout_ms);
   return absl::OkStatus();
 }

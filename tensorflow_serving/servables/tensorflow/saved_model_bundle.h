@@ -1,10 +1,11 @@
-// A loaded SavedModel version as the native data plane sees it (the C++
-// counterpart of saved_model_bundle.py's SavedModelBundle).
+// A loaded SavedModel version as the data plane serves it: its signatures,
+// prepared once, its runs and its batching.
 //
-// The Session belongs to the Python bundle that loaded the version; this
-// object borrows it (the TF_Session and the TF_Operations its signatures
-// name) and must be destroyed before the Python side closes the Session:
-// the binding's retire() waits for exactly that.
+// The Session belongs to the Python control plane, which loaded the version
+// (saved_model_bundle_factory.py); this object borrows it (the TF_Session and
+// the TF_Operations its signatures name) and must be destroyed before the
+// Python side closes the Session: the binding's retire() waits for exactly
+// that.
 
 #ifndef TENSORFLOW_SERVING_SERVABLES_TENSORFLOW_SAVED_MODEL_BUNDLE_H_
 #define TENSORFLOW_SERVING_SERVABLES_TENSORFLOW_SAVED_MODEL_BUNDLE_H_
@@ -40,21 +41,21 @@ class SavedModelBundle {
     // def.defaults() serialized once, for TF_TensorFromProto.
     std::map<std::string, std::string> default_bytes;
     // False when an input or output is a sparse or composite tensor, names a
-    // node the graph lacks, or declares a dtype the native encoder does not
-    // write: such requests go to the Python plane.
-    bool native = true;
+    // node the graph lacks, or declares a dtype no TensorProto field is
+    // written for: requests on it are answered Unsupported (util.h).
+    bool supported = true;
+    std::string why_unsupported;
     // Every input has a known rank >= 1 and an unknown dim 0, so requests can
-    // be merged along dim 0 (the rule saved_model_bundle.py applies).
+    // be merged along dim 0.
     bool batchable = false;
-    std::string why_not_native;
   };
 
   // `signature_defs` is a serialized MetaGraphDef of which only signature_def
   // is read; `operations` maps each node name the signatures use to the
   // graph's TF_Operation. `run_options` is the serialized RunOptions of
   // every Session run without a deadline, `deadline_run_options` those every
-  // run with a deadline adds its timeout to (saved_model_bundle.py decides
-  // which may run on the calling thread).
+  // run with a deadline adds its timeout to (saved_model_bundle_factory.py
+  // decides which may run on the calling thread).
   static absl::Status Create(const TfCApi* api, TF_Session* session,
                              const std::string& signature_defs,
                              const std::map<std::string, TF_Operation*>& operations,
@@ -67,7 +68,7 @@ class SavedModelBundle {
   TF_Session* session() const { return session_; }
   // The RunOptions of a run that must end by `deadline`: without one
   // (Clock::time_point::max()) run_options, else deadline_run_options with
-  // timeout_in_ms, rounded up to the ladder saved_model_bundle.py uses.
+  // timeout_in_ms, what is left of it rounded up to whole milliseconds.
   // DEADLINE_EXCEEDED if it has passed.
   absl::Status RunOptionsFor(Clock::time_point deadline, std::string* run_options) const;
   // nullptr if the SavedModel has no signature of that name.
@@ -92,7 +93,7 @@ class SavedModelBundle {
                           std::vector<TfTensor>* outputs) const;
 
   using DoneFn = std::function<void(absl::Status, OwnedTensorViews)>;
-  // The run every request core makes (saved_model_bundle.py's run()): with
+  // The run every request core makes: with
   // batching on, a `batchable` run whose values all have the same dim 0
   // joins a batch of `signature_name`'s queue for `output_aliases` (the
   // aliases of `fetches`); any other run is a RunSession on this thread.

@@ -288,8 +288,9 @@ bool FromProtoDense(const TfCApi& api, const TensorProto& proto, TfTensor* out) 
 
 namespace {
 
-// numpy's itemsize of the array the Python plane decodes a DataType into (8
-// for strings: object pointers), or 0 for a DataType it does not carry.
+// The bytes each element of a decoded tensor of `dtype` counts for in the
+// fill limit (8 for strings: one pointer each), or 0 for a DataType a
+// request may not carry.
 int ItemSize(DataType dtype) {
   switch (dtype) {
     case DT_INT8:

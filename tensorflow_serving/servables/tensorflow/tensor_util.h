@@ -67,9 +67,9 @@ bool FromProtoBytes(const TfCApi& api, const std::string& bytes, TfTensor* out);
 // case; FromProtoBytes then decodes. `proto` must have passed CheckDecodable.
 bool FromProtoDense(const TfCApi& api, const TensorProto& proto, TfTensor* out);
 
-// What the server refuses before TensorFlow decodes a request tensor, exactly
-// as the Python plane's tensor_util.to_ndarray does: dtypes it does not carry
-// and shapes deeper than 64 dimensions are unparseable, and a short value list
+// What the server refuses before TensorFlow decodes a request tensor: dtypes
+// a request may not carry and shapes deeper than 64 dimensions are
+// unparseable, and a short value list
 // may not be filled beyond --max_tensor_fill_bytes (a few bytes can declare
 // gigabytes). kFillTooLarge sets `detail` to the reason.
 enum class DecodeCheck { kOk, kUnparseable, kFillTooLarge };

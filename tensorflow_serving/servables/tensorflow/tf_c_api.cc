@@ -117,10 +117,7 @@ std::string Utf8OrEscaped(const std::string& message) {
 absl::Status TfStatus::ToStatus() const {
   const TF_Code code = api_.GetCode(status_);
   if (code == TF_OK) return absl::OkStatus();
-  const std::string message = api_.Message(status_);
-  const std::string escaped = Utf8OrEscaped(message);
-  if (escaped != message) return absl::InvalidArgumentError(escaped);
-  return absl::Status(static_cast<absl::StatusCode>(code), message);
+  return absl::Status(static_cast<absl::StatusCode>(code), Utf8OrEscaped(api_.Message(status_)));
 }
 
 }  // namespace serving

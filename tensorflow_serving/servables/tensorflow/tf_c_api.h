@@ -47,11 +47,9 @@ struct TfCApi {
 };
 
 // Owns a TF_Status; converts it to absl::Status with TensorFlow's code and
-// message (both use the canonical gRPC codes). A message that is not valid
-// UTF-8 (TensorFlow quotes request bytes, e.g. a tf.Example it could not
-// parse) becomes INVALID_ARGUMENT with those bytes escaped, as the Python
-// plane answers: TensorFlow's Python binding cannot decode such messages, and
-// they are about the request's data.
+// message (both use the canonical gRPC codes). Bytes of a message that are
+// not valid UTF-8 (TensorFlow quotes request bytes, e.g. a tf.Example it
+// could not parse) are escaped, so that a REST answer stays valid JSON.
 class TfStatus {
  public:
   explicit TfStatus(const TfCApi& api) : api_(api), status_(api.NewStatus()) {}

@@ -10,7 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "tensorflow/core/platform/ctstring.h"
-#include "tensorflow_serving/util/monitoring.h"
+#include "tensorflow_serving/util/metrics.h"
 
 namespace tensorflow {
 namespace serving {
@@ -19,15 +19,29 @@ namespace {
 
 std::atomic<bool> signature_method_check{false};
 
-// A payload key no status from TensorFlow or gRPC carries.
-constexpr char kNotServedNativelyKey[] = "tensorflow.serving/not-served-natively";
-
-// request_metrics.py's (and upstream util.cc's) metric families.
+// Upstream's per-request metric families (its util.cc): request_count counts
+// every Predict, Classify and Regress over gRPC and every REST request by
+// model and final status; request_latency is the wall time of the
+// successful ones at the edge; runtime_latency that of their TensorFlow run;
+// the example counts come from Classify, Regress and MultiInference.
 constexpr char kRequestCount[] = "/tensorflow/serving/request_count";
 constexpr char kRequestLatency[] = "/tensorflow/serving/request_latency";
 constexpr char kRuntimeLatency[] = "/tensorflow/serving/runtime_latency";
 constexpr char kExampleCounts[] = "/tensorflow/serving/request_example_counts";
 constexpr char kExampleCountTotal[] = "/tensorflow/serving/request_example_count_total";
+
+[[maybe_unused]] const bool kFamiliesDeclared =
+    Metrics::Declare({kRequestCount, "Requests, by model and final status.",
+                         {"model_name", "status"}}) &&
+    Metrics::Declare({kRequestLatency, "Wall time (microseconds) of successful requests.",
+                         {"model_name", "API", "entrypoint"}, true, 10, 1.8, 33}) &&
+    Metrics::Declare({kRuntimeLatency,
+                         "Wall time (microseconds) of the TensorFlow run of successful "
+                         "requests.",
+                         {"model_name", "API", "runtime"}, true, 10, 1.8, 33}) &&
+    Metrics::Declare({kExampleCounts, "tensorflow.Examples per request.", {"model"},
+                         true, 1, 2, 15}) &&
+    Metrics::Declare({kExampleCountTotal, "tensorflow.Examples received.", {"model"}});
 
 // Writes `message` (whose ByteSizeLong() was just called) at `out`, map
 // entries in key order, so the same Example is always the same bytes.
@@ -50,14 +64,8 @@ void SetSignatureMethodNameCheckFeature(bool enabled) { signature_method_check =
 
 bool GetSignatureMethodNameCheckFeature() { return signature_method_check; }
 
-absl::Status NotServedNatively(const std::string& why) {
-  absl::Status status = absl::UnimplementedError(why);
-  status.SetPayload(kNotServedNativelyKey, absl::Cord());
-  return status;
-}
-
-bool IsNotServedNatively(const absl::Status& status) {
-  return !status.ok() && status.GetPayload(kNotServedNativelyKey).has_value();
+absl::Status Unsupported(const std::string& why) {
+  return absl::UnimplementedError(absl::StrCat(why, ": not supported by this server"));
 }
 
 absl::Status InputToSerializedExampleTensor(const TfCApi& api, const Input& input,
@@ -161,7 +169,7 @@ std::string ShapeDebugString(const std::vector<int64_t>& dims) {
 
 void RecordRequestLatency(absl::string_view model_name, absl::string_view api,
                           absl::string_view entrypoint, double latency_usec) {
-  Monitoring& monitoring = Monitoring::Get();
+  Metrics& monitoring = Metrics::Get();
   if (!monitoring.enabled()) return;
   monitoring.Add(kRequestLatency,
                  {std::string(model_name), std::string(api), std::string(entrypoint)},
@@ -169,7 +177,7 @@ void RecordRequestLatency(absl::string_view model_name, absl::string_view api,
 }
 
 void RecordModelRequestCount(absl::string_view model_name, const absl::Status& status) {
-  Monitoring& monitoring = Monitoring::Get();
+  Metrics& monitoring = Metrics::Get();
   if (!monitoring.enabled()) return;
   monitoring.Increment(kRequestCount,
                        {std::string(model_name), absl::StatusCodeToString(status.code())});
@@ -177,7 +185,7 @@ void RecordModelRequestCount(absl::string_view model_name, const absl::Status& s
 
 void RecordRuntimeLatency(absl::string_view model_name, absl::string_view api,
                           absl::string_view runtime, double latency_usec) {
-  Monitoring& monitoring = Monitoring::Get();
+  Metrics& monitoring = Metrics::Get();
   if (!monitoring.enabled()) return;
   monitoring.Add(kRuntimeLatency,
                  {std::string(model_name), std::string(api), std::string(runtime)},
@@ -185,7 +193,7 @@ void RecordRuntimeLatency(absl::string_view model_name, absl::string_view api,
 }
 
 void RecordRequestExampleCount(absl::string_view model_name, int64_t count) {
-  Monitoring& monitoring = Monitoring::Get();
+  Metrics& monitoring = Metrics::Get();
   if (!monitoring.enabled()) return;
   monitoring.Add(kExampleCounts, {std::string(model_name)}, static_cast<double>(count));
   monitoring.Increment(kExampleCountTotal, {std::string(model_name)}, count);

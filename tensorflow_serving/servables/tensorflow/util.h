@@ -1,8 +1,7 @@
-// What the native request cores share (upstream's servables/tensorflow/
-// util.h; util.py is the Python plane's counterpart): the method name check
-// flag, tf.Example inputs as a string tensor, response ModelSpecs, the
-// request metrics, and the status a core ends with when it leaves a request
-// to the Python plane.
+// What the request cores share (upstream's servables/tensorflow/util.h): the
+// method name check flag, tf.Example inputs as a string tensor, response
+// ModelSpecs, the request metrics, and the answer to a request on a
+// signature the server cannot run.
 
 #ifndef TENSORFLOW_SERVING_SERVABLES_TENSORFLOW_UTIL_H_
 #define TENSORFLOW_SERVING_SERVABLES_TENSORFLOW_UTIL_H_
@@ -46,12 +45,11 @@ bool GetSignatureMethodNameCheckFeature();
 // answer's status, possibly on a batch thread.
 using RunDone = std::function<void(absl::Status)>;
 
-// The status a core ends with when the native plane leaves the request to
-// the Python plane untouched (a signature with sparse or composite tensors,
-// an output the native encoders do not write): the edge relays the request
-// instead of answering. `why` is for logs; clients never see it.
-absl::Status NotServedNatively(const std::string& why);
-bool IsNotServedNatively(const absl::Status& status);
+// The answer to a request on a signature the server cannot run: one with
+// sparse or composite tensors (which upstream's Predict cannot feed or fetch
+// either), or an output of a dtype no TensorProto field is written for here
+// (DT_VARIANT, DT_RESOURCE). UNIMPLEMENTED, naming the signature and why.
+absl::Status Unsupported(const std::string& why);
 
 // The Input's tf.Examples as a 1-D DT_STRING tensor of serialized Examples,
 // with example_list_with_context's context serialized in front of each one
@@ -103,7 +101,7 @@ void MakeModelSpec(const std::string& model_name, const std::string* signature_n
 std::string ShapeDebugString(const std::vector<int64_t>& dims);
 
 // Upstream's request metrics (util.cc; request_metrics.py), recorded into
-// Monitoring when it is enabled. `entrypoint` is the transport ("GRPC",
+// Metrics when they are enabled. `entrypoint` is the transport ("GRPC",
 // "REST"), `runtime` the runtime that ran the model ("TF1").
 void RecordRequestLatency(absl::string_view model_name, absl::string_view api,
                           absl::string_view entrypoint, double latency_usec);

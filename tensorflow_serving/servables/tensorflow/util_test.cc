@@ -136,11 +136,11 @@ void TestNamesAndShapes() {
   CHECK_TRUE(tensors.aliases[0] == "inputs" && tensors.aliases[1] == "scores");
 }
 
-void TestNotServedNatively() {
-  const absl::Status status = NotServedNatively("a sparse input");
-  CHECK_TRUE(IsNotServedNatively(status));
-  CHECK_TRUE(!IsNotServedNatively(absl::UnimplementedError("a sparse input")));
-  CHECK_TRUE(!IsNotServedNatively(absl::OkStatus()));
+void TestUnsupported() {
+  const absl::Status status = Unsupported("signature s: input x: a sparse or composite tensor");
+  CHECK_TRUE(status.code() == absl::StatusCode::kUnimplemented);
+  CHECK_TRUE(status.message() ==
+             "signature s: input x: a sparse or composite tensor: not supported by this server");
 }
 
 }  // namespace
@@ -155,7 +155,7 @@ int main() {
   TestEmptyInputs();
   TestMakeModelSpec();
   TestNamesAndShapes();
-  TestNotServedNatively();
+  TestUnsupported();
   std::puts("util_test: OK");
   return 0;
 }

@@ -1,12 +1,13 @@
 """Model warmup: replays assets.extra/tf_serving_warmup_requests before serving.
 
 Upstream's saved_model_warmup: the file is a TFRecord of PredictionLog protos;
-each record's request goes through the same handler a client request would
-(so lazily built callables, batching sessions and TF kernels are ready), the
-configured number of times, before the version becomes available. Any failure
-fails the load, naming the file. The file is read through TensorFlow's file
-systems, and each replay is recorded in upstream's model_warmup_latency and
-model_warmup_records_read (labelled with the version's path and the status).
+each record's request runs on the native data plane as a client's request
+would (batching included, so TF kernels and batch threads are ready), the
+configured number of times, before the version becomes available. Any
+failure fails the load, naming the file. The file is read through
+TensorFlow's file systems, and each replay is recorded in upstream's
+model_warmup_latency and model_warmup_records_read (labelled with the
+version's path and the status).
 """
 
 import os
@@ -17,12 +18,7 @@ import grpc
 import tensorflow as tf
 
 from tensorflow_serving.apis import prediction_log_pb2
-from tensorflow_serving.servables.tensorflow import classifier
-from tensorflow_serving.servables.tensorflow import multi_inference
-from tensorflow_serving.servables.tensorflow import predict_util
-from tensorflow_serving.servables.tensorflow import regressor
 from tensorflow_serving.util import monitoring
-from tensorflow_serving.util import run_options
 from tensorflow_serving.util import status
 
 ASSETS_EXTRA_DIRECTORY = "assets.extra"
@@ -36,39 +32,32 @@ _warmup_latency = monitoring.Sampler(
 _warmup_records_read = monitoring.Counter(
     "/tensorflow/serving/model_warmup_records_read",
     "Warmup records read.", ("model_path", "status"))
-_RUNTIME_APIS = {"predict_log": ("Predict", "request"),
-                 "classify_log": ("Classify", "request"),
-                 "regress_log": ("Regress", "request")}
+# PredictionLog's log types and the method that replays each.
+_METHODS = {"predict_log": "Predict", "classify_log": "Classify",
+            "regress_log": "Regress", "multi_inference_log": "MultiInference"}
 
 
 def warmup_path(export_dir: str) -> str:
     return os.path.join(export_dir, ASSETS_EXTRA_DIRECTORY, REQUESTS_FILE_NAME)
 
 
-def run_warmup_request(handle, log: prediction_log_pb2.PredictionLog) -> None:
+def run_warmup_request(native, version: int,
+                       log: prediction_log_pb2.PredictionLog) -> None:
+    """Runs `log`'s request on `native` (the version's native Bundle).
+
+    Raises:
+      ServingError: the request's error, or UNIMPLEMENTED for a log type
+        that has no request to replay.
+    """
     kind = log.WhichOneof("log_type")
-    api = _RUNTIME_APIS.get(kind)
-    if api is not None:
-        # As a client's request: runtime_latency is recorded under its model.
-        model_name = getattr(log, kind).request.model_spec.name
-        with run_options.scope(None, model_name, api[0]):
-            _run_warmup_request(handle, log, kind)
-    else:
-        _run_warmup_request(handle, log, kind)
-
-
-def _run_warmup_request(handle, log, kind) -> None:
-    if kind == "predict_log":
-        predict_util.predict(handle, log.predict_log.request)
-    elif kind == "classify_log":
-        classifier.classify(handle, log.classify_log.request)
-    elif kind == "regress_log":
-        regressor.regress(handle, log.regress_log.request)
-    elif kind == "multi_inference_log":
-        multi_inference.run_multi_inference(handle,
-                                            log.multi_inference_log.request)
-    else:
+    method = _METHODS.get(kind)
+    if method is None:
         raise status.unimplemented(f"Unsupported log_type for warmup: {kind}")
+    request = getattr(log, kind).request.SerializeToString()
+    code, message, _ = native.run(method, request, version)
+    if code:
+        raise status.ServingError(
+            next(c for c in grpc.StatusCode if c.value[0] == code), message)
 
 
 def _records(path):
@@ -86,9 +75,10 @@ def _records(path):
             f"Failed to read warmup data at {path}: {e.message}") from e
 
 
-def run_saved_model_warmup(handle, export_dir: str,
+def run_saved_model_warmup(native, version: int, export_dir: str,
                            num_request_iterations: int = 1) -> int:
-    """Replays the warmup file if there is one; returns the records read."""
+    """Replays the warmup file if there is one on `native` (the version's
+    native Bundle); returns the records read."""
     path = warmup_path(export_dir)
     if not tf.io.gfile.exists(path):
         logging.info("No warmup data file found at %s", path)
@@ -97,7 +87,7 @@ def run_saved_model_warmup(handle, export_dir: str,
     records_read = [0]
     outcome = "OK"
     try:
-        return _replay(handle, path, num_request_iterations, records_read)
+        return _replay(native, version, path, num_request_iterations, records_read)
     except status.ServingError as e:
         outcome = f"{e.code.name}: {e.message}"
         raise
@@ -106,7 +96,7 @@ def run_saved_model_warmup(handle, export_dir: str,
         _warmup_records_read.increment_by((export_dir, outcome), records_read[0])
 
 
-def _replay(handle, path, num_request_iterations, records_read) -> int:
+def _replay(native, version, path, num_request_iterations, records_read) -> int:
     num_request_iterations = max(1, num_request_iterations)
     logging.info("Starting to read warmup data for model at %s with "
                  "num_request_iterations: %d", path, num_request_iterations)
@@ -126,7 +116,7 @@ def _replay(handle, path, num_request_iterations, records_read) -> int:
                 f"{e}") from e
         for _ in range(num_request_iterations):
             try:
-                run_warmup_request(handle, log)
+                run_warmup_request(native, version, log)
             except status.ServingError as e:
                 raise status.ServingError(
                     e.code, f"Warmup request #{count} from {path} failed: "

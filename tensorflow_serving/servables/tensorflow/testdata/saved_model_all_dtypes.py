@@ -1,7 +1,7 @@
 """Exports the all_dtypes test model: every tensor type through Predict.
 
-The end-to-end tests of the two data planes (native and pure Python) use it
-to show that both decode and encode every dtype the same way. A TF1-graph
+The end-to-end tests use it to check that every dtype is decoded and
+encoded as upstream does it. A TF1-graph
 SavedModel with these Predict signatures:
 
   echo_<dtype>    "x" <dtype> (any shape) -> "y" = x, for float, double,

@@ -1,9 +1,8 @@
 """Exports the inference test model: Classify and Regress signatures of every kind.
 
-The end-to-end tests of the two data planes (native and pure Python) use it
-to show that both build the same ClassificationResult and RegressionResult
-from the same tensors and refuse the same signatures and outputs with the
-same messages. A TF1-graph SavedModel whose inputs are serialized
+The end-to-end tests use it to check the ClassificationResult and
+RegressionResult built from each kind of output, and the signatures and
+outputs refused with upstream's messages. A TF1-graph SavedModel whose inputs are serialized
 tf.Examples, parsed by the model itself: "x" float [2] and "k" int64 [1], both
 with defaults (0), so an empty Example is fine. Its signatures:
 

@@ -1,28 +1,40 @@
-#include "tensorflow_serving/util/monitoring.h"
+#include "tensorflow_serving/util/metrics.h"
 
 #include <algorithm>
 
 namespace tensorflow {
 namespace serving {
 
-Monitoring& Monitoring::Get() {
-  static Monitoring* monitoring = new Monitoring();  // never destroyed
-  return *monitoring;
+Metrics& Metrics::Get() {
+  static Metrics* metrics = new Metrics();  // never destroyed
+  return *metrics;
 }
 
-void Monitoring::Enable(std::map<std::string, std::vector<double>> bucket_limits) {
+bool Metrics::Declare(Family family) {
+  Metrics& metrics = Get();
+  std::lock_guard<std::mutex> lock(metrics.mu_);
+  metrics.families_.push_back(std::move(family));
+  return true;
+}
+
+std::vector<Metrics::Family> Metrics::families() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return families_;
+}
+
+void Metrics::Enable(std::map<std::string, std::vector<double>> bucket_limits) {
   std::lock_guard<std::mutex> lock(mu_);
   bucket_limits_ = std::move(bucket_limits);
   enabled_.store(true);
 }
 
-void Monitoring::Increment(const std::string& family, Labels labels, int64_t by) {
+void Metrics::Increment(const std::string& family, Labels labels, int64_t by) {
   if (!enabled()) return;
   std::lock_guard<std::mutex> lock(mu_);
   recorded_.counters[family][std::move(labels)] += by;
 }
 
-void Monitoring::Add(const std::string& family, Labels labels, double value) {
+void Metrics::Add(const std::string& family, Labels labels, double value) {
   if (!enabled()) return;
   std::lock_guard<std::mutex> lock(mu_);
   auto limits = bucket_limits_.find(family);
@@ -37,7 +49,7 @@ void Monitoring::Add(const std::string& family, Labels labels, double value) {
   cell.count += 1;
 }
 
-Monitoring::Snapshot Monitoring::Drain() {
+Metrics::Snapshot Metrics::Drain() {
   Snapshot snapshot;
   std::lock_guard<std::mutex> lock(mu_);
   std::swap(snapshot, recorded_);
