@@ -154,14 +154,14 @@ def run(argv: list[str], *, binary: str = "h2load", cpu: int | None = None,
         timeout: float | None = None) -> str:
     """Runs h2load (pinned to `cpu` if given); returns stdout, raises on failure."""
     argv = [binary] + list(argv[1:])
-
-    def pin():
-        if cpu is not None:
-            import os  # pylint: disable=g-import-not-at-top
-            os.sched_setaffinity(0, {cpu})
-
+    if cpu is not None:
+        # taskset pins before h2load starts, its threads included. Not a
+        # preexec_fn: by now the benchmark has gRPC's threads, and Python run
+        # between fork and exec in a threaded process can crash the child
+        # (it did, with SIGSEGV).
+        argv = ["taskset", "-c", str(cpu)] + argv
     result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
-                            preexec_fn=pin if cpu is not None else None, check=False)
+                            check=False)
     if result.returncode != 0:
         raise RuntimeError(f"h2load exited with {result.returncode}: "
                            f"{' '.join(argv)}\n{result.stdout}\n{result.stderr}")

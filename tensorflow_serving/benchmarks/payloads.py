@@ -11,7 +11,11 @@ import struct
 
 import numpy as np
 
-GRPC_PREDICT_PATH = "/tensorflow.serving.PredictionService/Predict"
+_GRPC_SERVICE = "/tensorflow.serving.PredictionService/"
+GRPC_PREDICT_PATH = _GRPC_SERVICE + "Predict"
+GRPC_CLASSIFY_PATH = _GRPC_SERVICE + "Classify"
+GRPC_REGRESS_PATH = _GRPC_SERVICE + "Regress"
+GRPC_MULTI_INFERENCE_PATH = _GRPC_SERVICE + "MultiInference"
 GRPC_HEADERS = ("content-type: application/grpc", "te: trailers")
 REST_HEADERS = ("content-type: application/json",)
 
@@ -55,6 +59,47 @@ def predict_request(model_name: str, signature_name: str, input_alias: str,
     images = np.asarray(images, dtype=np.float32)
     request.inputs[input_alias].CopyFrom(
         tf.make_tensor_proto(images, shape=list(images.shape)))
+    return request
+
+
+def _examples(input_message, feature: str, rows: np.ndarray) -> None:
+    """One tf.Example per row, its values a float feature (as mnist_client sends
+    the digits to the classify signature)."""
+    for row in np.asarray(rows, dtype=np.float32):
+        example = input_message.example_list.examples.add()
+        example.features.feature[feature].float_list.value.extend(row.ravel().tolist())
+
+
+def classify_request(model_name: str, signature_name: str, feature: str, rows: np.ndarray):
+    """A ClassificationRequest with one tf.Example per row."""
+    from tensorflow_serving.apis import classification_pb2  # pylint: disable=g-import-not-at-top
+    request = classification_pb2.ClassificationRequest()
+    request.model_spec.name = model_name
+    request.model_spec.signature_name = signature_name
+    _examples(request.input, feature, rows)
+    return request
+
+
+def regress_request(model_name: str, signature_name: str, feature: str, rows: np.ndarray):
+    """A RegressionRequest with one tf.Example per row."""
+    from tensorflow_serving.apis import regression_pb2  # pylint: disable=g-import-not-at-top
+    request = regression_pb2.RegressionRequest()
+    request.model_spec.name = model_name
+    request.model_spec.signature_name = signature_name
+    _examples(request.input, feature, rows)
+    return request
+
+
+def multi_inference_request(model_name: str, tasks, feature: str, rows: np.ndarray):
+    """A MultiInferenceRequest: tasks are (signature name, method name) pairs."""
+    from tensorflow_serving.apis import inference_pb2  # pylint: disable=g-import-not-at-top
+    request = inference_pb2.MultiInferenceRequest()
+    for signature_name, method_name in tasks:
+        task = request.tasks.add()
+        task.model_spec.name = model_name
+        task.model_spec.signature_name = signature_name
+        task.method_name = method_name
+    _examples(request.input, feature, rows)
     return request
 
 

@@ -51,5 +51,28 @@ class PredictBodyTest(absltest.TestCase):
         self.assertEqual(payloads.rest_predict_path("mnist"), "/v1/models/mnist:predict")
 
 
+class ExamplesRequestTest(absltest.TestCase):
+
+    def test_one_example_per_row(self):
+        rows = np.array([[0.25, 1.0], [2.0, -3.0]], dtype=np.float32)
+        request = payloads.classify_request("mnist", "serving_default", "x", rows)
+        self.assertEqual((request.model_spec.name, request.model_spec.signature_name),
+                         ("mnist", "serving_default"))
+        self.assertEqual([list(e.features.feature["x"].float_list.value)
+                          for e in request.input.example_list.examples],
+                         [[0.25, 1.0], [2.0, -3.0]])
+        request = payloads.regress_request("hp2", "regress_x_to_y", "x", rows[:, :1])
+        self.assertEqual([list(e.features.feature["x"].float_list.value)
+                          for e in request.input.example_list.examples], [[0.25], [2.0]])
+        request = payloads.multi_inference_request(
+            "mnist", [("serving_default", "tensorflow/serving/classify")], "x", rows)
+        self.assertEqual([(t.model_spec.name, t.model_spec.signature_name, t.method_name)
+                          for t in request.tasks],
+                         [("mnist", "serving_default", "tensorflow/serving/classify")])
+        self.assertLen(request.input.example_list.examples, 2)
+        self.assertEqual(payloads.GRPC_CLASSIFY_PATH,
+                         "/tensorflow.serving.PredictionService/Classify")
+
+
 if __name__ == "__main__":
     absltest.main()
