@@ -195,11 +195,6 @@ class AspiredVersionsManager:
         with self._lock:
             return dict(self._states.get(name, {}))
 
-    def is_aspired(self, name: str) -> bool:
-        """Whether a source has sent aspired versions for `name` (maybe none)."""
-        with self._lock:
-            return name in self._aspired
-
     def wait_until_settled(self, names: Iterable[str], timeout: Optional[float] = None) -> bool:
         """Waits until every aspired version of `names` is AVAILABLE or END.
 
