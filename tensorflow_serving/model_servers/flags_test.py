@@ -79,7 +79,8 @@ class FlagsTest(parameterized.TestCase):
         self.assertFailsWithOneLine([f"--model_config_file={bad_config}"],
                                     f"'{bad_config}': Error parsing text-format "
                                     "tensorflow.serving.ModelServerConfig: 1:30: ")
-        no_path = write(tmp, "nopath.config", 'model_config_list { config { name: "a" } }')
+        no_path = write(tmp, "nopath.config",
+                        'model_config_list { config { name: "a" model_platform: "tensorflow" } }')
         self.assertFailsWithOneLine([f"--model_config_file={no_path}"], "base_path")
         bad_batching = write(tmp, "batching.config", "max_batch_size { value: x }")
         self.assertFailsWithOneLine(
