@@ -1008,8 +1008,9 @@ class NativeFuzzTest(absltest.TestCase):
                     for response in final:
                         statuses[response.status] += 1
                         if response.status >= 500:
-                            server_errors[_ALLOWED_501.search(response.body).group(0)
-                                          .decode(errors="replace")] += 1
+                            allowed = _ALLOWED_501.search(response.body)
+                            what = allowed.group(0) if allowed else response.body[:100]
+                            server_errors[f"{response.status} {what.decode(errors='replace')}"] += 1
                     if exchange.cases and not problems:
                         exact += len(exchange.cases)
         summary = (f"{NUM_HTTP_EXCHANGES} connections ({dict(kinds)}): statuses "
