@@ -40,7 +40,8 @@ class FlagsTest(parameterized.TestCase):
         result = server_runner.run_to_completion(["--version"])
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertRegex(result.stdout, r"^TensorFlow ModelServer: \d+\.\d+")
-        self.assertIn("TensorFlow Library: ", result.stdout)
+        # The wheel is tensorflow or tensorflow-cpu: its version either way.
+        self.assertRegex(result.stdout, r"\nTensorFlow Library: \d+\.\d+\.\d+")
 
     @parameterized.named_parameters(
         ("unknown_flag", ["--no_such_flag=1"], "no_such_flag"),

@@ -62,13 +62,17 @@ FLAGS = flags.FLAGS
 
 
 def version_lines() -> str:
-    def version_of(package):
-        try:
-            return importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            return "unknown"
+    def version_of(*packages):
+        for package in packages:
+            try:
+                return importlib.metadata.version(package)
+            except importlib.metadata.PackageNotFoundError:
+                pass
+        return "unknown"
+    # TensorFlow comes as `tensorflow` or as its CPU-only build `tensorflow-cpu`.
     return (f"TensorFlow ModelServer: {version_of('tensorflow-serving-api')}"
-            f"+dev.sha.python\nTensorFlow Library: {version_of('tensorflow')}\n")
+            f"+dev.sha.python\nTensorFlow Library: "
+            f"{version_of('tensorflow', 'tensorflow-cpu')}\n")
 
 
 def _fail(message: str, code: int = 1):
