@@ -3,6 +3,7 @@ flags and config files fail fast with one line."""
 
 import os
 import re
+import socket
 import tempfile
 
 import numpy as np
@@ -42,6 +43,25 @@ class FlagsTest(parameterized.TestCase):
         self.assertRegex(result.stdout, r"^TensorFlow ModelServer: \d+\.\d+")
         # The wheel is tensorflow or tensorflow-cpu: its version either way.
         self.assertRegex(result.stdout, r"\nTensorFlow Library: \d+\.\d+\.\d+")
+
+    def test_port_in_use_is_one_clear_line(self):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+            taken.bind(("0.0.0.0", 0))
+            taken.listen(1)
+            port = taken.getsockname()[1]
+            base = os.path.join(tempfile.mkdtemp(), "m")
+            server_runner.export_half_plus_two_versions(base, {1: 2.0})
+            result = server_runner.run_to_completion(
+                [f"--port={port}", "--model_name=m", f"--model_base_path={base}"],
+                timeout=120)
+        self.assertNotEqual(result.returncode, 0, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        self.assertEqual(lines[-1], "tensorflow_model_server: Failed to start gRPC "
+                         f"server: could not bind 0.0.0.0:{port} (port in use?)")
+        # Not gRPC core's error tree: only the server's own log lines before it.
+        for line in lines[:-1]:
+            self.assertRegex(line, r"^I\d{4} .*\.py:\d+\] ", result.stderr)
+        self.assertNotIn("Address already in use", result.stderr)
 
     @parameterized.named_parameters(
         ("unknown_flag", ["--no_such_flag=1"], "no_such_flag"),
