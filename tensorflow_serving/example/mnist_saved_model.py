@@ -226,4 +226,5 @@ def main(argv):
 
 
 if __name__ == '__main__':
-    app.run(main, flags_parser=command_line.parse_flags)
+    app.run(main, flags_parser=lambda argv: command_line.parse_flags(
+        argv, usage_args='[flags] export_dir'))

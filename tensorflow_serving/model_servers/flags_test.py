@@ -44,6 +44,14 @@ class FlagsTest(parameterized.TestCase):
         # The wheel is tensorflow or tensorflow-cpu: its version either way.
         self.assertRegex(result.stdout, r"\nTensorFlow Library: \d+\.\d+\.\d+")
 
+    def test_help_starts_with_a_usage_line_and_exits_0(self):
+        result = server_runner.run_to_completion(["--help"])
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertTrue(result.stdout.startswith("usage: tensorflow_model_server "),
+                        result.stdout[:500])
+        self.assertIn("  --model_base_path: ", result.stdout)
+        self.assertEqual(result.stderr, "")
+
     def test_port_in_use_is_one_clear_line(self):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
             taken.bind(("0.0.0.0", 0))
