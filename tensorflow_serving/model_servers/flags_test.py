@@ -223,6 +223,24 @@ class UpstreamLaunchLinesTest(server_runner.ServerTestCase):
             self.assertIn(f"--{name} has no effect here: ", logs)
         self.assertNotIn("--grpc_max_threads has no effect", logs)
 
+    def test_rest_api_port_same_as_port_serves_grpc_without_rest(self):
+        # Upstream's server.cc logs an error and goes on without REST.
+        base = os.path.join(self.tmp, "m")
+        server_runner.export_half_plus_two_versions(base, {1: 2.0})
+        port = server_runner.pick_unused_port()
+        server = server_runner.ServerRunner(
+            ["--model_name=m", f"--model_base_path={base}", f"--rest_api_port={port}"],
+            rest=False, grpc_port=port)
+        self.addCleanup(server.cleanup)
+        server.start(["m"])
+        response = server.prediction_stub.Predict(
+            server_runner.half_plus_two_request("m", [2.0]), timeout=30)
+        self.assertEqual(response.outputs["y"].float_val, [3.0])
+        logs = server.logs()
+        self.assertIn("--rest_api_port cannot be same as --port. Please use a different "
+                      "port for HTTP/REST API. Skipped exporting HTTP/REST API.", logs)
+        self.assertNotIn("Exporting HTTP/REST API", logs)
+
     def test_docker_entrypoint_line_with_model_config_file(self):
         # Upstream's image runs tensorflow_model_server --port=8500
         # --rest_api_port=8501 --model_name=${MODEL_NAME}
