@@ -55,7 +55,7 @@ class ExampleConfigsTest(server_runner.ServerTestCase):
             self.assertEqual(config.count(f'base_path: "{path}"'), 1, path)
             base_path = os.path.join(self.tmp, name)
             config = config.replace(f'base_path: "{path}"', f'base_path: "{base_path}"')
-            built = _runfile(f"example_config_models/{name}/1")
+            built = _runfile(f"example_config_saved_models/{name}/1")
             shutil.copytree(built, os.path.join(base_path, "1"))
             if name == "mnist":  # a version the policy (specific: 1) leaves alone
                 shutil.copytree(built, os.path.join(base_path, "2"))
