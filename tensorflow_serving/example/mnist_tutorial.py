@@ -54,7 +54,8 @@ MANUAL_COMMANDS = (
     'tools/bazel run //tensorflow_serving/example:mnist_saved_model -- '
     '/tmp/mnist_model',
     'tools/bazel run //tensorflow_serving/model_servers:tensorflow_model_server'
-    ' -- --port=9000 --model_name=mnist --model_base_path=/tmp/mnist_model/',
+    ' -- --port=9000 --rest_api_port=8501 --model_name=mnist'
+    ' --model_base_path=/tmp/mnist_model/',
     'tools/bazel run //tensorflow_serving/example:mnist_client -- '
     '--num_tests=1000 --server=localhost:9000 --plot_dir=/tmp/mnist_plots',
 )

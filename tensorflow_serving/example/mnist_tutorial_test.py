@@ -69,7 +69,7 @@ class MnistTutorialTest(absltest.TestCase):
         self.assertIn('100 requests in', output)
         self.assertIn('version 1 AVAILABLE', output)
         self.assertIn('[server] ', output)  # the server's log, prefixed
-        self.assertIn('--port=9000 --model_name=mnist '
+        self.assertIn('--port=9000 --rest_api_port=8501 --model_name=mnist '
                       '--model_base_path=/tmp/mnist_model/', output)
         self.assertTrue(os.path.isfile(
             os.path.join(model_dir, '1', 'saved_model.pb')), output)

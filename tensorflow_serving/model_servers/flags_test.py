@@ -171,7 +171,7 @@ class UpstreamLaunchLinesTest(server_runner.ServerTestCase):
         result = server_runner.run_to_completion(["--helpshort"])
         listed = re.findall(r"^  --(?:\[no\])?(\w+):", result.stdout + result.stderr,
                             re.MULTILINE)
-        # Ours, beyond upstream's: each documented in the README.
+        # Ours, beyond upstream's: each in docs/serving_config.md's flag tables.
         ours = ["max_tensor_fill_bytes", "rest_api_max_connections",
                 "rest_api_max_body_bytes", "rest_api_read_timeout_in_ms"]
         self.assertCountEqual(listed, UPSTREAM_FLAGS + ours)
