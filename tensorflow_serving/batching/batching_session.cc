@@ -287,16 +287,6 @@ absl::Status BatchingSession::ScheduleSplitLocked(Queue* queue,
   return absl::OkStatus();
 }
 
-int64_t BatchingSession::NumEnqueuedTasks() {
-  std::lock_guard<std::mutex> lock(mu_);
-  int64_t count = 0;
-  for (Queue* queue : queue_list_) {
-    for (const Batch& batch : queue->closed) count += batch.tasks.size();
-    count += queue->open.tasks.size();
-  }
-  return count;
-}
-
 bool BatchingSession::TakeBatchLocked(Queue** queue_out, Batch* batch_out,
                                       Clock::duration* wait) {
   const size_t count = queue_list_.size();

@@ -84,9 +84,6 @@ class BatchingSession : public std::enable_shared_from_this<BatchingSession> {
            const std::vector<std::string>& output_aliases,
            const std::vector<TF_Output>& fetches, Clock::time_point deadline, DoneFn done);
 
-  // Tasks accepted but not yet taken by a batch thread.
-  int64_t NumEnqueuedTasks();
-
  private:
   struct Task;
   struct SplitParent;

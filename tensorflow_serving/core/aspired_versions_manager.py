@@ -195,11 +195,6 @@ class AspiredVersionsManager:
         with self._lock:
             return dict(self._states.get(name, {}))
 
-    def is_aspired(self, name: str) -> bool:
-        """Whether a source has sent aspired versions for `name` (maybe none)."""
-        with self._lock:
-            return name in self._aspired
-
     def wait_until_settled(self, names: Iterable[str], timeout: Optional[float] = None) -> bool:
         """Waits until every aspired version of `names` is AVAILABLE or END.
 
@@ -391,6 +386,13 @@ class AspiredVersionsManager:
             except Exception as e:  # pylint: disable=broad-except
                 error = status.from_exception(e)
                 logging.error("Loading servable: %s failed: %s", sid, error)
+                if num_tries == 1 and self._max_num_load_retries:
+                    # A model that cannot load keeps a starting server waiting
+                    # (by default 5 retries a minute apart): say what sets that.
+                    logging.error("Loading servable: %s will be retried %d more time(s), "
+                                  "%g s apart (--max_num_load_retries, "
+                                  "--load_retry_interval_micros)", sid,
+                                  self._max_num_load_retries, self._retry_interval_s)
             if num_tries > self._max_num_load_retries:
                 if self._max_num_load_retries:
                     logging.info("Retrying of Loading servable: %s exhausted max_num_retries: %d",

@@ -26,6 +26,18 @@ class ParseFlagsTest(absltest.TestCase):
         self.assertIn('command_line_test_flag', written)
 
 
+    def test_help_is_a_usage_line_and_exit_0(self):
+        with mock.patch('sys.stdout') as stdout:
+            with self.assertRaises(SystemExit) as cm:
+                command_line.parse_flags(
+                    ['/runfiles/tensorflow_serving/example/prog.py', '--help'],
+                    usage_args='[flags] export_dir')
+        self.assertEqual(cm.exception.code, 0)
+        written = ''.join(call.args[0] for call in stdout.write.call_args_list)
+        self.assertTrue(written.startswith('usage: prog [flags] export_dir\n'),
+                        written[:200])
+
+
 class UserPathTest(absltest.TestCase):
 
     def test_relative_to_the_users_directory_under_bazel_run(self):

@@ -16,6 +16,9 @@ Beyond upstream's client:
                       signature (Classify API, tf.Example inputs) instead of
                       `predict_images` (Predict API, a tensor of pixels)
   --model_name        the model to query (default 'mnist')
+  --plot_dir          write two pictures there: the digits the model got
+                      wrong (wrong_digits.png) and a histogram of the
+                      request latencies (latency_histogram.png)
 and a summary line (throughput, latency, failures) before the error rate.
 """
 
@@ -29,7 +32,13 @@ import time
 import urllib.error
 import urllib.request
 
-from absl import app
+# Set before TensorFlow loads: its C++ start-up lines (INFO) would bury the
+# client's output, and oneDNN's custom ops (which announce themselves) do
+# nothing for a program that only builds request protos.
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '1')
+os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '0')
+
+from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
 import grpc
 import numpy
@@ -52,6 +61,10 @@ flags.DEFINE_bool('rest', False,
 flags.DEFINE_enum('signature', 'predict', ['predict', 'classify'],
                   "predict: Predict API on the 'predict_images' signature; "
                   "classify: Classify API on the 'serving_default' signature.")
+flags.DEFINE_string('plot_dir', '',
+                    'Write wrong_digits.png (the digits predicted wrong, with '
+                    'their true and predicted labels) and latency_histogram.png '
+                    'into this directory (created if needed).')
 FLAGS = flags.FLAGS
 
 MAX_NUM_TESTS = 10000
@@ -91,15 +104,21 @@ class _ResultCounter:
         self._done = 0
         self._active = 0
         self._latencies = []
+        self._wrong = []  # (image, true label, predicted label), in order
         self._mid_line = False  # progress output ends without a newline
         self._condition = threading.Condition()
 
-    def record(self, latency, correct, failure=None):
-        """Records one finished request and prints its progress mark."""
+    def record(self, latency, correct, failure=None, wrong=None):
+        """Records one finished request and prints its progress mark.
+
+        wrong: (image, true label, predicted label) of a wrong answer.
+        """
         with self._condition:
             self._done += 1
             self._active -= 1
             self._latencies.append(latency)
+            if wrong is not None:
+                self._wrong.append(wrong)
             # Progress: a dot per answer, the first failures in full and
             # later ones as 'E', a count at the end of each line.
             if failure is None:
@@ -147,9 +166,25 @@ class _ResultCounter:
         with self._condition:
             return self._failed
 
+    @property
+    def errors(self):
+        """Wrong answers, failed requests included."""
+        with self._condition:
+            return self._error
+
+    def wrong(self):
+        """(image, true label, predicted label) of each wrong prediction."""
+        with self._condition:
+            return list(self._wrong)
+
     def latencies(self):
         with self._condition:
             return sorted(self._latencies)
+
+
+def format_percent(count, total):
+    """count/total as a percentage: 82 of 1000 is '8.2%', never 8.200000000000001%."""
+    return '%.4g%%' % (100.0 * count / total)
 
 
 def _percentile(sorted_values, percent):
@@ -287,10 +322,11 @@ class _Sender:
             self._channel.close()
 
 
-def _create_rpc_callback(label, result_counter, prediction, start):
+def _create_rpc_callback(image, label, result_counter, prediction, start):
     """Creates the callback run when one request completes.
 
     Args:
+      image: The example sent (784 pixels), kept if the answer is wrong.
       label: The correct label for the predicted example.
       result_counter: Counter for the prediction result.
       prediction: Reads the predicted digit from a response.
@@ -300,16 +336,19 @@ def _create_rpc_callback(label, result_counter, prediction, start):
     """
     def _callback(result_future):
         latency = time.perf_counter() - start
-        correct, failure = False, None
+        correct, failure, wrong = False, None, None
         exception = result_future.exception()
         if exception is not None:
             failure = _describe(exception)  # counted as a wrong answer
         else:
             try:
-                correct = prediction(result_future.result()) == label
+                predicted = prediction(result_future.result())
+                correct = predicted == label
+                if not correct:
+                    wrong = (image, int(label), predicted)
             except (KeyError, IndexError, TypeError, ValueError) as e:
                 failure = 'unexpected response: %r' % (e,)
-        result_counter.record(latency, correct, failure)
+        result_counter.record(latency, correct, failure, wrong)
     return _callback
 
 
@@ -369,7 +408,7 @@ def do_inference(hostport, work_dir, concurrency, num_tests,
                     raise ClientError(_explain_first_failure(
                         hostport, model_name, exception))
             result_future.add_done_callback(
-                _create_rpc_callback(label[0], result_counter,
+                _create_rpc_callback(image[0], label[0], result_counter,
                                      sender.prediction, sent))
         error_rate = result_counter.get_error_rate()
     finally:
@@ -400,7 +439,10 @@ def main(argv):
         # Under `bazel run`, a relative --work_dir means the user's directory.
         work_dir = os.path.join(os.environ.get('BUILD_WORKING_DIRECTORY', ''),
                                 FLAGS.work_dir)
-        error_rate, counter, elapsed = do_inference(
+        plot_dir = command_line.user_path(FLAGS.plot_dir) if FLAGS.plot_dir else ''
+        if plot_dir:  # an unusable directory fails now, not after the run
+            os.makedirs(plot_dir, exist_ok=True)
+        _, counter, elapsed = do_inference(
             FLAGS.server, work_dir, FLAGS.concurrency, FLAGS.num_tests,
             FLAGS.model_name, FLAGS.rest, FLAGS.signature)
     except ClientError as e:
@@ -415,8 +457,25 @@ def main(argv):
               FLAGS.num_tests, elapsed, FLAGS.num_tests / elapsed,
               _percentile(latencies, 50) * 1000,
               _percentile(latencies, 99) * 1000, counter.failed))
-    print('\nInference error rate: %s%%' % (error_rate * 100))
-    return 1 if counter.failed else 0
+    plots_failed = False
+    if plot_dir:
+        try:
+            _write_plots(plot_dir, counter, FLAGS.num_tests)
+        except OSError as e:
+            print('Error: cannot write the plots: %s' % e, file=sys.stderr)
+            plots_failed = True
+    print('\nInference error rate: %s'
+          % format_percent(counter.errors, FLAGS.num_tests))
+    return 1 if counter.failed or plots_failed else 0
+
+
+def _write_plots(plot_dir, counter, num_tests):
+    """Draws the pictures of --plot_dir and prints where they are."""
+    # matplotlib costs half a second to import: only when asked for.
+    from tensorflow_serving.example import mnist_plots  # pylint: disable=g-import-not-at-top
+    for path, what in mnist_plots.write_plots(plot_dir, counter.wrong(),
+                                              num_tests, counter.latencies()):
+        print('Wrote %s (%s)' % (path, what))
 
 
 if __name__ == '__main__':

@@ -29,6 +29,8 @@ from tensorflow_serving.apis import predict_pb2
 from tensorflow_serving.apis import prediction_service_pb2_grpc
 from tensorflow_serving.example import mnist_client
 from tensorflow_serving.example import mnist_input_data
+from tensorflow_serving.example import mnist_plots
+from tensorflow_serving.example import png_panels
 from tensorflow_serving.test_util import test_util
 from tensorflow_serving.util import net_util
 
@@ -39,10 +41,13 @@ _NUM_TEST_IMAGES = 40
 
 
 def _write_dataset(work_dir):
-    """Writes a tiny MNIST (random pixels, labels 0-9) to work_dir."""
+    """Writes a tiny MNIST (labels 0-9) to work_dir: as in MNIST, random
+    pixels in the middle 20x20 of a black 28x28 square."""
     rng = numpy.random.default_rng(11)
     for prefix, count in (('train', 24), ('t10k', _NUM_TEST_IMAGES)):
-        images = rng.integers(0, 256, size=(count, 28, 28), dtype=numpy.uint8)
+        images = numpy.zeros((count, 28, 28), dtype=numpy.uint8)
+        images[:, 4:24, 4:24] = rng.integers(0, 256, size=(count, 20, 20),
+                                             dtype=numpy.uint8)
         labels = (numpy.arange(count) % 10).astype(numpy.uint8)
         with gzip.open(os.path.join(work_dir, f'{prefix}-images-idx3-ubyte.gz'),
                        'wb') as f:
@@ -211,7 +216,9 @@ class MnistClientTest(absltest.TestCase):
 
     def _assert_result(self, stdout, num_tests, error_rate, failed=0):
         lines = stdout.rstrip('\n').splitlines()
-        self.assertEqual(lines[-1], 'Inference error rate: %s%%'
+        # A percentage as a person writes it: 8.2%, not 8.200000000000001%.
+        self.assertRegex(lines[-1], r'^Inference error rate: \d+(\.\d\d?)?%$')
+        self.assertEqual(lines[-1], 'Inference error rate: %.4g%%'
                          % (error_rate * 100))
         self.assertEqual(lines[-2], '')
         self.assertRegex(
@@ -353,6 +360,45 @@ class MnistClientTest(absltest.TestCase):
         self.assertEqual(code, 1)
         self.assertLen(err.splitlines(), 1, err)
         self.assertIn('t10k-images-idx3-ubyte.gz', err)
+
+    def test_plot_dir_draws_the_wrong_digits_and_the_latencies(self):
+        model = _FakeModel(self.test_set, wrong_digits={3, 7})
+        plot_dir = os.path.join(self.create_tempdir().full_path, 'plots')
+        code, out, err = self._run_main(server=self._grpc_server(model),
+                                        num_tests=30, concurrency=4,
+                                        plot_dir=plot_dir)
+        self.assertEqual(code, 0, err)
+        wrong = round(self._expected_error_rate(30, {3, 7}) * 30)
+        self.assertEqual(wrong, 6)
+        digits = os.path.join(plot_dir, 'wrong_digits.png')
+        latency = os.path.join(plot_dir, 'latency_histogram.png')
+        lines = out.splitlines()
+        self.assertEqual(lines[-4:-2], [
+            'Wrote %s (6 wrong digits)' % digits,
+            'Wrote %s (latency histogram of 30 requests)' % latency])
+        self.assertEqual(png_panels.count_panels(digits, 'black'), wrong)
+        self.assertEqual(
+            png_panels.count_panels(latency, mnist_plots.PLOT_BACKGROUND), 1)
+
+    def test_unusable_plot_dir_fails_before_any_request(self):
+        model = _FakeModel(self.test_set)
+        blocker = os.path.join(self.create_tempdir().full_path, 'file')
+        with open(blocker, 'w'):
+            pass
+        code, out, err = self._run_main(server=self._grpc_server(model),
+                                        plot_dir=os.path.join(blocker, 'plots'))
+        self.assertEqual(code, 1)
+        self.assertLen(err.splitlines(), 1, err)
+        self.assertIn(blocker, err)
+        self.assertEqual(model.calls, 0)
+        self.assertEqual(out, '')
+
+    def test_error_rate_format(self):
+        self.assertEqual(mnist_client.format_percent(82, 1000), '8.2%')
+        self.assertEqual(mnist_client.format_percent(1, 3), '33.33%')
+        self.assertEqual(mnist_client.format_percent(0, 7), '0%')
+        self.assertEqual(mnist_client.format_percent(10, 10), '100%')
+        self.assertEqual(mnist_client.format_percent(1, 10000), '0.01%')
 
     def test_percentile(self):
         values = list(range(1, 101))

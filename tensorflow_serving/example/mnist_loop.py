@@ -28,7 +28,7 @@ def export_command(base_dir, version=1, training_iteration=1000,
 
 
 def client_command(server, num_tests=1000, concurrency=1, rest=False,
-                   work_dir=None):
+                   work_dir=None, plot_dir=None):
     command = server_runner.program_command(CLIENT) + [
         '--num_tests=%d' % num_tests, '--concurrency=%d' % concurrency,
         '--server=' + server]
@@ -36,6 +36,8 @@ def client_command(server, num_tests=1000, concurrency=1, rest=False,
         command.append('--rest')
     if work_dir:
         command.append('--work_dir=' + work_dir)
+    if plot_dir:
+        command.append('--plot_dir=' + plot_dir)
     return command
 
 

@@ -5,15 +5,16 @@ r"""TensorFlow Serving's MNIST tutorial in one command.
 does what the tutorial asks a learner to type in three terminals: train and
 export the model (mnist_saved_model), serve it (tensorflow_model_server on
 free gRPC and REST ports), query it with 1,000 test images (mnist_client),
-then stops the server and prints the error rate and the three commands to run
-the steps by hand. The server is stopped whatever happens (failure, Ctrl-C,
+which prints the error rate and draws two pictures (the digits it got wrong,
+and the requests' latencies), then stops the server and prints the three
+commands to run the steps by hand and where the pictures are. The server is stopped whatever happens (failure, Ctrl-C,
 SIGTERM). With --config=upstream_server (see .bazelrc) the server is
 upstream's C++ binary.
 
 Flags: --model_dir / --keep_model_dir keep the export (by default it goes to
 a temporary directory that is removed), --port / --rest_api_port choose the
 server's ports (0: any free port), --num_tests, --concurrency,
---training_iteration.
+--training_iteration, --plot_dir (where the pictures go).
 """
 
 import contextlib
@@ -29,6 +30,7 @@ from absl import flags
 
 from tensorflow_serving.example import command_line
 from tensorflow_serving.example import mnist_loop
+from tensorflow_serving.example import mnist_plots
 from tensorflow_serving.model_servers.test_util import server_runner
 
 flags.DEFINE_string('model_dir', '',
@@ -44,15 +46,18 @@ flags.DEFINE_integer('concurrency', 8,
                      'Maximum number of concurrent requests of the client.')
 flags.DEFINE_integer('training_iteration', 1000,
                      'Training iterations of mnist_saved_model.')
+flags.DEFINE_string('plot_dir', '/tmp/mnist_plots',
+                    "Where mnist_client draws its pictures (kept at the end).")
 FLAGS = flags.FLAGS
 
 MANUAL_COMMANDS = (
     'tools/bazel run //tensorflow_serving/example:mnist_saved_model -- '
     '/tmp/mnist_model',
     'tools/bazel run //tensorflow_serving/model_servers:tensorflow_model_server'
-    ' -- --port=9000 --model_name=mnist --model_base_path=/tmp/mnist_model/',
+    ' -- --port=9000 --rest_api_port=8501 --model_name=mnist'
+    ' --model_base_path=/tmp/mnist_model/',
     'tools/bazel run //tensorflow_serving/example:mnist_client -- '
-    '--num_tests=1000 --server=localhost:9000',
+    '--num_tests=1000 --server=localhost:9000 --plot_dir=/tmp/mnist_plots',
 )
 _SERVER_START_TIMEOUT_SECONDS = 120
 
@@ -119,8 +124,9 @@ def _check_flags(argv):
 class Tutorial:
     """The three steps; stop() always leaves no server and no child behind."""
 
-    def __init__(self, model_base_path, out):
+    def __init__(self, model_base_path, plot_dir, out):
         self.model_base_path = model_base_path
+        self.plot_dir = plot_dir
         self._out = out
         self._child = None  # the exporter or the client while it runs
         # Its own session, as the steps': Ctrl-C reaches only us, and stop()
@@ -163,14 +169,29 @@ class Tutorial:
             mnist_loop.MODEL_NAME, ', '.join(map(str, versions))))
 
     def query(self):
+        for path in self._picture_paths():  # an earlier run's
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)
         command = mnist_loop.client_command(
             'localhost:%d' % self.server.grpc_port, num_tests=FLAGS.num_tests,
-            concurrency=FLAGS.concurrency)
+            concurrency=FLAGS.concurrency, plot_dir=self.plot_dir)
         code, output = self._run_step(command)
-        line = mnist_loop.error_rate_line(output)
-        if line is None:
+        if mnist_loop.error_rate_line(output) is None:
             raise TutorialError('mnist_client failed (exit code %d)' % code)
-        return code, line
+        return code
+
+    def _picture_paths(self):
+        return [os.path.join(self.plot_dir, name) for name in (
+            mnist_plots.WRONG_DIGITS_FILE, mnist_plots.LATENCY_FILE)]
+
+    def pictures(self):
+        """The paths of the client's two pictures; TutorialError if missing."""
+        paths = self._picture_paths()
+        missing = [path for path in paths if not os.path.isfile(path)]
+        if missing:
+            raise TutorialError('mnist_client did not write %s'
+                                % ', '.join(missing))
+        return paths
 
     def stop(self):
         """Stops the running child and the server; idempotent."""
@@ -184,8 +205,8 @@ class Tutorial:
                 self.server.stop()
 
 
-def _run(model_base_path):
-    tutorial = Tutorial(model_base_path, sys.stdout.buffer)
+def _run(model_base_path, plot_dir):
+    tutorial = Tutorial(model_base_path, plot_dir, sys.stdout.buffer)
     start = time.monotonic()
     try:
         _say('== 1/3 Train the model and export it to %s' % model_base_path)
@@ -195,15 +216,19 @@ def _run(model_base_path):
         tutorial.serve()
         _say('\n== 3/3 Query it with mnist_client (%d test images, '
              'concurrency %d)' % (FLAGS.num_tests, FLAGS.concurrency))
-        code, error_line = tutorial.query()
+        code = tutorial.query()
     finally:
         tutorial.stop()
+    pictures = tutorial.pictures()
     _say('\nDone in %.0f s. The same steps by hand, in three terminals:'
          % (time.monotonic() - start))
     for command in MANUAL_COMMANDS:
         _say('  ' + command)
-    _say()
-    return code, error_line
+    _say('\nThe pictures mnist_client drew (the digits it got wrong, and how '
+         'long its requests took):')
+    for path in pictures:
+        _say('  ' + path)
+    return code
 
 
 def main(argv):
@@ -217,14 +242,13 @@ def main(argv):
         else:
             temporary = tempfile.mkdtemp(prefix='mnist_tutorial_')
             model_base_path = os.path.join(temporary, 'mnist_model')
-        code, error_line = _run(model_base_path)
+        code = _run(model_base_path,
+                    os.path.abspath(command_line.user_path(FLAGS.plot_dir)))
         if temporary and FLAGS.keep_model_dir:
             _say('The exported model is kept in %s' % model_base_path)
             temporary = None
         elif FLAGS.model_dir:
             _say('The exported model is in %s' % model_base_path)
-        # The client's verdict, repeated as the last line.
-        _say(error_line)
         return code
     except TutorialError as e:
         print('Error: %s' % e, file=sys.stderr)

@@ -7,6 +7,9 @@ import subprocess
 
 from absl.testing import absltest
 
+from tensorflow_serving.example import mnist_loop
+from tensorflow_serving.example import mnist_plots
+from tensorflow_serving.example import png_panels
 from tensorflow_serving.model_servers.test_util import server_runner
 
 _TUTORIAL = 'tensorflow_serving/example/mnist_tutorial'
@@ -37,24 +40,36 @@ class MnistTutorialTest(absltest.TestCase):
         self.assertTrue(_nothing_listens(self.grpc_port), output)
         self.assertTrue(_nothing_listens(self.rest_port), output)
 
-    def test_runs_the_loop_and_ends_with_the_error_rate(self):
+    def test_runs_the_loop_and_shows_the_error_rate_and_pictures(self):
         model_dir = self.create_tempdir('kept').full_path
+        plot_dir = os.path.join(self.create_tempdir().full_path, 'plots')
         result = subprocess.run(
             _tutorial_command('--model_dir=' + model_dir, *self.ports,
-                              *_QUICK_FLAGS),
+                              '--plot_dir=' + plot_dir, *_QUICK_FLAGS),
             env=server_runner.child_env(), stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, text=True, timeout=_TIMEOUT_SECONDS,
             check=False)
         output = result.stdout
         self.assertEqual(result.returncode, 0, output)
         lines = [line for line in output.splitlines() if line.strip()]
-        self.assertRegex(lines[-1], r'^Inference error rate: [0-9.]+%$')
-        # The client's own line, repeated as the tutorial's last.
-        self.assertEqual(output.count(lines[-1]), 2, output)
+        # Once, as the client printed it: 8.2%, not 8.200000000000001%.
+        rates = [line for line in lines if 'error rate' in line]
+        self.assertLen(rates, 1, output)
+        self.assertRegex(rates[0], r'^Inference error rate: \d+(\.\d\d?)?%$')
+        wrong = round(mnist_loop.parse_error_rate(rates[0]))  # % of 100 digits
+        # The pictures' paths end the output; each PNG shows its panels.
+        digits = os.path.join(plot_dir, mnist_plots.WRONG_DIGITS_FILE)
+        latency = os.path.join(plot_dir, mnist_plots.LATENCY_FILE)
+        self.assertEqual(lines[-3:], [
+            'The pictures mnist_client drew (the digits it got wrong, and how '
+            'long its requests took):', '  ' + digits, '  ' + latency])
+        self.assertEqual(png_panels.count_panels(digits, 'black'), wrong)
+        self.assertEqual(
+            png_panels.count_panels(latency, mnist_plots.PLOT_BACKGROUND), 1)
         self.assertIn('100 requests in', output)
         self.assertIn('version 1 AVAILABLE', output)
         self.assertIn('[server] ', output)  # the server's log, prefixed
-        self.assertIn('--port=9000 --model_name=mnist '
+        self.assertIn('--port=9000 --rest_api_port=8501 --model_name=mnist '
                       '--model_base_path=/tmp/mnist_model/', output)
         self.assertTrue(os.path.isfile(
             os.path.join(model_dir, '1', 'saved_model.pb')), output)

@@ -1,6 +1,7 @@
 """End-to-end: --enable_batching gives the same answers, and SIGTERM drains requests."""
 
 import concurrent.futures
+import json
 import os
 import signal
 import urllib.request
@@ -50,18 +51,32 @@ def regress(stub, x):
     return [r.value for r in stub.Regress(request, timeout=60).result.regressions]
 
 
-def queued_requests(server) -> int:
-    """How many requests joined a batching queue: the count of upstream's
-    input_batch_size samples (one per input tensor; half_plus_two has one)."""
+def batching_metrics(server) -> dict:
+    """{sample name: value} of the batching_session families on the
+    Prometheus page (absent until first recorded)."""
     url = f"http://localhost:{server.rest_port}/monitoring/prometheus/metrics"
     with urllib.request.urlopen(url, timeout=30) as response:
         page = response.read().decode()
-    name = ":tensorflow:serving:batching_session:input_batch_size"
-    for family in text_string_to_metric_families(page):
-        for sample in family.samples:
-            if sample.name == name + "_count":
-                return int(sample.value)
-    return 0
+    prefix = ":tensorflow:serving:batching_session:"
+    return {sample.name[len(prefix):]: sample.value
+            for family in text_string_to_metric_families(page)
+            for sample in family.samples
+            if sample.name.startswith(prefix) and not sample.name.endswith("_bucket")}
+
+
+def queued_requests(server) -> int:
+    """How many requests joined a batching queue: the count of upstream's
+    input_batch_size samples (one per input tensor; half_plus_two has one)."""
+    return int(batching_metrics(server).get("input_batch_size_count", 0))
+
+
+def rest_predict(server, x):
+    """half_plus_two's y for one row x, over REST."""
+    request = urllib.request.Request(
+        f"http://localhost:{server.rest_port}/v1/models/m:predict",
+        data=json.dumps({"instances": [[x]]}).encode())
+    with urllib.request.urlopen(request, timeout=120) as response:
+        return json.loads(response.read())["predictions"]
 
 
 class BatchingTest(server_runner.ServerTestCase):
@@ -109,6 +124,43 @@ class BatchingTest(server_runner.ServerTestCase):
         self.assertEqual(got, want)
         self.assertEqual(want[:2], [[[("2.0", 2.0)], [("2.5", 2.5)]], [2.0, 2.0, 2.0]])
         self.assertEqual(queued_requests(batched), len(calls))
+
+    def test_rest_and_grpc_requests_share_a_batch(self):
+        # A batch of exactly four rows, which runs the moment it is full: two
+        # REST requests of one row wait in the queue (the batch timeout, a
+        # minute, is far longer than anything here takes, and the REST
+        # timeout longer still) until two gRPC requests join them.
+        monitoring = self.create_tempfile(
+            content="prometheus_config { enable: true }\n").full_path
+        server = self.start("max_batch_size { value: 4 }\n"
+                            "batch_timeout_micros { value: 60000000 }\n"
+                            "num_batch_threads { value: 1 }\n",
+                            [f"--monitoring_config_file={monitoring}",
+                             "--rest_api_timeout_in_ms=120000"])
+        before = batching_metrics(server)
+        self.assertEqual(before.get("wrapped_run_count", 0), 0)
+
+        def grpc_predict(x):
+            request = server_runner.half_plus_two_request("m", [x])
+            return list(server.prediction_stub.Predict(request, timeout=120)
+                        .outputs["y"].float_val)
+
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            rest = [pool.submit(rest_predict, server, x) for x in (1.0, 2.0)]
+            test_util.wait_for(lambda: queued_requests(server) == 2,
+                               "two REST requests in the batching queue")
+            self.assertFalse(any(f.done() for f in rest))
+            grpc_calls = [pool.submit(grpc_predict, x) for x in (3.0, 4.0)]
+            answers = ([f.result(timeout=120) for f in rest],
+                       [f.result(timeout=120) for f in grpc_calls])
+        self.assertEqual(answers, ([[[2.5]], [[3.0]]], [[3.5], [4.0]]))
+        after = batching_metrics(server)
+        # One run, of one batch of four rows: the two REST rows and the two
+        # gRPC rows together.
+        self.assertEqual(after["wrapped_run_count"], 1, after)
+        self.assertEqual(after["input_batch_size_count"], 4, after)
+        self.assertEqual(after["processed_batch_size_count"], 1, after)
+        self.assertEqual(after["processed_batch_size_sum"], 4, after)
 
     def test_sigterm_drains_in_flight_requests(self):
         # A long batch timeout keeps requests in flight while SIGTERM arrives;

@@ -3,6 +3,7 @@ flags and config files fail fast with one line."""
 
 import os
 import re
+import socket
 import tempfile
 
 import numpy as np
@@ -40,7 +41,35 @@ class FlagsTest(parameterized.TestCase):
         result = server_runner.run_to_completion(["--version"])
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertRegex(result.stdout, r"^TensorFlow ModelServer: \d+\.\d+")
-        self.assertIn("TensorFlow Library: ", result.stdout)
+        # The wheel is tensorflow or tensorflow-cpu: its version either way.
+        self.assertRegex(result.stdout, r"\nTensorFlow Library: \d+\.\d+\.\d+")
+
+    def test_help_starts_with_a_usage_line_and_exits_0(self):
+        result = server_runner.run_to_completion(["--help"])
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertTrue(result.stdout.startswith("usage: tensorflow_model_server "),
+                        result.stdout[:500])
+        self.assertIn("  --model_base_path: ", result.stdout)
+        self.assertEqual(result.stderr, "")
+
+    def test_port_in_use_is_one_clear_line(self):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+            taken.bind(("0.0.0.0", 0))
+            taken.listen(1)
+            port = taken.getsockname()[1]
+            base = os.path.join(tempfile.mkdtemp(), "m")
+            server_runner.export_half_plus_two_versions(base, {1: 2.0})
+            result = server_runner.run_to_completion(
+                [f"--port={port}", "--model_name=m", f"--model_base_path={base}"],
+                timeout=120)
+        self.assertNotEqual(result.returncode, 0, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        self.assertEqual(lines[-1], "tensorflow_model_server: Failed to start gRPC "
+                         f"server: could not bind 0.0.0.0:{port} (port in use?)")
+        # Not gRPC core's error tree: only the server's own log lines before it.
+        for line in lines[:-1]:
+            self.assertRegex(line, r"^I\d{4} .*\.py:\d+\] ", result.stderr)
+        self.assertNotIn("Address already in use", result.stderr)
 
     @parameterized.named_parameters(
         ("unknown_flag", ["--no_such_flag=1"], "no_such_flag"),
@@ -79,7 +108,8 @@ class FlagsTest(parameterized.TestCase):
         self.assertFailsWithOneLine([f"--model_config_file={bad_config}"],
                                     f"'{bad_config}': Error parsing text-format "
                                     "tensorflow.serving.ModelServerConfig: 1:30: ")
-        no_path = write(tmp, "nopath.config", 'model_config_list { config { name: "a" } }')
+        no_path = write(tmp, "nopath.config",
+                        'model_config_list { config { name: "a" model_platform: "tensorflow" } }')
         self.assertFailsWithOneLine([f"--model_config_file={no_path}"], "base_path")
         bad_batching = write(tmp, "batching.config", "max_batch_size { value: x }")
         self.assertFailsWithOneLine(
@@ -141,7 +171,7 @@ class UpstreamLaunchLinesTest(server_runner.ServerTestCase):
         result = server_runner.run_to_completion(["--helpshort"])
         listed = re.findall(r"^  --(?:\[no\])?(\w+):", result.stdout + result.stderr,
                             re.MULTILINE)
-        # Ours, beyond upstream's: each documented in the README.
+        # Ours, beyond upstream's: each in docs/serving_config.md's flag tables.
         ours = ["max_tensor_fill_bytes", "rest_api_max_connections",
                 "rest_api_max_body_bytes", "rest_api_read_timeout_in_ms"]
         self.assertCountEqual(listed, UPSTREAM_FLAGS + ours)
@@ -192,6 +222,24 @@ class UpstreamLaunchLinesTest(server_runner.ServerTestCase):
         for name in NO_EFFECT:
             self.assertIn(f"--{name} has no effect here: ", logs)
         self.assertNotIn("--grpc_max_threads has no effect", logs)
+
+    def test_rest_api_port_same_as_port_serves_grpc_without_rest(self):
+        # Upstream's server.cc logs an error and goes on without REST.
+        base = os.path.join(self.tmp, "m")
+        server_runner.export_half_plus_two_versions(base, {1: 2.0})
+        port = server_runner.pick_unused_port()
+        server = server_runner.ServerRunner(
+            ["--model_name=m", f"--model_base_path={base}", f"--rest_api_port={port}"],
+            rest=False, grpc_port=port)
+        self.addCleanup(server.cleanup)
+        server.start(["m"])
+        response = server.prediction_stub.Predict(
+            server_runner.half_plus_two_request("m", [2.0]), timeout=30)
+        self.assertEqual(response.outputs["y"].float_val, [3.0])
+        logs = server.logs()
+        self.assertIn("--rest_api_port cannot be same as --port. Please use a different "
+                      "port for HTTP/REST API. Skipped exporting HTTP/REST API.", logs)
+        self.assertNotIn("Exporting HTTP/REST API", logs)
 
     def test_docker_entrypoint_line_with_model_config_file(self):
         # Upstream's image runs tensorflow_model_server --port=8500

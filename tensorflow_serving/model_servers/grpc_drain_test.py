@@ -1,7 +1,7 @@
 """End-to-end: SIGTERM under gRPC load completes the calls in flight.
 
 Upstream's server has no SIGTERM handler (the process just dies, and every
-call in flight fails). Here, as the README promises, calls in flight at the
+call in flight fails). Here, as docs/serving_config.md says, calls in flight at the
 signal complete with their answers, new calls are refused, and the server
 exits 0. A steady client keeps calling throughout; calls held in the sleep
 model for two seconds are the ones certainly in flight at the signal.
@@ -24,7 +24,7 @@ _WAIT = 60.0
 # A call refused during the shutdown: UNAVAILABLE once the port is closed or
 # the client has the server's GOAWAY; CANCELLED for a call that reaches the
 # server between gRPC's shutdown and its GOAWAY reaching the client (gRPC's
-# core stops taking calls before it sends the GOAWAY; see the README).
+# core stops taking calls before it sends the GOAWAY; see docs/serving_config.md).
 _REFUSED = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED)
 _CONFIG = """model_config_list {{
   config {{ name: "m" base_path: "{base}/m" model_platform: "tensorflow" }}

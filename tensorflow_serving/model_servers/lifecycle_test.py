@@ -73,8 +73,9 @@ class LifecycleTest(server_runner.ServerTestCase):
         server.wait_for_version("m", 2, state="END")
         status = {s.version: s for s in server.model_status("m").model_version_status}
         self.assertEqual(status[1].state, _State.AVAILABLE)
-        self.assertNotEqual(status[2].status.error_code, 0)
-        self.assertIn("saved_model.pb", status[2].status.error_message)
+        self.assertEqual(status[2].status.error_code, grpc.StatusCode.DATA_LOSS.value[0])
+        self.assertEqual(status[2].status.error_message, "Can't parse "
+                         f"{os.path.join(base, '2', 'saved_model.pb')} as binary proto")
         response = server.prediction_stub.Predict(_request("m", [2.0]), timeout=30)
         self.assertEqual(response.model_spec.version.value, 1)
         self.assertEqual(response.outputs["y"].float_val, [3.0])
@@ -152,6 +153,7 @@ class SignalDuringStartupTest(server_runner.ServerTestCase):
     _EXIT_BOUND_S = 10.0
 
     def assertSignalEndsStartup(self, base, waiting_line, sig=signal.SIGTERM, args=()):
+        """Returns the server's log."""
         server = server_runner.ServerRunner(
             ["--model_name=m", f"--model_base_path={base}", *args], rest=True)
         self.addCleanup(server.cleanup)
@@ -165,6 +167,7 @@ class SignalDuringStartupTest(server_runner.ServerTestCase):
                       f"{server.logs()}")
         self.assertEqual(code, 128 + sig, server.logs())
         self.assertIn(f"Received signal {sig} during startup, exiting now.", server.logs())
+        return server.logs()
 
     def test_base_path_that_does_not_exist(self):
         self.assertSignalEndsStartup(os.path.join(self.tmp, "does_not_exist"),
@@ -184,9 +187,19 @@ class SignalDuringStartupTest(server_runner.ServerTestCase):
     def test_corrupt_saved_model_during_load_retries(self):
         base = os.path.join(self.tmp, "m")
         _broken_version(base, 1)
-        # The default retry interval: a minute between attempts.
-        self.assertSignalEndsStartup(base, "Loading servable: {name: m version: 1} failed",
-                                     args=["--max_num_load_retries=5"])
+        # The default retry interval: a minute between attempts, which the
+        # log names along with the flags that set it.
+        logs = self.assertSignalEndsStartup(
+            base, "--max_num_load_retries, --load_retry_interval_micros",
+            args=["--max_num_load_retries=5"])
+        saved_model = os.path.join(base, "1", "saved_model.pb")
+        # Upstream's words (TensorFlow's ReadBinaryProto), with a plain path.
+        self.assertIn(f"Loading servable: {{name: m version: 1}} failed: Can't parse "
+                      f"{saved_model} as binary proto\n", logs)
+        self.assertIn("Loading servable: {name: m version: 1} will be retried 5 more "
+                      "time(s), 60 s apart (--max_num_load_retries, "
+                      "--load_retry_interval_micros)", logs)
+        self.assertNotIn("b'", logs)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "tensorflow_serving/model_servers/grpc_log.h"
 #include "tensorflow_serving/servables/tensorflow/util.h"
 
 namespace tensorflow {
@@ -67,20 +68,26 @@ absl::Status NativeGrpcServer::Start(const NativeGrpcServerOptions& options,
   for (const auto& [key, value] : options.string_channel_arguments) {
     builder.AddChannelArgument(key, value);
   }
-  server->server_ = builder.BuildAndStart();
-  if (server->server_ == nullptr) {
-    return absl::UnavailableError(absl::StrCat(
-        "Failed to start gRPC server: could not bind ",
-        options.addresses.empty() ? std::string("anything") : options.addresses[0],
-        " (port in use?)"));
-  }
-  for (size_t i = 0; i < options.addresses.size(); ++i) {
-    const bool is_unix = absl::StartsWith(options.addresses[i], "unix:");
-    if (!is_unix && server->bound_ports_[i] == 0) {
-      server->Stop(0);
-      return absl::UnavailableError(absl::StrCat("Failed to start gRPC server: could not bind ",
-                                                 options.addresses[i], " (port in use?)"));
+  std::string unbound;  // the first address not listened on, if any
+  {
+    GrpcLogCapture grpc_log;
+    server->server_ = builder.BuildAndStart();
+    for (size_t i = 0; i < options.addresses.size() && unbound.empty(); ++i) {
+      const bool is_unix = absl::StartsWith(options.addresses[i], "unix:");
+      if (server->server_ == nullptr || (!is_unix && server->bound_ports_[i] == 0)) {
+        unbound = options.addresses[i];
+      }
     }
+    if (server->server_ == nullptr && unbound.empty()) unbound = "anything";
+    // A port in use: the error returned below says it in one line, and gRPC
+    // core's error tree (~1,500 characters) adds nothing to it. Whatever else
+    // gRPC core said (another reason a bind failed, a warning) is written.
+    if (unbound.empty() || !grpc_log.Contains("Address already in use")) grpc_log.Replay();
+  }
+  if (!unbound.empty()) {
+    if (server->server_ != nullptr) server->Stop(0);
+    return absl::UnavailableError(
+        absl::StrCat("Failed to start gRPC server: could not bind ", unbound, " (port in use?)"));
   }
   if (grpc::HealthCheckServiceInterface* health = server->server_->GetHealthCheckService()) {
     for (const char* name : kHealthServices) health->SetServingStatus(name, true);

@@ -1,11 +1,14 @@
-"""End-to-end: every REST route, its JSON and its errors, plus Prometheus metrics."""
+"""End-to-end: every REST route, its JSON and its errors, gzip bodies and
+bombs, plus Prometheus metrics."""
 
+import gzip
 import http.client
 import json
 import os
 import tempfile
 import urllib.error
 import urllib.request
+import zlib
 
 from absl.testing import absltest
 
@@ -13,6 +16,7 @@ from tensorflow_serving.model_servers.test_util import server_runner
 
 MODEL = "half_plus_two"
 METRICS_PATH = "/monitoring/prometheus/metrics"
+MAX_BODY = 4 << 20
 
 CONFIG = """
 model_config_list {{
@@ -25,6 +29,14 @@ model_config_list {{
   }}
 }}
 """
+
+
+def _peak_rss_bytes(pid: int) -> int:
+    with open(f"/proc/{pid}/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmHWM")
 
 
 class RestApiTest(absltest.TestCase):
@@ -42,7 +54,8 @@ class RestApiTest(absltest.TestCase):
         with open(monitoring, "w") as f:
             f.write('prometheus_config { enable: true path: "%s" }\n' % METRICS_PATH)
         cls.server = server_runner.ServerRunner(
-            [f"--model_config_file={config}", f"--monitoring_config_file={monitoring}"])
+            [f"--model_config_file={config}", f"--monitoring_config_file={monitoring}",
+             f"--rest_api_max_body_bytes={MAX_BODY}"])
         cls.server.start()
         cls.server.wait_for_version(MODEL, 1)
         cls.server.wait_for_version(MODEL, 2)
@@ -173,6 +186,57 @@ class RestApiTest(absltest.TestCase):
         self.assertError(f"/v1/models/{MODEL}:predict", b"", 400, "JSON Parse error")
         self.assertEqual(self.call(f"/v1/models/{MODEL}:predict", {"inputs": [[1.0]]}),
                          (200, {"outputs": [[3.5]]}))
+
+    def post(self, path, body: bytes, headers=None):
+        """(status, Content-Type, body bytes) of a POST sent as given."""
+        conn = http.client.HTTPConnection("localhost", self.server.rest_port, timeout=60)
+        try:
+            conn.request("POST", path, body=body, headers=headers or {})
+            response = conn.getresponse()
+            return response.status, response.getheader("Content-Type"), response.read()
+        finally:
+            conn.close()
+
+    def test_gzip_body_answered_as_the_plain_body(self):
+        predict = f"/v1/models/{MODEL}:predict"
+        for body in (json.dumps({"instances": [[float(x)] for x in range(200)]}).encode(),
+                     json.dumps({"inputs": {"x": [[1.0]]}, "signature_name": "nope"}).encode(),
+                     b'{"instances": [[1.0], [2.0]'):
+            plain = self.post(predict, body)
+            for level in (1, 9):
+                compressed = gzip.compress(body, compresslevel=level)
+                self.assertEqual(self.post(predict, compressed, {"Content-Encoding": "gzip"}),
+                                 plain, body[:80])
+        self.assertEqual(plain[0], 400)
+        status, _, answer = self.post(predict, json.dumps({"instances": [[1.0]]}).encode())
+        self.assertEqual((status, json.loads(answer)), (200, {"predictions": [[3.5]]}))
+
+    def test_gzip_bomb(self):
+        # 256 MiB of zeros in 256 KiB: its footer declares them, over the
+        # body limit, so the body is refused before it is inflated; with a
+        # footer that lies (declaring 100 bytes, or the limit), inflating
+        # stops there, and the handler gets no body. Either way the server's
+        # memory does not grow by the bomb's size.
+        size = 256 << 20
+        compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+        block = bytes(1 << 20)
+        bomb = b"".join(compressor.compress(block) for _ in range(size >> 20))
+        bomb += compressor.flush()
+        self.assertLess(len(bomb), size // 512)
+        peak_before = _peak_rss_bytes(self.server.process.pid)
+        predict = f"/v1/models/{MODEL}:predict"
+        status, ctype, answer = self.post(predict, bomb, {"Content-Encoding": "gzip"})
+        self.assertEqual((status, ctype), (413, "text/html"), answer[:300])
+        self.assertIn(f"limit of {MAX_BODY} bytes".encode(), answer)
+        for declared in (100, MAX_BODY):
+            lying = bomb[:-4] + declared.to_bytes(4, "little")
+            status, _, answer = self.post(predict, lying, {"Content-Encoding": "gzip"})
+            self.assertEqual((status, json.loads(answer)),
+                             (400, {"error": "JSON Parse error: The document is empty"}))
+        grown = _peak_rss_bytes(self.server.process.pid) - peak_before
+        self.assertLess(grown, 64 << 20, f"peak RSS grew by {grown >> 20} MiB")
+        self.assertEqual(self.call(predict, {"instances": [[1.0]]}),
+                         (200, {"predictions": [[3.5]]}))
 
     def test_keep_alive_and_metrics(self):
         conn = http.client.HTTPConnection("localhost", self.server.rest_port, timeout=30)

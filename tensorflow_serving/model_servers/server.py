@@ -57,28 +57,16 @@ def build_single_model_config(name: str, base_path: str):
 
 
 def validate_config(config, source: str) -> None:
-    """Upstream's startup checks of a ModelServerConfig from `source`.
+    """ServerCore's checks of a ModelServerConfig from `source`, as one line.
 
     Raises:
-      StartupError: a custom_model_config, a model without a name or
-        base_path, a name given twice, or a platform other than tensorflow.
+      StartupError: naming `source` and what ServerCore refuses.
     """
-    which = config.WhichOneof("config")
-    if which == "custom_model_config":
-        raise StartupError(f"{source}: ModelServer does not yet support custom model config.")
-    names = set()
-    for model in config.model_config_list.config:
-        if not model.name:
-            raise StartupError(f"{source}: a model config has no name")
-        if not model.base_path:
-            raise StartupError(f"{source}: model '{model.name}' has no base_path")
-        if model.name in names:
-            raise StartupError(f"{source}: model name '{model.name}' appears twice")
-        if model.model_platform not in ("", "tensorflow"):
-            raise StartupError(f"{source}: model '{model.name}': model_platform "
-                               f"'{model.model_platform}' is not supported (only "
-                               "'tensorflow')")
-        names.add(model.name)
+    from tensorflow_serving.model_servers import server_core  # pylint: disable=g-import-not-at-top
+    try:
+        server_core.validate_model_server_config(config)
+    except status_lib.ServingError as e:
+        raise StartupError(f"{source}: {e.message}") from None
 
 
 def parse_grpc_channel_arguments(text: str) -> list[tuple[str, object]]:

@@ -172,6 +172,19 @@ def _platform(model: model_server_config_pb2.ModelConfig) -> str:
     return model.model_platform
 
 
+def validate_model_server_config(config: model_server_config_pb2.ModelServerConfig) -> None:
+    """The one check of a ModelServerConfig, at startup (server.py, before
+    TensorFlow loads), on every reload and every poll of the config file.
+
+    Raises:
+      ServingError: INVALID_ARGUMENT with upstream's words: a custom model
+        config, or anything in the model list ServerCore cannot serve.
+    """
+    if config.WhichOneof("config") == "custom_model_config":
+        raise status.invalid_argument("ModelServer does not yet support custom model config.")
+    validate_model_config_list(config.model_config_list)
+
+
 def validate_model_config_list(config_list: model_server_config_pb2.ModelConfigList) -> None:
     """Raises INVALID_ARGUMENT naming the model for anything ServerCore cannot serve."""
     seen = set()
@@ -283,11 +296,7 @@ class ServerCore:
         if kind is None:
             logging.info("Taking no action for empty config.")
             return
-        if kind != "model_config_list":
-            raise status.invalid_argument(
-                "Only model_config_list configs are supported; custom_model_config "
-                "is not.")
-        validate_model_config_list(config.model_config_list)
+        validate_model_server_config(config)
 
         logging.info("Adding/updating models.")
         models = {m.name: m for m in config.model_config_list.config}

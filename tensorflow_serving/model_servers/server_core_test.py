@@ -165,7 +165,8 @@ class ServerCoreTest(absltest.TestCase):
             self._assert_error(grpc.StatusCode.INVALID_ARGUMENT, message, core.reload_config, config)
         custom = model_server_config_pb2.ModelServerConfig()
         custom.custom_model_config.Pack(model_pb2.ModelSpec())
-        self._assert_error(grpc.StatusCode.INVALID_ARGUMENT, "custom_model_config",
+        self._assert_error(grpc.StatusCode.INVALID_ARGUMENT,
+                           "ModelServer does not yet support custom model config.",
                            core.reload_config, custom)
         self.assertEqual(core.model_names(), [])
         # The deprecated model_type TENSORFLOW still works.

@@ -33,6 +33,7 @@ from absl import flags
 from absl import logging
 
 from tensorflow_serving.model_servers import server_options  # pylint: disable=g-import-not-at-top
+from tensorflow_serving.util import program_help
 
 
 def _define_flags():
@@ -62,13 +63,17 @@ FLAGS = flags.FLAGS
 
 
 def version_lines() -> str:
-    def version_of(package):
-        try:
-            return importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            return "unknown"
+    def version_of(*packages):
+        for package in packages:
+            try:
+                return importlib.metadata.version(package)
+            except importlib.metadata.PackageNotFoundError:
+                pass
+        return "unknown"
+    # TensorFlow comes as `tensorflow` or as its CPU-only build `tensorflow-cpu`.
     return (f"TensorFlow ModelServer: {version_of('tensorflow-serving-api')}"
-            f"+dev.sha.python\nTensorFlow Library: {version_of('tensorflow')}\n")
+            f"+dev.sha.python\nTensorFlow Library: "
+            f"{version_of('tensorflow', 'tensorflow-cpu')}\n")
 
 
 def _fail(message: str, code: int = 1):
@@ -78,7 +83,11 @@ def _fail(message: str, code: int = 1):
 
 
 def _parse_flags(argv):
-    """absl parsing, but flag errors are one line on stderr and exit 2."""
+    """absl parsing, but flag errors are one line on stderr and exit 2, and
+    --help starts with the usage line and exits 0."""
+    program_help.exit_if_requested(argv, "[--port=8500] [--rest_api_port=8501] "
+                                   "[--model_name=NAME --model_base_path=PATH | "
+                                   "--model_config_file=FILE] [flags]", __doc__)
     try:
         return FLAGS(argv)
     except flags.Error as e:

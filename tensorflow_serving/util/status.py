@@ -77,6 +77,10 @@ def unknown(message: str) -> ServingError:
     return ServingError(grpc.StatusCode.UNKNOWN, message)
 
 
+def data_loss(message: str) -> ServingError:
+    return ServingError(grpc.StatusCode.DATA_LOSS, message)
+
+
 def from_exception(e: BaseException) -> ServingError:
     """Keeps a ServingError as is; anything else becomes UNKNOWN with its text."""
     if isinstance(e, ServingError):

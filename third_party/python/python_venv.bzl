@@ -10,10 +10,14 @@ tests several times slower.
 _BUILD = """
 load("@bazel_tools//tools/python:toolchain.bzl", "py_runtime_pair")
 
+# The launcher of every py_binary runs under the venv's interpreter too, not
+# whatever `python` a PATH holds: actions and tests see a fixed PATH
+# (--incompatible_strict_action_env), which need not have one.
 py_runtime(
     name = "py3_runtime",
     interpreter_path = "{interpreter}",
     python_version = "PY3",
+    stub_shebang = "#!{interpreter}",
 )
 
 py_runtime_pair(

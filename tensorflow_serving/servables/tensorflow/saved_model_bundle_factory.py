@@ -30,6 +30,9 @@ import grpc
 import tensorflow as tf
 from tensorflow.core.protobuf import config_pb2
 from tensorflow.core.protobuf import meta_graph_pb2
+# What tf.compat.v1.saved_model.loader.load runs, without the deprecation
+# warning that function logs on every load (upstream's C++ loader has none).
+from tensorflow.python.saved_model import loader_impl
 
 from tensorflow_serving.batching import batching_parameters
 from tensorflow_serving.core import loader as loader_lib
@@ -96,6 +99,12 @@ def _inline_runs(graph_def) -> tuple[bool, bool]:
     return True, bounded
 
 
+def _saved_model_file(export_dir: str) -> str:
+    """The file a SavedModel loads from: saved_model.pb, else saved_model.pbtxt."""
+    binary = os.path.join(export_dir, "saved_model.pb")
+    return binary if tf.io.gfile.exists(binary) else binary + "txt"
+
+
 class SavedModelBundle:
     """Owns the Session; thread-safe; close() releases everything."""
 
@@ -120,8 +129,18 @@ class SavedModelBundle:
         self.session = v1.Session(graph=self.graph, config=config)
         try:
             with self.graph.as_default():
-                self.meta_graph_def = v1.saved_model.loader.load(
-                    self.session, list(tags), export_dir)
+                self.meta_graph_def = loader_impl.SavedModelLoader(export_dir).load(
+                    self.session, list(tags))
+        except OSError as e:
+            self.session.close()
+            if e.__cause__ is None:
+                raise
+            # saved_model.pb(txt) is not a SavedModel: upstream's reader says
+            # so as below (TensorFlow's Python text names the file as a bytes
+            # value, b'/m/1/saved_model.pb').
+            path = _saved_model_file(export_dir)
+            kind = "text" if path.endswith(".pbtxt") else "binary"
+            raise status.data_loss(f"Can't parse {path} as {kind} proto") from e
         except RuntimeError as e:  # No MetaGraphDef with these tags.
             self.session.close()
             raise status.not_found(

@@ -32,6 +32,7 @@ import tempfile
 import time
 
 from tensorflow_serving.tools.docker import oci_layer
+from third_party.python import create_venv
 
 _COMPLETE = ".complete"
 # Bump when a change here changes the layers, so cached bases are rebuilt.
@@ -209,7 +210,12 @@ def make_venv(rootfs, wheelhouse, lock_path, log):
     run_logged(bwrap + pip + ["install", "--no-index", "--find-links", "/wheels",
                               "--no-deps", "--quiet", "--requirement",
                               "/wheels/requirements_lock.txt"], log, "pip install")
-    run_logged(bwrap + pip + ["check"], log, "pip check")
+    # pip check, where tensorflow-cpu counts as the `tensorflow` that
+    # tensorflow-serving-api requires (as for the toolchain's venv).
+    try:
+        create_venv.check(bwrap + ["/opt/venv/bin/python3"])
+    except subprocess.CalledProcessError:
+        fail("pip check: the lock file's packages do not fit together (see above)")
     version = subprocess.run(bwrap + ["/usr/bin/python3", "-c",
                                       "import platform; print(platform.python_version())"],
                              check=True, capture_output=True, text=True).stdout.strip()

@@ -28,7 +28,8 @@ def _tf_serving_image_base_impl(rctx):
     if not cache_root:
         cache_root = "%s/.cache/tf_serving_bazel" % rctx.os.environ.get("HOME", "/tmp")
     venv = rctx.read(rctx.path(rctx.attr.venv_path)).strip()
-    rctx.path(rctx.attr._oci_layer)  # a dependency: its edits rebuild the base
+    rctx.path(rctx.attr._oci_layer)  # dependencies: their edits rebuild the base
+    rctx.path(rctx.attr._create_venv)
     rctx.report_progress("Building the image's Debian base and venv layers (first time per lock file: ~4 min)")
     result = rctx.execute(
         [
@@ -43,7 +44,8 @@ def _tf_serving_image_base_impl(rctx):
         ],
         timeout = 3600,
         quiet = False,
-        # The builder imports tensorflow_serving.tools.docker.oci_layer.
+        # The builder imports tensorflow_serving.tools.docker.oci_layer and
+        # third_party.python.create_venv.
         environment = {"PYTHONPATH": str(rctx.path(Label("//:WORKSPACE")).dirname)},
     )
     if result.return_code != 0:
@@ -60,6 +62,7 @@ tf_serving_image_base = repository_rule(
         "venv_path": attr.label(default = "@python_venv//:venv_path.txt", allow_single_file = True),
         "_builder": attr.label(default = "//tensorflow_serving/tools/docker:build_image_base.py"),
         "_oci_layer": attr.label(default = "//tensorflow_serving/tools/docker:oci_layer.py"),
+        "_create_venv": attr.label(default = "//third_party/python:create_venv.py"),
     },
     environ = ["TF_SERVING_IMAGE_CACHE"],
 )

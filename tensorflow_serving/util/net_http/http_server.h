@@ -7,7 +7,7 @@
 // the loop, or, for a request alone in flight, by the thread that replies.
 //
 // evhttp itself (libevent 2.1) is not used because it cannot keep the
-// transport's limits (see the README's "The REST transport"): its timeouts
+// transport's limits (see docs/api_rest.md, "The HTTP transport"): its timeouts
 // are per read, so a head or body that trickles in is kept forever; it hands
 // requests over only once their body is in memory and re-enables reading on
 // its own, so large bodies cannot wait for a slot; it has no connection cap

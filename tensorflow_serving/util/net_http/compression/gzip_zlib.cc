@@ -16,8 +16,10 @@ constexpr unsigned char kFlagName = 0x08;
 constexpr unsigned char kFlagComment = 0x10;
 constexpr size_t kFixedHeader = 10;
 constexpr size_t kFooter = 8;
-// zlib counts in uInt: input is fed in slices no larger than this.
+// zlib counts in uInt: input and output go in slices no larger than this.
 constexpr size_t kMaxSlice = 1u << 30;
+// The least output room a body starts with.
+constexpr size_t kFirstOutput = 64 * 1024;
 
 uint32_t LittleEndian32(const unsigned char* p) {
   return static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 |
@@ -69,24 +71,37 @@ GunzipResult GunzipBody(std::string_view compressed, int64_t max_bytes, std::str
   z_stream stream;
   std::memset(&stream, 0, sizeof(stream));
   if (inflateInit2(&stream, -MAX_WBITS) != Z_OK) return GunzipResult::kInvalid;
-  out->resize(declared);
-  stream.next_out = reinterpret_cast<Bytef*>(out->data());
-  stream.avail_out = declared;
+  // The output grows with what is inflated, up to the declared size: a few
+  // bytes whose footer declares gigabytes cost what they inflate to, not
+  // what they declare (a string's resize writes every byte it adds).
+  out->resize(std::min<size_t>(declared, std::max(kFirstOutput, 4 * compressed.size())));
+  size_t produced = 0;
   size_t pos = header;
   int err;
   while (true) {
+    if (produced == out->size() && out->size() < declared) {
+      out->resize(std::min<size_t>(declared, 2 * out->size()));
+    }
+    stream.next_out = reinterpret_cast<Bytef*>(out->data()) + produced;
+    stream.avail_out = static_cast<uInt>(std::min(kMaxSlice, out->size() - produced));
     size_t slice = std::min(kMaxSlice, compressed.size() - pos);
     stream.next_in = const_cast<Bytef*>(bytes + pos);
     stream.avail_in = static_cast<uInt>(slice);
+    const uInt room = stream.avail_out;
     bool last = pos + slice == compressed.size();
     err = inflate(&stream, last ? Z_FINISH : Z_NO_FLUSH);
     pos += slice - stream.avail_in;
-    // Anything but the stream's end with the input left, or the output
-    // full (more than declared), ends it.
-    if (err != Z_OK || stream.avail_out == 0 || last) break;
+    produced += room - stream.avail_out;
+    // zlib reaches the stream's end without output room when only the end
+    // marker is left; Z_BUF_ERROR says no room (or no input) was left.
+    if (err != Z_OK && err != Z_BUF_ERROR) break;
+    if (stream.avail_out == 0) {
+      if (produced == declared) break;  // it inflates to more than it declares
+    } else if (last) {
+      break;  // cut short
+    }
   }
-  bool ok = err == Z_STREAM_END && stream.total_out == declared &&
-            compressed.size() - pos == kFooter &&
+  bool ok = err == Z_STREAM_END && produced == declared && compressed.size() - pos == kFooter &&
             crc32(0, reinterpret_cast<const Bytef*>(out->data()), declared) ==
                 LittleEndian32(bytes + pos);
   inflateEnd(&stream);

@@ -3,10 +3,12 @@
 // magic bytes and the deflate method (its flag byte's reserved bits are
 // ignored), raw deflate data, then exactly the 8-byte footer, whose CRC-32
 // and size must match what was inflated. Like upstream, the size the footer
-// declares is how much is allocated, so a body that inflates to more than it
-// declares is refused rather than followed; unlike upstream (whose cap is
-// 100 MB, past which the handler gets an empty body), a declared size over
-// the server's body limit is reported as such, so the request gets 413.
+// declares is the most that is allocated, so a body that inflates to more
+// than it declares is refused rather than followed; within it, memory grows
+// only with what is inflated (upstream's untouched allocation costs no more).
+// Unlike upstream (whose cap is 100 MB, past which the handler gets an empty
+// body), a declared size over the server's body limit is reported as such,
+// so the request gets 413.
 
 #ifndef TENSORFLOW_SERVING_UTIL_NET_HTTP_COMPRESSION_GZIP_ZLIB_H_
 #define TENSORFLOW_SERVING_UTIL_NET_HTTP_COMPRESSION_GZIP_ZLIB_H_

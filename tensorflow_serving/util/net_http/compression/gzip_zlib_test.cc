@@ -117,9 +117,28 @@ void TestBombs() {
   // A declared size that lies is all that is ever allocated.
   CHECK_TRUE(GunzipBody(WithDeclaredSize(bomb, 100), 1 << 20, &out) == GunzipResult::kInvalid);
   CHECK_TRUE(out.capacity() < (1 << 20));
+  // Within the limit, a bomb inflates in full.
+  CHECK_TRUE(GunzipBody(bomb, 64 << 20, &out) == GunzipResult::kOk);
+  CHECK_TRUE(out == zeros);
   // Over the limit but not gzip: just not gzip.
   CHECK_TRUE(GunzipBody(WithDeclaredSize("no header here", 1 << 30), 1 << 20, &out) ==
              GunzipResult::kInvalid);
+}
+
+void TestDeclaredSizeIsNoAllocation() {
+  // A 21-byte body whose footer declares 512 MiB, under a limit above that:
+  // the output never grows past what the data inflates to (it used to be
+  // sized, and so written, to the declared size first).
+  std::string out;
+  CHECK_TRUE(GunzipBody(WithDeclaredSize(Gzip("x"), 512u << 20), 1 << 30, &out) ==
+             GunzipResult::kInvalid);
+  CHECK_TRUE(out.empty());
+  CHECK_TRUE(out.capacity() < (1 << 20));
+  // Nor does a stream that inflates to far less than it declares.
+  std::string zeros(8 << 20, '\0');
+  CHECK_TRUE(GunzipBody(WithDeclaredSize(Gzip(zeros), 1u << 30), 2u << 30, &out) ==
+             GunzipResult::kInvalid);
+  CHECK_TRUE(out.capacity() < (32 << 20));
 }
 
 void TestHasGzipHeader() {
@@ -142,6 +161,7 @@ int main() {
   TestOptionalHeaderFields();
   TestInvalid();
   TestBombs();
+  TestDeclaredSizeIsNoAllocation();
   TestHasGzipHeader();
   std::puts("gzip_zlib_test: all passed");
   return 0;
