@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstddef>
+#include <new>
 #include <string>
 
 #include <google/protobuf/arena.h>
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <grpc/grpc.h>
 #include <grpcpp/support/proto_buffer_reader.h>
 
 #include "absl/strings/str_cat.h"
@@ -153,7 +156,9 @@ struct GetModelMetadataRpc {
 // One call, from the request bytes to Finish(). It
 // runs on gRPC's default reactor, whose completion gRPC handles inline (a
 // reactor of our own would cost every call a hop to gRPC's executor
-// thread), and deletes itself once it has called Finish().
+// thread). It lives in the call's own arena, which gRPC sizes from the calls
+// before it, so a call costs no allocation of its own; it destroys itself
+// just before Finish() and gRPC frees the arena with the call.
 template <typename Rpc>
 class NativeCall {
  public:
@@ -237,10 +242,10 @@ class NativeCall {
     Finish(ToGrpcStatus(status));
   }
 
-  // Finishes the call and deletes this (the bundle reference goes with it).
+  // Finishes the call and destroys this (the bundle reference goes with it).
   void Finish(const grpc::Status& status) {
     grpc::ServerUnaryReactor* reactor = reactor_;
-    delete this;
+    this->~NativeCall();
     reactor->Finish(status);
   }
 
@@ -271,7 +276,10 @@ grpc::ServerUnaryReactor* StartCall(const PredictionServiceImpl* service,
                                     grpc::CallbackServerContext* context,
                                     const grpc::ByteBuffer* request,
                                     grpc::ByteBuffer* response) {
-  return (new NativeCall<Rpc>(service, context, request, response))->Start();
+  // The arena hands out blocks aligned for any fundamental type.
+  static_assert(alignof(NativeCall<Rpc>) <= alignof(std::max_align_t));
+  void* memory = grpc_call_arena_alloc(context->c_call(), sizeof(NativeCall<Rpc>));
+  return (new (memory) NativeCall<Rpc>(service, context, request, response))->Start();
 }
 
 }  // namespace
