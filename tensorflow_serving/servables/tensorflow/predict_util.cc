@@ -70,8 +70,13 @@ absl::Status GetInputValues(const TfCApi& api, const SavedModelBundle::Signature
                             const PredictRequest& request, const PredictOptions& options,
                             PreparedPrediction* prepared) {
   const SignatureDef& signature = sig.def;
-  std::set<std::string> seen_request_inputs;
+  // Map keys are unique, so counting the request's keys the signature has
+  // tells whether it has others; which ones is worked out for the error only.
+  int used_request_inputs = 0;
   std::string bytes;
+  prepared->input_aliases.reserve(sig.inputs.size());
+  prepared->feeds.reserve(sig.inputs.size());
+  prepared->feed_values.reserve(sig.inputs.size());
   for (const auto& [alias, feed] : sig.inputs) {
     const TensorProto* proto = nullptr;
     const std::string* serialized = nullptr;
@@ -91,7 +96,7 @@ absl::Status GetInputValues(const TfCApi& api, const SavedModelBundle::Signature
       serialized = &in_defaults->second;
     } else {
       proto = &in_request->second;
-      seen_request_inputs.insert(alias);
+      ++used_request_inputs;
     }
     std::string detail;
     switch (CheckDecodable(*proto, options.max_tensor_fill_bytes, &detail)) {
@@ -117,8 +122,11 @@ absl::Status GetInputValues(const TfCApi& api, const SavedModelBundle::Signature
     prepared->feeds.push_back(feed);
     prepared->feed_values.push_back(std::move(tensor));
   }
-  if (!request.inputs().empty() &&
-      seen_request_inputs.size() != static_cast<size_t>(request.inputs_size())) {
+  if (!request.inputs().empty() && used_request_inputs != request.inputs_size()) {
+    std::set<std::string> seen_request_inputs;
+    for (const auto& [alias, feed] : sig.inputs) {
+      if (request.inputs().count(alias) > 0) seen_request_inputs.insert(alias);
+    }
     return absl::InvalidArgumentError(absl::StrCat(
         "Inputs contains invalid name. Used request inputs: ",
         absl::StrJoin(seen_request_inputs, ","),
@@ -236,6 +244,11 @@ absl::Status PreProcessPrediction(const SavedModelBundle& bundle, int64_t versio
   if (!status.ok()) return status;
 
   std::set<std::string> seen_outputs;
+  const int num_outputs =
+      request.output_filter().empty() ? static_cast<int>(sig->outputs.size())
+                                      : request.output_filter_size();
+  prepared->output_aliases.reserve(num_outputs);
+  prepared->fetches.reserve(num_outputs);
   for (const std::string& alias : request.output_filter()) {
     auto it = sig->outputs.find(alias);
     if (it == sig->outputs.end()) {

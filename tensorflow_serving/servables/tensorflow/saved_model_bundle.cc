@@ -8,6 +8,7 @@
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "tensorflow_serving/apis/get_model_metadata.pb.h"
@@ -213,17 +214,23 @@ absl::Status SavedModelBundle::RunSession(Clock::time_point deadline,
                                           const std::vector<TfTensor>& values,
                                           const std::vector<TF_Output>& fetches,
                                           std::vector<TfTensor>* outputs) const {
-  std::string run_options;
-  absl::Status options_status = RunOptionsFor(deadline, &run_options);
-  if (!options_status.ok()) return options_status;
+  // Without a deadline every run has the same options: no copy of them.
+  std::string timed_run_options;
+  const std::string* run_options = &run_options_;
+  if (deadline != Clock::time_point::max()) {
+    absl::Status options_status = RunOptionsFor(deadline, &timed_run_options);
+    if (!options_status.ok()) return options_status;
+    run_options = &timed_run_options;
+  }
   const TfCApi& api = *api_;
-  std::vector<TF_Tensor*> inputs;
+  // The handles TF_SessionRun takes, on the stack for the usual few.
+  absl::InlinedVector<TF_Tensor*, 4> inputs;
   inputs.reserve(values.size());
   for (const TfTensor& t : values) inputs.push_back(t.get());
-  std::vector<TF_Tensor*> results(fetches.size(), nullptr);
-  TF_Buffer options{run_options.data(), run_options.size(), nullptr};
+  absl::InlinedVector<TF_Tensor*, 4> results(fetches.size(), nullptr);
+  TF_Buffer options{run_options->data(), run_options->size(), nullptr};
   TfStatus status(api);
-  api.SessionRun(session_, run_options.empty() ? nullptr : &options, feeds.data(),
+  api.SessionRun(session_, run_options->empty() ? nullptr : &options, feeds.data(),
                  inputs.data(), static_cast<int>(inputs.size()), fetches.data(),
                  results.data(), static_cast<int>(results.size()), nullptr, 0, nullptr,
                  status.get());

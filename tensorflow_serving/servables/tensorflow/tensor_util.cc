@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "tensorflow/core/platform/ctstring.h"
 
 namespace tensorflow {
@@ -224,27 +225,35 @@ bool FromProtoBytes(const TfCApi& api, const std::string& bytes, TfTensor* out) 
 
 namespace {
 
-template <typename T>
-bool CopyField(const TfCApi& api, const TensorProto& proto, int64_t count,
-               const google::protobuf::RepeatedField<T>& field, TfTensor* out) {
-  if (field.size() != count) return false;
-  std::vector<int64_t> dims;
-  for (const auto& dim : proto.tensor_shape().dim()) dims.push_back(dim.size());
-  const size_t bytes = static_cast<size_t>(count) * sizeof(T);
+// Dims of a request tensor, on the stack for the usual few.
+using Dims = absl::InlinedVector<int64_t, 8>;
+
+// A tensor of `proto`'s dtype and `dims` holding a copy of `bytes` bytes at
+// `data`.
+bool CopyBytes(const TfCApi& api, const TensorProto& proto, const Dims& dims,
+               const void* data, size_t bytes, TfTensor* out) {
   TfTensor tensor(&api, api.AllocateTensor(static_cast<TF_DataType>(proto.dtype()),
                                            dims.data(), static_cast<int>(dims.size()),
                                            bytes));
   if (tensor.get() == nullptr) return false;
-  if (bytes > 0) std::memcpy(api.TensorData(tensor.get()), field.data(), bytes);
+  if (bytes > 0) std::memcpy(api.TensorData(tensor.get()), data, bytes);
   *out = std::move(tensor);
   return true;
+}
+
+template <typename T>
+bool CopyField(const TfCApi& api, const TensorProto& proto, const Dims& dims, int64_t count,
+               const google::protobuf::RepeatedField<T>& field, TfTensor* out) {
+  if (field.size() != count) return false;
+  return CopyBytes(api, proto, dims, field.data(), static_cast<size_t>(count) * sizeof(T),
+                   out);
 }
 
 }  // namespace
 
 bool FromProtoDense(const TfCApi& api, const TensorProto& proto, TfTensor* out) {
   int64_t count = 1;
-  std::vector<int64_t> dims;
+  Dims dims;
   for (const auto& dim : proto.tensor_shape().dim()) {
     count *= dim.size();
     dims.push_back(dim.size());
@@ -260,27 +269,21 @@ bool FromProtoDense(const TfCApi& api, const TensorProto& proto, TfTensor* out) 
     const size_t element = api.DataTypeSize(static_cast<TF_DataType>(proto.dtype()));
     const std::string& content = proto.tensor_content();
     if (element == 0 || content.size() != static_cast<size_t>(count) * element) return false;
-    TfTensor tensor(&api, api.AllocateTensor(static_cast<TF_DataType>(proto.dtype()),
-                                             dims.data(), static_cast<int>(dims.size()),
-                                             content.size()));
-    if (tensor.get() == nullptr) return false;
-    std::memcpy(api.TensorData(tensor.get()), content.data(), content.size());
-    *out = std::move(tensor);
-    return true;
+    return CopyBytes(api, proto, dims, content.data(), content.size(), out);
   }
   switch (proto.dtype()) {
     case DT_FLOAT:
-      return CopyField(api, proto, count, proto.float_val(), out);
+      return CopyField(api, proto, dims, count, proto.float_val(), out);
     case DT_DOUBLE:
-      return CopyField(api, proto, count, proto.double_val(), out);
+      return CopyField(api, proto, dims, count, proto.double_val(), out);
     case DT_INT32:
-      return CopyField(api, proto, count, proto.int_val(), out);
+      return CopyField(api, proto, dims, count, proto.int_val(), out);
     case DT_INT64:
-      return CopyField(api, proto, count, proto.int64_val(), out);
+      return CopyField(api, proto, dims, count, proto.int64_val(), out);
     case DT_UINT32:
-      return CopyField(api, proto, count, proto.uint32_val(), out);
+      return CopyField(api, proto, dims, count, proto.uint32_val(), out);
     case DT_UINT64:
-      return CopyField(api, proto, count, proto.uint64_val(), out);
+      return CopyField(api, proto, dims, count, proto.uint64_val(), out);
     default:
       return false;
   }
