@@ -87,3 +87,20 @@ def serving_pid(pid: int) -> int:
             return current
         current = kids[0]
     return current
+
+
+def parse_cpu_model(cpuinfo_text: str) -> str | None:
+    """The first "model name" in the text of /proc/cpuinfo (None if absent)."""
+    for line in cpuinfo_text.splitlines():
+        name, _, value = line.partition(":")
+        if name.strip() == "model name":
+            return value.strip()
+    return None
+
+
+def cpu_model() -> str:
+    """This machine's CPU model, as the figures' notes name it."""
+    try:
+        return parse_cpu_model(_read("/proc/cpuinfo")) or "unknown CPU"
+    except OSError:
+        return "unknown CPU"

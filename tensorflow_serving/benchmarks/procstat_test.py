@@ -34,6 +34,13 @@ class ParseTest(absltest.TestCase):
         with self.assertRaisesRegex(ValueError, "no RssAnon"):
             procstat.parse_status_kib("VmRSS:\t 1 kB\n", "RssAnon")
 
+    def test_cpu_model(self):
+        text = ("processor\t: 0\nvendor_id\t: AuthenticAMD\n"
+                "model name\t: AMD EPYC 7B13\nprocessor\t: 1\n"
+                "model name\t: AMD EPYC 7B13\n")
+        self.assertEqual(procstat.parse_cpu_model(text), "AMD EPYC 7B13")
+        self.assertIsNone(procstat.parse_cpu_model("processor\t: 0\n"))
+
 
 def _cmdline(pid: int) -> bytes:
     try:
