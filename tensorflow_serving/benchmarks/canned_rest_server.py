@@ -129,9 +129,13 @@ class _StdlibHandler(http.server.BaseHTTPRequestHandler):
 def make_stdlib_server(port: int, body: bytes) -> http.server.ThreadingHTTPServer:
     """A standard-library server on localhost:`port` (0 = any), not yet serving."""
     handler = type("Handler", (_StdlibHandler,), {"body": body})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
-    server.daemon_threads = True
-    return server
+    server_class = type("Server", (http.server.ThreadingHTTPServer,), {
+        # The default listen backlog of 5 drops the connections h2load opens
+        # at once beyond it, and h2load waits for them for good.
+        "request_queue_size": 128,
+        "daemon_threads": True,
+    })
+    return server_class(("127.0.0.1", port), handler)
 
 
 def _ready(port):
