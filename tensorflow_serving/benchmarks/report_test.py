@@ -1,4 +1,4 @@
-"""Tests for report: table layout, target verdicts, the rendered table."""
+"""Tests for report: table layout, target verdicts, the rendered report."""
 
 import re
 
@@ -8,22 +8,48 @@ from tensorflow_serving.benchmarks import report
 
 
 def _cell(api, batching, c, rps, p50=0.5, p99=2.0, cpu=800.0, errors=0, grpc_errors=0,
-          plane="native"):
-    return {"api": api, "batching": batching, "concurrency": c, "req_per_s": rps,
+          server="server"):
+    cell = {"api": api, "batching": batching, "concurrency": c, "req_per_s": rps,
             "p50_ms": p50, "p99_ms": p99, "cpu_us_per_req": cpu, "http_errors": errors,
-            "grpc_errors": grpc_errors, "plane": plane}
+            "grpc_errors": grpc_errors}
+    if not api.startswith("canned"):
+        cell["server"] = server
+    return cell
+
+
+def _canned(api, c, rps):
+    return _cell(api, None, c, rps, grpc_errors=None)
 
 
 def _results(**overrides):
     results = {
+        "config": {"cpu_model": "Some CPU @ 2.0GHz", "cores": 2,
+                   "pinning": "servers on core 0, h2load on core 1"},
         "cells": [
             _cell("grpc", False, 1, 4000.0, p50=0.25),
-            _cell("grpc", False, 32, 9000.0, cpu=90.0),
+            _cell("grpc", False, 32, 9000.0, cpu=45.0),
             _cell("grpc", True, 32, 8000.0, grpc_errors=3),
-            _cell("rest", False, 8, 600.0, errors=2),
-            _cell("grpc", False, 32, 2000.0, plane="python"),
-            _cell("canned", None, 8, 2000.0, grpc_errors=None, plane=None),
-            _cell("canned", None, 32, 4000.0, grpc_errors=None, plane=None),
+            _cell("rest", False, 1, 3000.0, p50=0.3),
+            _cell("rest", False, 32, 6000.0, cpu=55.0, errors=2),
+            _cell("grpc", False, 1, 3000.0, server="baseline"),
+            _cell("grpc", False, 32, 9200.0, server="baseline"),
+            _canned("canned", 1, 2000.0),
+            _canned("canned", 32, 4000.0),
+            _canned("canned_rest", 32, 2500.0),
+            _canned("canned_rest_asyncio", 32, 20000.0),
+            _cell("rest_large", False, 1, 10.0, p50=90.0, p99=120.0),
+            _cell("rest_large", False, 1, 9.0, p50=100.0, p99=130.0, server="baseline"),
+        ],
+        "large_response_bytes": 4_000_040,
+        "methods": [
+            {"call": "mnist Predict", "concurrency": 32, "cpu_us_per_req": 50.0,
+             "req_per_s": 9000.0},
+            {"call": "mnist Classify", "concurrency": 32, "cpu_us_per_req": 90.0,
+             "req_per_s": 7000.0},
+            {"call": "hp2 Predict", "concurrency": 32, "cpu_us_per_req": 40.0,
+             "req_per_s": 11000.0},
+            {"call": "hp2 Regress", "concurrency": 32, "cpu_us_per_req": 100.0,
+             "req_per_s": 6000.0},
         ],
         "inprocess": {"calls_per_s": 4000.0, "us_per_call": 250.0, "cpu_us_per_call": 240.0,
                       "method": "callable_from_options",
@@ -34,8 +60,6 @@ def _results(**overrides):
                                                          "cpu_us_per_call": 240.0}}},
         "server": {"startup_s": 2.5, "rss_after_warmup_mb": 500.0,
                    "rss_after_run_mb": 510.0},
-        "python_plane": {"startup_s": 4.0, "rss_after_warmup_mb": 505.0,
-                         "rss_after_run_mb": 520.0},
         "soak": None,
     }
     results.update(overrides)
@@ -63,58 +87,93 @@ class FormatTableTest(absltest.TestCase):
 class TargetsTest(absltest.TestCase):
 
     def test_verdicts(self):
-        verdicts = {t.name: t.verdict for t in report.evaluate_targets(_results())}
-        self.assertEqual(verdicts, {
-            "gRPC Predict, batching off, c=32 vs canned": "PASS",      # 9000/4000 >= 2
-            "gRPC Predict, batching off, c=32 vs pure Python plane": "PASS",  # 4.5 >= 4
-            "gRPC Predict, c=32, batching on vs off": "MISS",           # 8000 < 9000
-            "gRPC Predict server CPU per request, batching off, c=32": "PASS",  # 90 <= 100
-            "gRPC Predict p50, batching off, c=1": "PASS",              # 0.25 <= 0.3
-            "REST predict, batching off, c=8": "MISS",                  # 600 < 700
-            "RSS growth over the soak (gRPC c=8)": "n/a",               # no soak
-            "process start to model AVAILABLE": "PASS",                 # 2.5 <= 3
-            "server RSS after the run vs the pure Python plane's": "PASS",  # 510 <= 520
+        targets = {t.name: t for t in report.evaluate_targets(_results())}
+        self.assertEqual({name: t.verdict for name, t in targets.items()}, {
+            "REST predict server CPU per request, batching off, c=32": "MET",  # 55 <= 60
+            # 6000 / 9000 = 0.67 >= 0.6
+            "REST predict req/s vs gRPC Predict's, batching off, c=32": "MET",
+            # 6000 / 2500 = 2.4 >= 2
+            "REST predict req/s vs the canned REST ceiling, batching off, c=32": "MET",
+            "REST predict p50, batching off, c=1": "NOT MET",             # 0.3 > 0.2
+            "mnist Classify server CPU vs mnist Predict's, c=32": "MET",    # 1.8x
+            "hp2 Regress server CPU vs hp2 Predict's, c=32": "NOT MET",     # 2.5x
+            # 2.0x canned against the baseline's 1.5x
+            "gRPC Predict req/s vs the canned gRPC ceiling, batching off, c=1": "MET",
+            # 2.25x against 2.30x: 0.978 of it, within 5%
+            "gRPC Predict req/s vs the canned gRPC ceiling, batching off, c=32": "MET",
+            "gRPC Predict server CPU per request, batching off, c=32": "MET",  # 45 <= 50
+            "gRPC Predict p50, batching off, c=1": "MET",                  # 0.25 <= 0.3
+            "gRPC Predict req/s, c=32, batching on vs off": "NOT MET",     # 8000 < 9000
+            "RSS growth over the soak (gRPC c=8)": "n/a",                  # no soak
+            "process start to model AVAILABLE": "MET",                     # 2.5 <= 3
         })
+        self.assertEqual(
+            targets["gRPC Predict req/s vs the canned gRPC ceiling, batching off, c=32"]
+            .measured, "2.25x canned, baseline 2.30x")
+        self.assertEqual(
+            targets["hp2 Regress server CPU vs hp2 Predict's, c=32"].measured,
+            "2.50x (100 vs 40 us)")
+
+    def test_a_slower_server_than_the_baseline_is_not_met(self):
+        results = _results()
+        results["cells"][6]["req_per_s"] = 9600.0  # ours: 2.25x, baseline 2.40x
+        targets = {t.name: t.verdict for t in report.evaluate_targets(results)}
+        self.assertEqual(
+            targets["gRPC Predict req/s vs the canned gRPC ceiling, batching off, c=32"],
+            "NOT MET")
 
     def test_soak_and_missing_cells(self):
-        results = _results(cells=[], soak={"seconds": 60, "req_per_s": 900.0,
-                                           "rss_before_mb": 500.0, "rss_after_mb": 560.0,
-                                           "rss_growth": 0.12})
+        results = _results(cells=[], methods=[], soak={
+            "seconds": 60, "req_per_s": 900.0, "rss_before_mb": 500.0,
+            "rss_after_mb": 560.0, "rss_growth": 0.12})
         targets = {t.name: t for t in report.evaluate_targets(results)}
-        self.assertEqual(targets["RSS growth over the soak (gRPC c=8)"].verdict, "MISS")
+        self.assertEqual(targets["RSS growth over the soak (gRPC c=8)"].verdict, "NOT MET")
         self.assertEqual(targets["RSS growth over the soak (gRPC c=8)"].measured,
                          "+12.0% over 60 s")
-        self.assertEqual(targets["gRPC Predict, batching off, c=32 vs canned"].verdict, "n/a")
-        self.assertEqual(targets["REST predict, batching off, c=8"].measured, "not run")
+        ratio = "gRPC Predict req/s vs the canned gRPC ceiling, batching off, c=32"
+        self.assertEqual(targets[ratio].verdict, "n/a")
+        self.assertEqual(targets["REST predict p50, batching off, c=1"].measured, "not run")
+        self.assertEqual(
+            targets["mnist Classify server CPU vs mnist Predict's, c=32"].verdict, "n/a")
+
+    def test_without_a_baseline_the_ratio_is_shown_without_a_verdict(self):
+        results = _results()
+        results["cells"] = [c for c in results["cells"] if c.get("server") != "baseline"]
+        target = next(t for t in report.evaluate_targets(results)
+                      if t.name.endswith("canned gRPC ceiling, batching off, c=1"))
+        self.assertEqual((target.measured, target.verdict),
+                         ("2.00x canned (no --baseline_binary)", "n/a"))
 
 
 class RenderTest(absltest.TestCase):
 
-    def test_rows_ratios_and_targets(self):
+    def test_header_rows_ratios_and_targets(self):
         lines = report.render(_results()).splitlines()
-        self.assertIn("-- gRPC Predict, native plane, batching off ", lines[2])
+        self.assertEqual(lines[0], "CPU: Some CPU @ 2.0GHz, 2 cores, servers on core 0, "
+                                   "h2load on core 1")
+        self.assertIn("-- gRPC Predict, batching off ", lines[3])
         row = next(l for l in lines if re.match(r"gRPC Predict +off +32 +9,000", l))
-        # 9,000 req/s: 2.25 of the canned c=32 figure, 4.50 of the Python plane's,
-        # 2.25 of in-process.
-        self.assertRegex(row, r"9,000\.0 .* 2\.25 +4\.50 +2\.25 +PASS >= 2\.0x; PASS >= 4\.0x$")
+        # 9,000 req/s: 2.25 of the canned gRPC c=32 figure, 2.25 of in-process.
+        self.assertRegex(row, r"9,000\.0 .* 2\.25 +2\.25$")
+        rest = next(l for l in lines if re.match(r"REST predict +off +32 ", l))
+        self.assertRegex(rest, r"6,000\.0 .* 2 +2\.40 +1\.50$")  # vs canned REST
         batching = next(l for l in lines if re.match(r"gRPC Predict +on ", l))
         self.assertIn("0+3g", batching)
-        self.assertIn("MISS >= 1.0x", batching)
-        python = next(l for l in lines if re.match(r"gRPC Predict +off +32 +2,000", l))
-        self.assertRegex(python, r"2,000\.0 .* 0\.50 +- +0\.50 +-$")
-        self.assertTrue(any("-- gRPC Predict, pure Python plane, batching off" in l
+        self.assertTrue(any("-- gRPC Predict, baseline server, batching off" in l
                             for l in lines))
-        rest = next(l for l in lines if l.startswith("REST predict"))
-        self.assertRegex(rest, r" 2 +- +- +0\.15 +MISS >= 700 req/s$")  # no canned c=8 REST
-        self.assertTrue(any(re.match(r"callable_from_options .* 4,000\.0 .* 1\.00 +-$", l)
+        self.assertTrue(any(re.match(r"hp2 Regress +off +32 +6,000\.0 .* 100 ", l)
                             for l in lines))
-        self.assertTrue(any(re.match(r"make_callable .* 1,000\.0 .* 0\.25 +-$", l)
+        self.assertTrue(any(re.match(r"callable_from_options .* 4,000\.0 .* 1\.00$", l)
                             for l in lines))
-        self.assertTrue(any(l.startswith("PASS  process start to model AVAILABLE: 2.50 s")
-                            for l in lines))
-        self.assertTrue(any(l.startswith("PASS  server RSS after the run vs the pure "
-                                         "Python plane's: 510 MB vs 520 MB") for l in lines))
-        self.assertIn("      pure Python plane: start to AVAILABLE 4.00 s", lines)
+        self.assertIn("  NOT MET  REST predict p50, batching off, c=1: 0.300 ms "
+                      "(wanted <= 0.2 ms)", lines)
+        self.assertIn("  MET      REST predict server CPU per request, batching off, "
+                      "c=32: 55 us (wanted <= 60 us)", lines)
+        self.assertIn("REST predict req/s at c=32 vs the bare asyncio responder's: 0.30x "
+                      "(no target; the REST ceiling target is against http.server)", lines)
+        self.assertIn("REST predict with a 4.0 MB JSON answer, c=1: server p50 90.0 ms, "
+                      "p99 120.0 ms; baseline p50 100.0 ms, p99 130.0 ms", lines)
+        self.assertFalse(any("Python" in l for l in lines))
 
 
 if __name__ == "__main__":

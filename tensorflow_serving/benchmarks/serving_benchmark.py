@@ -3,20 +3,31 @@ r"""Benchmarks tensorflow_model_server on the tutorial's MNIST model.
   tools/bazel run //tensorflow_serving/benchmarks:serving_benchmark -- \
       [--duration_s=10] [--concurrency=1,8,32] [--skip_rest] [--skip_batching] \
       [--soak_s=60] [--server_binary=/path/to/tensorflow_model_server] \
+      [--baseline_binary=/path/to/another/tensorflow_model_server] \
       [--output_json=/tmp/bench.json]
 
 One run exports the model with mnist_saved_model, starts the server binary as
 a subprocess on free ports, drives it with h2load (gRPC Predict over h2c and
 REST predict over HTTP/1.1, with batching off and on, at each concurrency) and
-measures, in the same run, what the figures are divided by: the same server
-with its pure Python data plane (gRPC, batching off), a grpcio server
-answering Predict with canned bytes (what Python gRPC can do here) and the
-model called in-process in a tight loop (what the model costs).
+measures, in the same run, what the figures are divided by: a grpcio server
+answering Predict with canned bytes and HTTP/1.1 servers answering REST
+predict with a canned body (the standard library's, and a bare asyncio
+responder; see canned_rest_server.py): what Python alone can do here; the model
+called in-process in a tight loop (what the model costs) and, with
+--baseline_binary, another build of the server. It also measures the server
+CPU of Classify and Regress against Predict's (method_calls.py), and a REST
+predict whose answer is about 4 MB of JSON (large_output_model.py). The
+report ends with issue 23's targets, each MET or NOT MET.
 Absolute numbers drift on a shared machine; the ratios drift much less.
 
 With two or more cores the servers run on core 0 and h2load on core 1.
+
+Every child starts without a preexec function (pinned with taskset instead),
+so subprocess execs it with vfork: no Python runs in a forked copy of this
+process, whose gRPC client threads would otherwise make the child crash.
 """
 
+import dataclasses
 import json
 import os
 import shutil
@@ -36,6 +47,7 @@ import numpy as np
 
 from tensorflow_serving.benchmarks import batching_config
 from tensorflow_serving.benchmarks import h2load
+from tensorflow_serving.benchmarks import method_calls
 from tensorflow_serving.benchmarks import mnist_model
 from tensorflow_serving.benchmarks import payloads
 from tensorflow_serving.benchmarks import procstat
@@ -44,6 +56,7 @@ from tensorflow_serving.benchmarks import stats
 from tensorflow_serving.model_servers.test_util import server_runner
 
 MODEL_NAME = "mnist"
+LARGE_MODEL_NAME = "large"
 
 flags.DEFINE_float("duration_s", 10.0, "Measured seconds per cell.")
 flags.DEFINE_float("warmup_s", 2.0, "Unmeasured h2load seconds before each "
@@ -59,6 +72,12 @@ flags.DEFINE_float("soak_s", 0.0, "If > 0, a separate gRPC c=8 phase of this "
 flags.DEFINE_string("server_binary", "", "Model server to benchmark (default: "
                     "this repo's, from the runfiles); e.g. upstream's C++ "
                     "tensorflow_model_server.")
+flags.DEFINE_string("baseline_binary", "", "Another model server (e.g. one built "
+                    "from an earlier commit) whose gRPC Predict and 4 MB REST "
+                    "predict are measured in the same run, for the 'no slower "
+                    "than before' target.")
+flags.DEFINE_bool("skip_methods", False, "Skip Classify and Regress against Predict.")
+flags.DEFINE_bool("skip_large", False, "Skip the REST predict with a 4 MB answer.")
 flags.DEFINE_string("model_base_path", "", "Serve this existing MNIST export "
                     "(base dir with numeric versions) instead of exporting one "
                     "with mnist_saved_model.")
@@ -92,11 +111,15 @@ class Pinning:
         self.server_cpu = cores[0] if enabled and len(cores) >= 2 else None
         self.client_cpu = cores[1] if enabled and len(cores) >= 2 else None
 
-    def preexec_server(self):
-        cpu = self.server_cpu
-        if cpu is None:
-            return None
-        return lambda: os.sched_setaffinity(0, {cpu})
+    def server_prefix(self) -> list[str]:
+        """What a server's command is run under to pin it (see the module doc)."""
+        if self.server_cpu is None:
+            return []
+        return ["taskset", "-c", str(self.server_cpu)]
+
+    @property
+    def cores(self) -> tuple:
+        return self.server_cpu, self.client_cpu
 
     def describe(self) -> str:
         if self.server_cpu is None:
@@ -105,23 +128,24 @@ class Pinning:
 
 
 def start_server(label, command, model_base_path, work_dir, pinning,
-                 batching_file=None) -> tuple[server_runner.ServerRunner, float]:
+                 batching_file=None, model_name=MODEL_NAME
+                 ) -> tuple[server_runner.ServerRunner, float]:
     """Starts a model server on fresh ports, its log in work_dir/<label>.log;
     returns it and the seconds from its start to the model AVAILABLE.
 
     Raises:
       RuntimeError: the server exited, or the model was not AVAILABLE in time.
     """
-    args = [f"--model_name={MODEL_NAME}", f"--model_base_path={model_base_path}"]
+    args = [f"--model_name={model_name}", f"--model_base_path={model_base_path}"]
     if batching_file:
         args += ["--enable_batching", f"--batching_parameters_file={batching_file}"]
     server = server_runner.ServerRunner(
-        args, command=command, log_path=os.path.join(work_dir, f"{label}.log"),
-        preexec_fn=pinning.preexec_server())
+        args, command=pinning.server_prefix() + list(command),
+        log_path=os.path.join(work_dir, f"{label}.log"))
     progress(f"starting {label}: {' '.join(server.argv)}")
     start = time.monotonic()
     try:
-        server.start([MODEL_NAME], timeout=FLAGS.startup_timeout_s)
+        server.start([model_name], timeout=FLAGS.startup_timeout_s)
     except RuntimeError as e:
         server.stop()
         tail = "".join(server.logs().splitlines(keepends=True)[-40:])
@@ -138,17 +162,19 @@ def grpc_check(port: int, message: bytes) -> bytes:
         return call(message, timeout=30)
 
 
-def rest_check(port: int, body: bytes) -> dict:
+def rest_check(port: int, body: bytes, model_name: str = MODEL_NAME) -> bytes:
+    """One REST predict with the benchmark's exact body; the raw answer."""
     import http.client  # pylint: disable=g-import-not-at-top
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
-        connection.request("POST", payloads.rest_predict_path(MODEL_NAME), body,
+        connection.request("POST", payloads.rest_predict_path(model_name), body,
                            {"Content-Type": "application/json"})
         response = connection.getresponse()
-        text = response.read().decode("utf-8", errors="replace")
+        raw = response.read()
         if response.status != 200:
-            raise RuntimeError(f"REST predict answered {response.status}: {text[:500]}")
-        return json.loads(text)
+            raise RuntimeError(f"REST predict answered {response.status}: "
+                               f"{raw[:500].decode('utf-8', errors='replace')}")
+        return raw
     finally:
         connection.close()
 
@@ -162,6 +188,10 @@ class Driver:
         self._work_dir = work_dir
         self._bodies = bodies   # api -> (body file, headers, path, http1)
         self._runs = 0
+
+    def body(self, api) -> bytes:
+        with open(self._bodies[api][0], "rb") as f:
+            return f.read()
 
     def _argv(self, api, port, clients, duration_s, log_file=None):
         body_file, headers, path, http1 = self._bodies[api]
@@ -228,12 +258,13 @@ def batching_parameters_text() -> str:
 
 def run_server_phase(results, label, batching, command, model_base_path, work_dir,
                      pinning, driver, concurrency, apis, expected_frame, grpc_message,
-                     rest_body, batching_file=None, plane="native"):
+                     rest_body, batching_file=None, server_kind="server"):
     from tensorflow_serving.apis import predict_pb2  # pylint: disable=g-import-not-at-top
     server, startup = start_server(label, command, model_base_path, work_dir, pinning,
                                    batching_file=batching_file)
     pid = procstat.serving_pid(server.process.pid)
-    phase = {"label": label, "batching": batching, "startup_s": startup, "pid": pid}
+    phase = {"label": label, "batching": batching, "startup_s": startup, "pid": pid,
+             "server": server_kind}
     progress(f"{label}: model AVAILABLE {startup:.2f} s after process start "
              f"(pid {pid}, RSS {procstat.rss_bytes(pid) / 2**20:.0f} MB)")
     try:
@@ -250,8 +281,10 @@ def run_server_phase(results, label, batching, command, model_base_path, work_di
             raise RuntimeError(f"{label} answered the check request with other bytes than "
                                f"the first server: {raw!r} vs {expected_frame[0]!r}")
         if "rest" in apis:
-            predictions = rest_check(server.rest_port, rest_body)["predictions"]
+            rest_raw = rest_check(server.rest_port, rest_body)
+            predictions = json.loads(rest_raw)["predictions"]
             progress(f"{label}: REST check: digit {int(np.argmax(predictions[0]))}")
+            phase["rest_response"] = rest_raw
         ports = {"grpc": server.grpc_port, "rest": server.rest_port}
         for api in apis:
             progress(f"{label}: warming up {api} ({FLAGS.warmup_s:.0f} s at "
@@ -263,10 +296,10 @@ def run_server_phase(results, label, batching, command, model_base_path, work_di
                 cell = driver.cell(api, ports[api], clients, FLAGS.duration_s,
                                    pid=pid,
                                    response_frame_bytes=len(raw) + 5 if api == "grpc" else None)
-                cell.update(api=api, batching=batching, plane=plane)
+                cell.update(api=api, batching=batching, server=server_kind)
                 results["cells"].append(cell)
                 progress(f"{label}: {api} c={clients}: {describe_cell(cell)}")
-        if FLAGS.soak_s > 0 and not batching:
+        if FLAGS.soak_s > 0 and not batching and server_kind == "server":
             before = procstat.rss_bytes(pid)
             progress(f"{label}: soak, gRPC c=8 for {FLAGS.soak_s:.0f} s")
             soak = driver.cell("grpc", server.grpc_port, 8, FLAGS.soak_s, pid=pid,
@@ -288,27 +321,88 @@ def run_server_phase(results, label, batching, command, model_base_path, work_di
     return phase
 
 
-def run_canned(results, work_dir, pinning, driver, concurrency, response: bytes):
-    response_file = os.path.join(work_dir, "canned_response.bin")
+def _script(name: str) -> str:
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), name)
+
+
+def run_canned(results, work_dir, pinning, driver, concurrency, response: bytes,
+               api: str = "grpc", rest_kind: str = "stdlib"):
+    """The canned server of `api` (grpc: canned_server.py; rest:
+    canned_rest_server.py of `rest_kind`) answering every request with
+    `response`."""
+    kind = "canned" if api == "grpc" else {"stdlib": "canned_rest",
+                                           "asyncio": "canned_rest_asyncio"}[rest_kind]
+    response_file = os.path.join(work_dir, f"{kind}_response.bin")
     with open(response_file, "wb") as f:
         f.write(response)
     port = server_runner.pick_unused_port()
-    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "canned_server.py")
-    argv = [sys.executable, script, f"--port={port}", f"--response_file={response_file}"]
-    progress(f"starting the canned gRPC server on port {port}")
-    process = server_runner.Process(argv, log_path=os.path.join(work_dir, "canned.log"),
-                                    preexec_fn=pinning.preexec_server())
+    script = _script("canned_server.py" if api == "grpc" else "canned_rest_server.py")
+    argv = pinning.server_prefix() + [sys.executable, script, f"--port={port}",
+                                      f"--response_file={response_file}"]
+    if api == "rest":
+        argv.append(f"--kind={rest_kind}")
+    progress(f"starting {kind} on port {port}")
+    process = server_runner.Process(argv, log_path=os.path.join(work_dir, f"{kind}.log"))
     try:
         process.wait_for_output(f"READY {port}", 60)
-        driver.warmup("grpc", port, max(concurrency), FLAGS.warmup_s)
+        if api == "rest":
+            got = rest_check(port, b"{}")
+            if got != response:
+                raise RuntimeError(f"the canned REST server answered {got[:200]!r}")
+        driver.warmup(api, port, max(concurrency), FLAGS.warmup_s)
         for clients in concurrency:
-            cell = driver.cell("grpc", port, clients, FLAGS.duration_s, pid=process.pid,
-                               response_frame_bytes=len(response) + 5)
-            cell.update(api="canned", batching=None, plane=None)
+            cell = driver.cell(api, port, clients, FLAGS.duration_s, pid=process.pid,
+                               response_frame_bytes=len(response) + 5
+                               if api == "grpc" else None)
+            cell.update(api=kind, batching=None)
             results["cells"].append(cell)
-            progress(f"canned c={clients}: {describe_cell(cell)}")
+            progress(f"{kind} c={clients}: {describe_cell(cell)}")
     finally:
         process.stop()
+
+
+def run_methods(results, work_dir, pinning, command, mnist_base_path, image):
+    """Classify and Regress against Predict on the same graphs, at the top
+    concurrency (see method_calls.py)."""
+    hp2 = os.path.join(work_dir, "hp2")
+    server_runner.export_half_plus_two_versions(hp2, {1: 2.0})
+    config = method_calls.write_config(work_dir, mnist_base_path, hp2)
+    names = ("mnist Predict", "mnist Classify", "hp2 Predict", "hp2 Regress")
+    bodies = method_calls.write_bodies(work_dir, image, names)
+    concurrency = [max(int(c) for c in FLAGS.concurrency)]
+    cells = method_calls.measure("server", command, config, work_dir, pinning.cores,
+                                 bodies, concurrency, warmup_s=FLAGS.warmup_s,
+                                 duration_s=FLAGS.duration_s)
+    results["methods"] = [dataclasses.asdict(cell) for cell in cells]
+
+
+def run_large(results, work_dir, pinning, driver, servers):
+    """REST predict with a ~4 MB JSON answer, c=1, on each of `servers`
+    (kind -> command)."""
+    base = os.path.join(work_dir, "large")
+    progress("exporting the 4 MB-answer model (large_output_model.py)")
+    result = subprocess.run(
+        [sys.executable, _script("large_output_model.py"),
+         f"--export_dir={os.path.join(base, '1')}"],
+        capture_output=True, text=True, check=False, env=server_runner.child_env())
+    if result.returncode != 0:
+        raise RuntimeError(f"large_output_model failed:\n{result.stdout}\n{result.stderr}")
+    for kind, command in servers.items():
+        label = f"{kind}-large"
+        server, _ = start_server(label, command, base, work_dir, pinning,
+                                 model_name=LARGE_MODEL_NAME)
+        try:
+            raw = rest_check(server.rest_port, driver.body("rest_large"), LARGE_MODEL_NAME)
+            progress(f"{label}: REST check: {len(raw) / 1e6:.1f} MB answer")
+            results.setdefault("large_response_bytes", len(raw))
+            driver.warmup("rest_large", server.rest_port, 1, FLAGS.warmup_s)
+            cell = driver.cell("rest_large", server.rest_port, 1, FLAGS.duration_s,
+                               pid=procstat.serving_pid(server.process.pid))
+            cell.update(api="rest_large", batching=False, server=kind)
+            results["cells"].append(cell)
+            progress(f"{label}: REST c=1: {describe_cell(cell)}")
+        finally:
+            server.stop()
 
 
 def run_inprocess(results, work_dir, pinning, version_dir, image_file):
@@ -317,15 +411,23 @@ def run_inprocess(results, work_dir, pinning, version_dir, image_file):
     argv = [sys.executable, script, f"--model_dir={version_dir}",
             f"--image_file={image_file}", f"--duration_s={FLAGS.duration_s}"]
     progress(f"in-process ceiling: the model in a tight loop for {FLAGS.duration_s:.0f} s")
-    result = subprocess.run(argv, capture_output=True, text=True, check=False,
-                            env=server_runner.child_env(),
-                            preexec_fn=pinning.preexec_server())
+    result = subprocess.run(pinning.server_prefix() + argv, capture_output=True,
+                            text=True, check=False, env=server_runner.child_env())
     if result.returncode != 0:
         raise RuntimeError(f"in-process ceiling failed:\n{result.stdout}\n{result.stderr}")
     measured = json.loads(result.stdout.strip().splitlines()[-1])
     results["inprocess"] = measured
     progress(f"in-process: {measured['calls_per_s']:.0f} calls/s, "
              f"{measured['us_per_call']:.1f} us/call")
+
+
+def phase_rest_response(results) -> bytes:
+    """Our server's REST answer to the benchmark's predict, for the canned
+    REST server to send."""
+    for phase in results["phases"]:
+        if phase.get("rest_response"):
+            return phase["rest_response"]
+    raise RuntimeError("no REST answer to can (was REST skipped?)")
 
 
 def main(argv):
@@ -345,10 +447,14 @@ def main(argv):
         command = [os.path.abspath(FLAGS.server_binary)]
     else:
         command = server_runner.program_command(server_runner.SERVER)
-    progress(f"{os.cpu_count()} cores, {pinning.describe()}; work dir {work_dir}")
+    baseline = [os.path.abspath(FLAGS.baseline_binary)] if FLAGS.baseline_binary else None
+    cpu_model = procstat.cpu_model()
+    progress(f"{cpu_model}, {os.cpu_count()} cores, {pinning.describe()}; "
+             f"work dir {work_dir}")
     results = {"config": {
         "duration_s": FLAGS.duration_s, "warmup_s": FLAGS.warmup_s,
-        "concurrency": concurrency, "server": command, "pinning": pinning.describe(),
+        "concurrency": concurrency, "server": command, "baseline": baseline,
+        "pinning": pinning.describe(), "cpu_model": cpu_model,
         "cores": os.cpu_count(), "batching_parameters": batching_parameters_text()},
         "cells": [], "phases": [], "server": {}}
     try:
@@ -382,10 +488,15 @@ def main(argv):
         batching_file = os.path.join(work_dir, "batching_parameters.txt")
         with open(batching_file, "w", encoding="utf-8") as f:
             f.write(batching_parameters_text())
+        large_body = os.path.join(work_dir, "large.json")
+        with open(large_body, "wb") as f:
+            f.write(payloads.rest_predict_body("serving_default", np.array([[0.5]])))
         bodies = {
             "grpc": (grpc_body, payloads.GRPC_HEADERS, payloads.GRPC_PREDICT_PATH, False),
             "rest": (rest_body, payloads.REST_HEADERS,
                      payloads.rest_predict_path(MODEL_NAME), True),
+            "rest_large": (large_body, payloads.REST_HEADERS,
+                           payloads.rest_predict_path(LARGE_MODEL_NAME), True),
         }
         driver = Driver(binary, pinning, work_dir, bodies)
         apis = ["grpc"] + ([] if FLAGS.skip_rest else ["rest"])
@@ -403,8 +514,23 @@ def main(argv):
                                      concurrency, apis, first_response, grpc_message,
                                      rest_body_bytes, batching_file=batching_file)
             results["server"]["startup_batching_s"] = phase["startup_s"]
+        if baseline:
+            run_server_phase(results, "baseline", False, baseline, model_base_path,
+                             work_dir, pinning, driver, concurrency, ["grpc"],
+                             first_response, grpc_message, rest_body_bytes,
+                             server_kind="baseline")
+        if not FLAGS.skip_methods:
+            run_methods(results, work_dir, pinning, command, model_base_path, image)
+        if not FLAGS.skip_large and not FLAGS.skip_rest:
+            run_large(results, work_dir, pinning, driver,
+                      {"server": command, **({"baseline": baseline} if baseline else {})})
         if not FLAGS.skip_ceilings:
             run_canned(results, work_dir, pinning, driver, concurrency, first_response[0])
+            if not FLAGS.skip_rest:
+                for rest_kind in ("stdlib", "asyncio"):
+                    run_canned(results, work_dir, pinning, driver, concurrency,
+                               phase_rest_response(results), api="rest",
+                               rest_kind=rest_kind)
             run_inprocess(results, work_dir, pinning, version_dir, image_file)
     except RuntimeError as e:
         sys.stderr.write(f"serving_benchmark: {e}\n")
@@ -412,14 +538,18 @@ def main(argv):
     finally:
         if not FLAGS.work_dir:
             shutil.rmtree(work_dir, ignore_errors=True)
-    # Order the table: the native plane's cells first, then the pure Python
-    # plane's, then the ceilings.
-    order = {("grpc", False, "native"): 0, ("grpc", True, "native"): 1,
-             ("rest", False, "native"): 2, ("rest", True, "native"): 3,
-             ("grpc", False, "python"): 4, ("canned", None, None): 5}
-    results["cells"].sort(key=lambda c: (order.get((c["api"], c["batching"], c["plane"]), 9),
+    # Order the table: the server's cells, the baseline's, then the ceilings.
+    order = {("grpc", False, "server"): 0, ("grpc", True, "server"): 1,
+             ("rest", False, "server"): 2, ("rest", True, "server"): 3,
+             ("grpc", False, "baseline"): 4, ("rest_large", False, "server"): 5,
+             ("rest_large", False, "baseline"): 6, ("canned", None, None): 7,
+             ("canned_rest", None, None): 8, ("canned_rest_asyncio", None, None): 9}
+    results["cells"].sort(key=lambda c: (order.get((c["api"], c["batching"],
+                                                    c.get("server")), 10),
                                          c["concurrency"]))
     results["targets"] = [t.__dict__ for t in report.evaluate_targets(results)]
+    for phase in results["phases"]:
+        phase.pop("rest_response", None)  # bytes; not for the JSON
     sys.stdout.write("\n" + report.render(results) + "\n")
     if FLAGS.output_json:
         with open(FLAGS.output_json, "w", encoding="utf-8") as f:
