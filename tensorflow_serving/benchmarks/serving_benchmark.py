@@ -41,7 +41,7 @@ from tensorflow_serving.benchmarks import payloads
 from tensorflow_serving.benchmarks import procstat
 from tensorflow_serving.benchmarks import report
 from tensorflow_serving.benchmarks import stats
-from tensorflow_serving.model_servers.test_util import server_runner
+from tensorflow_serving.model_servers import server_launcher
 
 MODEL_NAME = "mnist"
 
@@ -105,7 +105,7 @@ class Pinning:
 
 
 def start_server(label, command, model_base_path, work_dir, pinning,
-                 batching_file=None) -> tuple[server_runner.ServerRunner, float]:
+                 batching_file=None) -> tuple[server_launcher.ServerRunner, float]:
     """Starts a model server on fresh ports, its log in work_dir/<label>.log;
     returns it and the seconds from its start to the model AVAILABLE.
 
@@ -115,7 +115,7 @@ def start_server(label, command, model_base_path, work_dir, pinning,
     args = [f"--model_name={MODEL_NAME}", f"--model_base_path={model_base_path}"]
     if batching_file:
         args += ["--enable_batching", f"--batching_parameters_file={batching_file}"]
-    server = server_runner.ServerRunner(
+    server = server_launcher.ServerRunner(
         args, command=command, log_path=os.path.join(work_dir, f"{label}.log"),
         preexec_fn=pinning.preexec_server())
     progress(f"starting {label}: {' '.join(server.argv)}")
@@ -292,11 +292,11 @@ def run_canned(results, work_dir, pinning, driver, concurrency, response: bytes)
     response_file = os.path.join(work_dir, "canned_response.bin")
     with open(response_file, "wb") as f:
         f.write(response)
-    port = server_runner.pick_unused_port()
+    port = server_launcher.pick_unused_port()
     script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "canned_server.py")
     argv = [sys.executable, script, f"--port={port}", f"--response_file={response_file}"]
     progress(f"starting the canned gRPC server on port {port}")
-    process = server_runner.Process(argv, log_path=os.path.join(work_dir, "canned.log"),
+    process = server_launcher.Process(argv, log_path=os.path.join(work_dir, "canned.log"),
                                     preexec_fn=pinning.preexec_server())
     try:
         process.wait_for_output(f"READY {port}", 60)
@@ -318,7 +318,7 @@ def run_inprocess(results, work_dir, pinning, version_dir, image_file):
             f"--image_file={image_file}", f"--duration_s={FLAGS.duration_s}"]
     progress(f"in-process ceiling: the model in a tight loop for {FLAGS.duration_s:.0f} s")
     result = subprocess.run(argv, capture_output=True, text=True, check=False,
-                            env=server_runner.child_env(),
+                            env=server_launcher.child_env(),
                             preexec_fn=pinning.preexec_server())
     if result.returncode != 0:
         raise RuntimeError(f"in-process ceiling failed:\n{result.stdout}\n{result.stderr}")
@@ -344,7 +344,7 @@ def main(argv):
     if FLAGS.server_binary:
         command = [os.path.abspath(FLAGS.server_binary)]
     else:
-        command = server_runner.program_command(server_runner.SERVER)
+        command = server_launcher.program_command(server_launcher.SERVER)
     progress(f"{os.cpu_count()} cores, {pinning.describe()}; work dir {work_dir}")
     results = {"config": {
         "duration_s": FLAGS.duration_s, "warmup_s": FLAGS.warmup_s,
