@@ -27,7 +27,7 @@ from tensorflow_serving.benchmarks import h2load
 from tensorflow_serving.benchmarks import method_calls
 from tensorflow_serving.benchmarks import mnist_model
 from tensorflow_serving.benchmarks import report
-from tensorflow_serving.model_servers.test_util import server_runner
+from tensorflow_serving.model_servers import server_launcher
 
 flags.DEFINE_float("duration_s", 10.0, "Measured seconds per cell.")
 flags.DEFINE_float("warmup_s", 2.0, "Unmeasured seconds per call before its cells.")
@@ -76,7 +76,7 @@ def main(argv):
     pinning = (cores[0], cores[1]) if len(cores) >= 2 else (None, None)
     work_dir = FLAGS.work_dir or tempfile.mkdtemp(prefix="inference_benchmark_")
     os.makedirs(work_dir, exist_ok=True)
-    servers = {"server": server_runner.program_command(server_runner.SERVER)}
+    servers = {"server": server_launcher.program_command(server_launcher.SERVER)}
     if FLAGS.baseline_binary:
         servers = {"baseline": [os.path.abspath(FLAGS.baseline_binary)], **servers}
     try:
@@ -87,7 +87,7 @@ def main(argv):
                                      log_path=os.path.join(work_dir, "export.log"))
         hp2 = os.path.join(work_dir, "hp2")
         if not os.path.isdir(hp2):
-            server_runner.export_half_plus_two_versions(hp2, {1: 2.0})
+            method_calls.export_half_plus_two(hp2)
         config = method_calls.write_config(work_dir, mnist, hp2)
         image, _ = mnist_model.load_digit(0)
         bodies = method_calls.write_bodies(work_dir, image, FLAGS.calls)

@@ -25,7 +25,7 @@ from tensorflow_serving.benchmarks import h2load
 from tensorflow_serving.benchmarks import mnist_model
 from tensorflow_serving.benchmarks import payloads
 from tensorflow_serving.benchmarks import procstat
-from tensorflow_serving.model_servers.test_util import server_runner
+from tensorflow_serving.model_servers import server_launcher
 
 MODELS = ("mnist", "hp2")
 _CLASSIFY = "tensorflow/serving/classify"
@@ -40,6 +40,12 @@ model_config_list {{
 def progress(message: str) -> None:
     sys.stdout.write(f"[bench] {message}\n")
     sys.stdout.flush()
+
+
+def export_half_plus_two(base_path: str) -> None:
+    """Upstream's half_plus_two (y = 0.5 x + 2) as base_path/1."""
+    from tensorflow_serving.servables.tensorflow.testdata import saved_model_half_plus_two  # pylint: disable=g-import-not-at-top
+    saved_model_half_plus_two.export_half_plus_two(os.path.join(base_path, "1"))
 
 
 def write_config(work_dir: str, mnist: str, hp2: str) -> str:
@@ -121,7 +127,7 @@ def measure(label, command, config, work_dir, cores, bodies, concurrency, *,
     server_cpu, client_cpu = cores
     if server_cpu is not None:
         command = ["taskset", "-c", str(server_cpu)] + list(command)
-    server = server_runner.ServerRunner(
+    server = server_launcher.ServerRunner(
         [f"--model_config_file={config}"], command=command,
         log_path=os.path.join(work_dir, f"{label}-methods.log"))
     cells = []

@@ -10,7 +10,7 @@ import subprocess
 import numpy as np
 
 from tensorflow_serving.example import mnist_loop
-from tensorflow_serving.model_servers.test_util import server_runner
+from tensorflow_serving.model_servers import server_launcher
 
 SIGNATURE = "predict_images"
 INPUT_ALIAS = "images"
@@ -25,7 +25,7 @@ def export_model(export_base: str, version: int = 1, training_iteration: int = 1
       RuntimeError: mnist_saved_model failed (its output is in the message).
     """
     argv = mnist_loop.export_command(export_base, version, training_iteration)
-    result = subprocess.run(argv, env=server_runner.child_env(), capture_output=True,
+    result = subprocess.run(argv, env=server_launcher.child_env(), capture_output=True,
                             text=True, check=False)
     if log_path:
         with open(log_path, "w", encoding="utf-8") as f:

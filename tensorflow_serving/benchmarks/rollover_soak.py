@@ -35,7 +35,7 @@ from absl import flags
 from absl import logging
 
 from tensorflow_serving.model_servers.test_util import rollover_driver
-from tensorflow_serving.model_servers.test_util import server_runner
+from tensorflow_serving.model_servers import server_launcher
 
 MODEL = "resnet"
 SECOND_MODEL = "resnet_b"
@@ -143,11 +143,11 @@ def run(work_dir: str, results: dict) -> bool:
     with open(config_path, "w", encoding="utf-8") as f:
         f.write(config_text({MODEL: base}))
     command = ([os.path.abspath(FLAGS.server_binary)] if FLAGS.server_binary
-               else server_runner.program_command(server_runner.SERVER))
+               else server_launcher.program_command(server_launcher.SERVER))
     env = dict(item.split("=", 1) for item in FLAGS.server_env)
     if FLAGS.preload:
         env["LD_PRELOAD"] = FLAGS.preload
-    server = server_runner.ServerRunner(
+    server = server_launcher.ServerRunner(
         [f"--model_config_file={config_path}", "--file_system_poll_wait_seconds=1"]
         + FLAGS.server_args, command=command, env=env or None,
         log_path=os.path.join(work_dir, "server.log"))

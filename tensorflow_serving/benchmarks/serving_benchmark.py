@@ -53,7 +53,7 @@ from tensorflow_serving.benchmarks import payloads
 from tensorflow_serving.benchmarks import procstat
 from tensorflow_serving.benchmarks import report
 from tensorflow_serving.benchmarks import stats
-from tensorflow_serving.model_servers.test_util import server_runner
+from tensorflow_serving.model_servers import server_launcher
 
 MODEL_NAME = "mnist"
 LARGE_MODEL_NAME = "large"
@@ -129,7 +129,7 @@ class Pinning:
 
 def start_server(label, command, model_base_path, work_dir, pinning,
                  batching_file=None, model_name=MODEL_NAME
-                 ) -> tuple[server_runner.ServerRunner, float]:
+                 ) -> tuple[server_launcher.ServerRunner, float]:
     """Starts a model server on fresh ports, its log in work_dir/<label>.log;
     returns it and the seconds from its start to the model AVAILABLE.
 
@@ -139,7 +139,7 @@ def start_server(label, command, model_base_path, work_dir, pinning,
     args = [f"--model_name={model_name}", f"--model_base_path={model_base_path}"]
     if batching_file:
         args += ["--enable_batching", f"--batching_parameters_file={batching_file}"]
-    server = server_runner.ServerRunner(
+    server = server_launcher.ServerRunner(
         args, command=pinning.server_prefix() + list(command),
         log_path=os.path.join(work_dir, f"{label}.log"))
     progress(f"starting {label}: {' '.join(server.argv)}")
@@ -335,14 +335,15 @@ def run_canned(results, work_dir, pinning, driver, concurrency, response: bytes,
     response_file = os.path.join(work_dir, f"{kind}_response.bin")
     with open(response_file, "wb") as f:
         f.write(response)
-    port = server_runner.pick_unused_port()
+    port = server_launcher.pick_unused_port()
     script = _script("canned_server.py" if api == "grpc" else "canned_rest_server.py")
     argv = pinning.server_prefix() + [sys.executable, script, f"--port={port}",
                                       f"--response_file={response_file}"]
     if api == "rest":
         argv.append(f"--kind={rest_kind}")
     progress(f"starting {kind} on port {port}")
-    process = server_runner.Process(argv, log_path=os.path.join(work_dir, f"{kind}.log"))
+    process = server_launcher.Process(argv,
+                                      log_path=os.path.join(work_dir, f"{kind}.log"))
     try:
         process.wait_for_output(f"READY {port}", 60)
         if api == "rest":
@@ -365,7 +366,7 @@ def run_methods(results, work_dir, pinning, command, mnist_base_path, image):
     """Classify and Regress against Predict on the same graphs, at the top
     concurrency (see method_calls.py)."""
     hp2 = os.path.join(work_dir, "hp2")
-    server_runner.export_half_plus_two_versions(hp2, {1: 2.0})
+    method_calls.export_half_plus_two(hp2)
     config = method_calls.write_config(work_dir, mnist_base_path, hp2)
     names = ("mnist Predict", "mnist Classify", "hp2 Predict", "hp2 Regress")
     bodies = method_calls.write_bodies(work_dir, image, names)
@@ -384,7 +385,8 @@ def run_large(results, work_dir, pinning, driver, servers):
     result = subprocess.run(
         [sys.executable, _script("large_output_model.py"),
          f"--export_dir={os.path.join(base, '1')}"],
-        capture_output=True, text=True, check=False, env=server_runner.child_env())
+        capture_output=True, text=True, check=False,
+        env=server_launcher.child_env())
     if result.returncode != 0:
         raise RuntimeError(f"large_output_model failed:\n{result.stdout}\n{result.stderr}")
     for kind, command in servers.items():
@@ -412,7 +414,7 @@ def run_inprocess(results, work_dir, pinning, version_dir, image_file):
             f"--image_file={image_file}", f"--duration_s={FLAGS.duration_s}"]
     progress(f"in-process ceiling: the model in a tight loop for {FLAGS.duration_s:.0f} s")
     result = subprocess.run(pinning.server_prefix() + argv, capture_output=True,
-                            text=True, check=False, env=server_runner.child_env())
+                            text=True, check=False, env=server_launcher.child_env())
     if result.returncode != 0:
         raise RuntimeError(f"in-process ceiling failed:\n{result.stdout}\n{result.stderr}")
     measured = json.loads(result.stdout.strip().splitlines()[-1])
@@ -446,7 +448,7 @@ def main(argv):
     if FLAGS.server_binary:
         command = [os.path.abspath(FLAGS.server_binary)]
     else:
-        command = server_runner.program_command(server_runner.SERVER)
+        command = server_launcher.program_command(server_launcher.SERVER)
     baseline = [os.path.abspath(FLAGS.baseline_binary)] if FLAGS.baseline_binary else None
     cpu_model = procstat.cpu_model()
     progress(f"{cpu_model}, {os.cpu_count()} cores, {pinning.describe()}; "

@@ -15,6 +15,7 @@ import urllib.request
 from absl.testing import absltest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tensorflow_serving.model_servers import server_launcher
 from tensorflow_serving.model_servers.test_util import server_runner
 from tensorflow_serving.util import runfiles_util
 
@@ -65,7 +66,7 @@ class ExampleConfigsTest(server_runner.ServerTestCase):
         self.assertIn('path: "/monitoring/prometheus/metrics"',
                       _read("configs/monitoring.config"))
 
-        self.server = server_runner.ServerRunner(
+        self.server = server_launcher.ServerRunner(
             [f"--model_config_file={config_path}",
              f"--monitoring_config_file={_runfile('configs/monitoring.config')}"],
             rest=True, status_over_rest=True)

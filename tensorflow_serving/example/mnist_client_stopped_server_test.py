@@ -4,7 +4,7 @@ from absl.testing import absltest
 from absl.testing import parameterized
 
 from tensorflow_serving.example import mnist_test_util
-from tensorflow_serving.model_servers.test_util import server_runner
+from tensorflow_serving.model_servers import server_launcher
 from tensorflow_serving.test_util import test_util
 
 
@@ -12,7 +12,7 @@ class MnistClientStoppedServerTest(parameterized.TestCase):
 
     @parameterized.named_parameters(('grpc', False), ('rest', True))
     def test_fails_with_one_line(self, rest):
-        port = server_runner.pick_unused_port()  # nothing listens there
+        port = server_launcher.pick_unused_port()  # nothing listens there
         result = mnist_test_util.run_client(self, 'localhost:%d' % port,
                                             num_tests=10, rest=rest)
         self.assertNotEqual(result.returncode, 0)

@@ -1,14 +1,14 @@
 """The tutorial's three programs: how to export, serve and query, and the verdict.
 
 Shared by mnist_tutorial (one command for the whole tutorial) and the loop
-tests, which run the programs through model_servers/test_util/server_runner
+tests, which run the programs through model_servers/server_launcher
 (the py_binaries in the runfiles under Bazel, the scripts next to this file
 from a source tree).
 """
 
 import re
 
-from tensorflow_serving.model_servers.test_util import server_runner
+from tensorflow_serving.model_servers import server_launcher
 
 MODEL_NAME = 'mnist'
 EXPORTER = 'tensorflow_serving/example/mnist_saved_model'
@@ -19,7 +19,7 @@ _ERROR_RATE = re.compile(r'^Inference error rate: ([0-9.eE+-]+)%\s*$')
 
 def export_command(base_dir, version=1, training_iteration=1000,
                    work_dir=None):
-    command = server_runner.program_command(EXPORTER) + [
+    command = server_launcher.program_command(EXPORTER) + [
         '--training_iteration=%d' % training_iteration,
         '--model_version=%d' % version]
     if work_dir:
@@ -29,7 +29,7 @@ def export_command(base_dir, version=1, training_iteration=1000,
 
 def client_command(server, num_tests=1000, concurrency=1, rest=False,
                    work_dir=None, plot_dir=None):
-    command = server_runner.program_command(CLIENT) + [
+    command = server_launcher.program_command(CLIENT) + [
         '--num_tests=%d' % num_tests, '--concurrency=%d' % concurrency,
         '--server=' + server]
     if rest:

@@ -20,7 +20,7 @@ from tensorflow_serving.apis import get_model_status_pb2
 from tensorflow_serving.apis import predict_pb2
 from tensorflow_serving.example import mnist_loop
 from tensorflow_serving.example import mnist_test_util
-from tensorflow_serving.model_servers.test_util import server_runner
+from tensorflow_serving.model_servers import server_launcher
 from tensorflow_serving.model_servers.test_util import steady_client
 from tensorflow_serving.test_util import test_util
 
@@ -55,7 +55,7 @@ class MnistRolloverTest(absltest.TestCase):
         self.assertEqual(mnist_test_util.model_states(server),
                          {1: _State.AVAILABLE})
 
-        client = server_runner.Process(
+        client = server_launcher.Process(
             mnist_loop.client_command(
                 'localhost:%d' % server.grpc_port, NUM_REQUESTS, CONCURRENCY,
                 work_dir=mnist_test_util.data_dir(self)),

@@ -19,7 +19,7 @@ import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
 from tensorflow_serving.example import mnist_input_data
 from tensorflow_serving.example import mnist_loop
-from tensorflow_serving.model_servers.test_util import server_runner
+from tensorflow_serving.model_servers import server_launcher
 
 MODEL_NAME = mnist_loop.MODEL_NAME
 PREDICT_SIGNATURE = 'predict_images'
@@ -39,7 +39,7 @@ def export_model(testcase, base_path, version=1, training_iteration=1000,
     result = subprocess.run(
         mnist_loop.export_command(base_path, version, training_iteration,
                                   work_dir or data_dir(testcase)),
-        env=server_runner.child_env(), capture_output=True, text=True,
+        env=server_launcher.child_env(), capture_output=True, text=True,
         timeout=_EXPORT_TIMEOUT_SECONDS, check=False)
     testcase.assertEqual(result.returncode, 0,
                          'mnist_saved_model failed:\n%s\n%s'
@@ -58,8 +58,8 @@ def start_server(testcase, base_path, file_system_poll_wait_seconds=None):
     if file_system_poll_wait_seconds is not None:
         args.append('--file_system_poll_wait_seconds=%d'
                     % file_system_poll_wait_seconds)
-    logging.info('Model server: %s', ' '.join(server_runner.server_command()))
-    server = server_runner.ServerRunner(
+    logging.info('Model server: %s', ' '.join(server_launcher.server_command()))
+    server = server_launcher.ServerRunner(
         args, log_dir=testcase.create_tempdir().full_path)
     testcase.addCleanup(server.cleanup)
     server.start(models=[MODEL_NAME])
@@ -71,7 +71,7 @@ def run_client(testcase, server_address, num_tests, concurrency=1, rest=False):
     return subprocess.run(
         mnist_loop.client_command(server_address, num_tests, concurrency,
                                   rest, data_dir(testcase)),
-        env=server_runner.child_env(), capture_output=True, text=True,
+        env=server_launcher.child_env(), capture_output=True, text=True,
         timeout=_CLIENT_TIMEOUT_SECONDS, check=False)
 
 

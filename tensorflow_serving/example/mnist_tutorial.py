@@ -31,7 +31,7 @@ from absl import flags
 from tensorflow_serving.example import command_line
 from tensorflow_serving.example import mnist_loop
 from tensorflow_serving.example import mnist_plots
-from tensorflow_serving.model_servers.test_util import server_runner
+from tensorflow_serving.model_servers import server_launcher
 
 flags.DEFINE_string('model_dir', '',
                     'Export the model to this base directory and keep it '
@@ -131,7 +131,7 @@ class Tutorial:
         self._child = None  # the exporter or the client while it runs
         # Its own session, as the steps': Ctrl-C reaches only us, and stop()
         # ends the children quietly (no KeyboardInterrupt traceback from them).
-        self.server = server_runner.ServerRunner(
+        self.server = server_launcher.ServerRunner(
             mnist_loop.server_flags(model_base_path), grpc_port=FLAGS.port,
             rest_api_port=FLAGS.rest_api_port, out=out, prefix='[server] ',
             quiet=True, new_session=True, status_over_rest=True)
@@ -139,7 +139,7 @@ class Tutorial:
     def _run_step(self, command):
         _say(_shown(command))
         # Left in self._child if interrupted.
-        self._child = server_runner.Process(command, out=self._out, quiet=True,
+        self._child = server_launcher.Process(command, out=self._out, quiet=True,
                                             new_session=True)
         code = self._child.wait()
         child, self._child = self._child, None
@@ -155,7 +155,7 @@ class Tutorial:
                                 % code)
 
     def serve(self):
-        if server_runner.is_upstream(self.server.argv):
+        if server_launcher.is_upstream(self.server.argv):
             _say("(upstream's tensorflow_model_server: --config=upstream_server)")
         _say(_shown(self.server.argv))
         try:

@@ -10,7 +10,7 @@ from absl.testing import absltest
 from tensorflow_serving.example import mnist_loop
 from tensorflow_serving.example import mnist_plots
 from tensorflow_serving.example import png_panels
-from tensorflow_serving.model_servers.test_util import server_runner
+from tensorflow_serving.model_servers import server_launcher
 
 _TUTORIAL = 'tensorflow_serving/example/mnist_tutorial'
 # Small numbers: this tests the orchestration, the loop tests the accuracy.
@@ -19,7 +19,7 @@ _TIMEOUT_SECONDS = 240
 
 
 def _tutorial_command(*flags):
-    return server_runner.program_command(_TUTORIAL) + list(flags)
+    return server_launcher.program_command(_TUTORIAL) + list(flags)
 
 
 def _nothing_listens(port):
@@ -31,8 +31,8 @@ class MnistTutorialTest(absltest.TestCase):
 
     def setUp(self):
         super().setUp()
-        self.grpc_port = server_runner.pick_unused_port()
-        self.rest_port = server_runner.pick_unused_port()
+        self.grpc_port = server_launcher.pick_unused_port()
+        self.rest_port = server_launcher.pick_unused_port()
         self.ports = ['--port=%d' % self.grpc_port,
                       '--rest_api_port=%d' % self.rest_port]
 
@@ -46,7 +46,7 @@ class MnistTutorialTest(absltest.TestCase):
         result = subprocess.run(
             _tutorial_command('--model_dir=' + model_dir, *self.ports,
                               '--plot_dir=' + plot_dir, *_QUICK_FLAGS),
-            env=server_runner.child_env(), stdout=subprocess.PIPE,
+            env=server_launcher.child_env(), stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, text=True, timeout=_TIMEOUT_SECONDS,
             check=False)
         output = result.stdout
@@ -57,12 +57,14 @@ class MnistTutorialTest(absltest.TestCase):
         self.assertLen(rates, 1, output)
         self.assertRegex(rates[0], r'^Inference error rate: \d+(\.\d\d?)?%$')
         wrong = round(mnist_loop.parse_error_rate(rates[0]))  # % of 100 digits
-        # The pictures' paths end the output; each PNG shows its panels.
+        # The pictures' paths, then where the model was kept, end the output;
+        # each PNG shows its panels.
         digits = os.path.join(plot_dir, mnist_plots.WRONG_DIGITS_FILE)
         latency = os.path.join(plot_dir, mnist_plots.LATENCY_FILE)
-        self.assertEqual(lines[-3:], [
+        self.assertEqual(lines[-4:], [
             'The pictures mnist_client drew (the digits it got wrong, and how '
-            'long its requests took):', '  ' + digits, '  ' + latency])
+            'long its requests took):', '  ' + digits, '  ' + latency,
+            'The exported model is in ' + model_dir], output)
         self.assertEqual(png_panels.count_panels(digits, 'black'), wrong)
         self.assertEqual(
             png_panels.count_panels(latency, mnist_plots.PLOT_BACKGROUND), 1)
@@ -76,7 +78,7 @@ class MnistTutorialTest(absltest.TestCase):
         self._assert_server_gone(output)
 
     def test_sigterm_stops_the_server(self):
-        tutorial = server_runner.Process(
+        tutorial = server_launcher.Process(
             _tutorial_command(*self.ports, *_QUICK_FLAGS),
             log_dir=self.create_tempdir().full_path)
         self.addCleanup(tutorial.cleanup)

@@ -13,7 +13,7 @@ from absl.testing import absltest
 
 from tensorflow_serving.example import mnist_loop
 from tensorflow_serving.example import mnist_test_util
-from tensorflow_serving.model_servers.test_util import server_runner
+from tensorflow_serving.model_servers import server_launcher
 
 _TIMEOUT_SECONDS = 300
 _NOISE = re.compile(r"cuda|cuInit|oneDNN|deprecat|absl::InitializeLog|"
@@ -24,7 +24,7 @@ _SERVER_LINE = re.compile(r"^[IWE]\d{4} [\d:.]+ +\d+ \w+\.py:\d+\] ")
 
 
 def _terminal_env():
-    env = server_runner.child_env()
+    env = server_launcher.child_env()
     for name in ("TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS"):
         env.pop(name, None)
     return env
@@ -46,9 +46,9 @@ class QuietStepsTest(absltest.TestCase):
         out = self._run(mnist_loop.export_command(base, 1, 100, work_dir))
         self.assertIn("Done exporting!", out)
 
-        port = server_runner.pick_unused_port()
-        server = server_runner.Process(
-            server_runner.server_command() + [f"--port={port}"]
+        port = server_launcher.pick_unused_port()
+        server = server_launcher.Process(
+            server_launcher.server_command() + [f"--port={port}"]
             + mnist_loop.server_flags(base), env=_terminal_env(),
             log_dir=self.create_tempdir().full_path)
         self.addCleanup(server.cleanup)

@@ -7,6 +7,7 @@ from absl.testing import absltest
 
 from tensorflow_serving.apis import model_management_pb2
 from tensorflow_serving.config import model_server_config_pb2
+from tensorflow_serving.model_servers import server_launcher
 from tensorflow_serving.model_servers.test_util import server_runner
 from tensorflow_serving.test_util import test_util
 
@@ -87,7 +88,7 @@ class ConfigReloadTest(server_runner.ServerTestCase):
         config_path = os.path.join(self.tmp, "models.config")
         with open(config_path, "w") as f:
             f.write(str(config_text({"good": good, "empty": empty})))
-        server = server_runner.ServerRunner([f"--model_config_file={config_path}"])
+        server = server_launcher.ServerRunner([f"--model_config_file={config_path}"])
         self.addCleanup(server.cleanup)
         server.launch()
         # As upstream, the server does not listen before every model has a version.

@@ -10,6 +10,7 @@ import numpy as np
 from absl.testing import absltest
 from absl.testing import parameterized
 
+from tensorflow_serving.model_servers import server_launcher
 from tensorflow_serving.model_servers.test_util import server_runner
 
 
@@ -28,7 +29,7 @@ class FlagsTest(parameterized.TestCase):
         after_tensorflow_import: the file is checked after TensorFlow was
         imported (TensorFlow's own start-up lines come first).
         """
-        result = server_runner.run_to_completion(args)
+        result = server_launcher.run_to_completion(args)
         self.assertNotEqual(result.returncode, 0, result.stderr)
         lines = result.stderr.strip().splitlines()
         if after_tensorflow_import:
@@ -38,14 +39,14 @@ class FlagsTest(parameterized.TestCase):
         self.assertNotIn("Traceback", result.stderr)
 
     def test_version(self):
-        result = server_runner.run_to_completion(["--version"])
+        result = server_launcher.run_to_completion(["--version"])
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertRegex(result.stdout, r"^TensorFlow ModelServer: \d+\.\d+")
         # The wheel is tensorflow or tensorflow-cpu: its version either way.
         self.assertRegex(result.stdout, r"\nTensorFlow Library: \d+\.\d+\.\d+")
 
     def test_help_starts_with_a_usage_line_and_exits_0(self):
-        result = server_runner.run_to_completion(["--help"])
+        result = server_launcher.run_to_completion(["--help"])
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertTrue(result.stdout.startswith("usage: tensorflow_model_server "),
                         result.stdout[:500])
@@ -59,7 +60,7 @@ class FlagsTest(parameterized.TestCase):
             port = taken.getsockname()[1]
             base = os.path.join(tempfile.mkdtemp(), "m")
             server_runner.export_half_plus_two_versions(base, {1: 2.0})
-            result = server_runner.run_to_completion(
+            result = server_launcher.run_to_completion(
                 [f"--port={port}", "--model_name=m", f"--model_base_path={base}"],
                 timeout=120)
         self.assertNotEqual(result.returncode, 0, result.stderr)
@@ -168,7 +169,7 @@ class UpstreamLaunchLinesTest(server_runner.ServerTestCase):
 
     def test_help_lists_every_upstream_flag(self):
         self.assertLen(UPSTREAM_FLAGS, 48)
-        result = server_runner.run_to_completion(["--helpshort"])
+        result = server_launcher.run_to_completion(["--helpshort"])
         listed = re.findall(r"^  --(?:\[no\])?(\w+):", result.stdout + result.stderr,
                             re.MULTILINE)
         # Ours, beyond upstream's: each in docs/serving_config.md's flag tables.
@@ -227,8 +228,8 @@ class UpstreamLaunchLinesTest(server_runner.ServerTestCase):
         # Upstream's server.cc logs an error and goes on without REST.
         base = os.path.join(self.tmp, "m")
         server_runner.export_half_plus_two_versions(base, {1: 2.0})
-        port = server_runner.pick_unused_port()
-        server = server_runner.ServerRunner(
+        port = server_launcher.pick_unused_port()
+        server = server_launcher.ServerRunner(
             ["--model_name=m", f"--model_base_path={base}", f"--rest_api_port={port}"],
             rest=False, grpc_port=port)
         self.addCleanup(server.cleanup)

@@ -17,6 +17,7 @@ from tensorflow_serving.apis import inference_pb2
 from tensorflow_serving.apis import predict_pb2
 from tensorflow_serving.apis import prediction_service_pb2_grpc
 from tensorflow_serving.apis import regression_pb2
+from tensorflow_serving.model_servers import server_launcher
 from tensorflow_serving.model_servers.test_util import server_runner
 
 MODEL = "half_plus_two"
@@ -64,7 +65,7 @@ class GrpcApiTest(absltest.TestCase):
         # Unix socket paths are limited to ~107 bytes: keep it short.
         cls.socket_path = os.path.join(tempfile.mkdtemp(prefix="tfs", dir="/tmp"),
                                        "grpc.sock")
-        cls.server = server_runner.ServerRunner(
+        cls.server = server_launcher.ServerRunner(
             [f"--model_config_file={config}", f"--grpc_socket_path={cls.socket_path}",
              "--enable_grpc_healthcheck_service", "--file_system_poll_wait_seconds=0"],
             rest=False)

@@ -24,6 +24,7 @@ from tensorflow_serving.apis import get_model_status_pb2
 from tensorflow_serving.apis import model_management_pb2
 from tensorflow_serving.apis import predict_pb2
 from tensorflow_serving.config import model_server_config_pb2
+from tensorflow_serving.model_servers import server_launcher
 from tensorflow_serving.model_servers.test_util import server_runner
 from tensorflow_serving.model_servers.test_util import steady_client
 
@@ -49,7 +50,7 @@ class HostileRequestsTest(absltest.TestCase):
         cls._tmpdir = tempfile.TemporaryDirectory()
         base = os.path.join(cls._tmpdir.name, _MODEL)
         server_runner.export_half_plus_two_versions(base, {1: 2.0})
-        cls.server = server_runner.ServerRunner(
+        cls.server = server_launcher.ServerRunner(
             [f"--model_name={_MODEL}", f"--model_base_path={base}"], rest=True)
         cls.server.start([_MODEL])
 
@@ -191,7 +192,7 @@ class ReloadStormTest(absltest.TestCase):
         with open(config_path, "w", encoding="utf-8") as f:
             f.write(text_format.MessageToString(config()))
         # A failing load takes at least six seconds of retries.
-        with server_runner.ServerRunner(
+        with server_launcher.ServerRunner(
                 [f"--model_config_file={config_path}",
                  "--max_num_load_retries=3", "--load_retry_interval_micros=2000000"],
                 rest=True) as server:

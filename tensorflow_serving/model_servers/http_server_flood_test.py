@@ -14,6 +14,7 @@ import time
 
 from absl.testing import absltest
 
+from tensorflow_serving.model_servers import server_launcher
 from tensorflow_serving.model_servers.test_util import server_runner
 from tensorflow_serving.model_servers.test_util import steady_client
 from tensorflow_serving.test_util import test_util
@@ -59,7 +60,7 @@ class RestFloodTest(absltest.TestCase):
         server_runner.export_half_plus_two_versions(cls.base, {1: 2.0})
 
     def start_server(self, *flags):
-        server = server_runner.ServerRunner(
+        server = server_launcher.ServerRunner(
             [f"--model_name={MODEL}", f"--model_base_path={self.base}", *flags])
         self.addCleanup(server.cleanup)
         return server.start(models=[MODEL])

@@ -15,6 +15,7 @@ import time
 
 from absl.testing import absltest
 
+from tensorflow_serving.model_servers import server_launcher
 from tensorflow_serving.model_servers.test_util import server_runner
 from tensorflow_serving.model_servers.test_util import steady_client
 from tensorflow_serving.servables.tensorflow.testdata import saved_model_sleep
@@ -70,7 +71,7 @@ class _ServerTestCase(absltest.TestCase):
         super().setUpClass()
         cls.tmp = tempfile.mkdtemp()
         config = export_models(cls.tmp)
-        cls.server = server_runner.ServerRunner(
+        cls.server = server_launcher.ServerRunner(
             [f"--model_config_file={config}", *cls.FLAGS])
         cls.server.start(models=[MODEL, SLEEP])
         cls.port = cls.server.rest_port
@@ -339,7 +340,7 @@ class RestDrainTest(absltest.TestCase):
     def test_sigterm_drains_rest(self):
         tmp = self.create_tempdir().full_path
         config = export_models(tmp)
-        server = server_runner.ServerRunner([f"--model_config_file={config}"])
+        server = server_launcher.ServerRunner([f"--model_config_file={config}"])
         self.addCleanup(server.cleanup)
         server.start(models=[MODEL, SLEEP])
         port = server.rest_port

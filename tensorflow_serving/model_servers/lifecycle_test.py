@@ -11,6 +11,7 @@ from absl.testing import absltest
 
 from tensorflow_serving.apis import get_model_status_pb2
 from tensorflow_serving.apis import model_management_pb2
+from tensorflow_serving.model_servers import server_launcher
 from tensorflow_serving.model_servers.test_util import server_runner
 from tensorflow_serving.test_util import test_util
 
@@ -100,7 +101,7 @@ class LifecycleReportingTest(server_runner.ServerTestCase):
     def test_startup_fails_when_a_model_fails_to_load(self):
         base = os.path.join(self.tmp, "m")
         _broken_version(base, 1)
-        result = server_runner.run_to_completion(
+        result = server_launcher.run_to_completion(
             ["--model_name=m", f"--model_base_path={base}", "--max_num_load_retries=0"])
         self.assertNotEqual(result.returncode, 0)
         last = result.stderr.strip().splitlines()[-1]
@@ -134,7 +135,7 @@ class LifecycleReportingTest(server_runner.ServerTestCase):
             f.write(f'model_config_list {{ config {{ name: "m" base_path: "{base}" '
                     'model_platform: "tensorflow" logging_config { sampling_config { '
                     'sampling_rate: 1 } } } }')
-        result = server_runner.run_to_completion([f"--model_config_file={config}"])
+        result = server_launcher.run_to_completion([f"--model_config_file={config}"])
         self.assertNotEqual(result.returncode, 0)
         self.assertEqual(result.stderr.strip().splitlines()[-1],
                          "tensorflow_model_server: INVALID_ARGUMENT: No "
@@ -154,7 +155,7 @@ class SignalDuringStartupTest(server_runner.ServerTestCase):
 
     def assertSignalEndsStartup(self, base, waiting_line, sig=signal.SIGTERM, args=()):
         """Returns the server's log."""
-        server = server_runner.ServerRunner(
+        server = server_launcher.ServerRunner(
             ["--model_name=m", f"--model_base_path={base}", *args], rest=True)
         self.addCleanup(server.cleanup)
         server.launch()

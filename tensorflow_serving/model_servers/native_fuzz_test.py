@@ -50,7 +50,7 @@ from tensorflow_serving.apis import predict_pb2
 from tensorflow_serving.model_servers.test_util import inference_requests
 from tensorflow_serving.model_servers.test_util import predict_requests
 from tensorflow_serving.model_servers.test_util import rest_requests
-from tensorflow_serving.model_servers.test_util import server_runner
+from tensorflow_serving.model_servers import server_launcher
 from tensorflow_serving.model_servers.test_util import steady_client
 from tensorflow_serving.util.net_http import test_client
 
@@ -955,7 +955,7 @@ class NativeFuzzTest(absltest.TestCase):
         with open(monitoring, "w", encoding="utf-8") as f:
             f.write('prometheus_config { enable: true path: "%s" }\n'
                     % rest_requests.METRICS_PATH)
-        cls.server = server_runner.ServerRunner(
+        cls.server = server_launcher.ServerRunner(
             inference_requests.server_args(tmp) + [
                 f"--monitoring_config_file={monitoring}", "--rest_api_enable_cors_support",
                 f"--rest_api_max_body_bytes={MAX_BODY}"])
@@ -1123,7 +1123,7 @@ class NativeFuzzTest(absltest.TestCase):
 
 
     def test_wrong_message_counts_cancellations_and_methods(self):
-        # Calls the native plane answers or relays, each with 0 to 3 request
+        # Calls the data plane or ModelService answers, each with 0 to 3 request
         # messages where exactly one is right, some cancelled while running.
         methods = list(inference_requests.METHODS) + [
             "/tensorflow.serving.ModelService/GetModelStatus",

@@ -60,7 +60,7 @@ absl::Status NativeGrpcServer::Start(const NativeGrpcServerOptions& options,
   builder.RegisterCallbackGenericService(server->model_service_.get());
   builder.SetMaxReceiveMessageSize(INT_MAX);
   builder.SetMaxSendMessageSize(INT_MAX);
-  // As the Python plane: a port in use is an error, never shared.
+  // A port in use is an error, never shared with another server.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   // No channelz service is registered, so its per-stream and per-call
   // bookkeeping (counters, timestamps) would be read by nobody; about 1% of

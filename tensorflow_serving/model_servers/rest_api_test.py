@@ -12,6 +12,7 @@ import zlib
 
 from absl.testing import absltest
 
+from tensorflow_serving.model_servers import server_launcher
 from tensorflow_serving.model_servers.test_util import server_runner
 
 MODEL = "half_plus_two"
@@ -53,7 +54,7 @@ class RestApiTest(absltest.TestCase):
         monitoring = os.path.join(cls.tmp, "monitoring.config")
         with open(monitoring, "w") as f:
             f.write('prometheus_config { enable: true path: "%s" }\n' % METRICS_PATH)
-        cls.server = server_runner.ServerRunner(
+        cls.server = server_launcher.ServerRunner(
             [f"--model_config_file={config}", f"--monitoring_config_file={monitoring}",
              f"--rest_api_max_body_bytes={MAX_BODY}"])
         cls.server.start()

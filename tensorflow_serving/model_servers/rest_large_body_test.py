@@ -11,6 +11,7 @@ import urllib.request
 
 from absl.testing import absltest
 
+from tensorflow_serving.model_servers import server_launcher
 from tensorflow_serving.model_servers.test_util import server_runner
 from tensorflow_serving.model_servers.test_util import steady_client
 
@@ -24,7 +25,7 @@ class RestLargeBodyTest(absltest.TestCase):
         with tempfile.TemporaryDirectory() as tmp:
             base = os.path.join(tmp, _MODEL)
             server_runner.export_half_plus_two_versions(base, {1: 2.0})
-            with server_runner.ServerRunner(
+            with server_launcher.ServerRunner(
                     [f"--model_name={_MODEL}", f"--model_base_path={base}"],
                     rest=True) as server:
                 server.start([_MODEL])

@@ -11,6 +11,7 @@ import subprocess
 import grpc
 from absl.testing import absltest
 
+from tensorflow_serving.model_servers import server_launcher
 from tensorflow_serving.model_servers.test_util import server_runner
 
 _request = server_runner.half_plus_two_request
@@ -70,7 +71,7 @@ class TlsTest(server_runner.ServerTestCase):
         return path
 
     def _start(self, ssl_config, channel_credentials):
-        server = server_runner.ServerRunner(
+        server = server_launcher.ServerRunner(
             ["--model_name=m", f"--model_base_path={self.base}",
              f"--ssl_config_file={ssl_config}"], rest=False)
         self.addCleanup(server.cleanup)
@@ -130,7 +131,7 @@ class TlsTest(server_runner.ServerTestCase):
         ]
         for fields, fragment in cases:
             config = self._config_file(**fields)
-            result = server_runner.run_to_completion(
+            result = server_launcher.run_to_completion(
                 ["--model_name=m", f"--model_base_path={self.base}",
                  f"--ssl_config_file={config}"])
             self.assertNotEqual(result.returncode, 0, result.stderr)
@@ -139,7 +140,7 @@ class TlsTest(server_runner.ServerTestCase):
             self.assertIn(fragment, lines[0])
             self.assertIn(config, lines[0])
         missing = os.path.join(self.tmp, "missing.config")
-        result = server_runner.run_to_completion(
+        result = server_launcher.run_to_completion(
             ["--model_name=m", f"--model_base_path={self.base}",
              f"--ssl_config_file={missing}"])
         self.assertEqual(result.stderr.strip().splitlines(),

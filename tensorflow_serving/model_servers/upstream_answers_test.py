@@ -28,6 +28,7 @@ from tensorflow_serving.apis import model_management_pb2
 from tensorflow_serving.apis import predict_pb2
 from tensorflow_serving.apis import regression_pb2
 from tensorflow_serving.config import model_server_config_pb2
+from tensorflow_serving.model_servers import server_launcher
 from tensorflow_serving.model_servers.test_util import server_runner
 from tensorflow_serving.servables.tensorflow.testdata import keras_saved_model
 from tensorflow_serving.servables.tensorflow.testdata import (
@@ -79,7 +80,7 @@ class UpstreamAnswersTest(absltest.TestCase):
         cls.tmp = cls._tmp.name
         cls.paths, config = _export_models(cls.tmp)
         cls.config_text = open(config, encoding="utf-8").read()
-        cls.server = server_runner.ServerRunner(
+        cls.server = server_launcher.ServerRunner(
             [f"--model_config_file={config}", "--enable_grpc_healthcheck_service",
              "--max_num_load_retries=0"], rest=True)
         cls.server.start(["hp2", "tf2", "keras", "hp 2"])
@@ -348,7 +349,7 @@ class MethodNameCheckTest(absltest.TestCase):
     def test_tf2_classify_is_refused_with_the_flag(self):
         tmp = self.create_tempdir().full_path
         hp2.export_half_plus_two_tf2(os.path.join(tmp, "tf2", "1"))
-        with server_runner.ServerRunner(
+        with server_launcher.ServerRunner(
                 ["--model_name=tf2", f"--model_base_path={os.path.join(tmp, 'tf2')}",
                  "--enable_signature_method_name_check"], rest=False) as server:
             server.start(["tf2"])
@@ -370,7 +371,7 @@ class BadModelConfigTest(absltest.TestCase):
         path = os.path.join(self.create_tempdir().full_path, "bad.config")
         with open(path, "w", encoding="utf-8") as f:
             f.write("improperly formatted file")
-        result = server_runner.run_to_completion([f"--model_config_file={path}"])
+        result = server_launcher.run_to_completion([f"--model_config_file={path}"])
         self.assertNotEqual(0, result.returncode)
         self.assertIn("Error parsing text-format tensorflow.serving.ModelServerConfig: "
                       "1:1: ", result.stderr)

@@ -1,20 +1,18 @@
 """Helpers every kind of test uses (upstream's tensorflow_serving/test_util).
 
-wait_for() is how tests wait: on a condition, with a deadline, never for a
-fixed time, so they pass on a loaded machine and do not idle on a fast one.
+wait_for() is how tests wait (util/wait.py).
 program_lines() is what a test reads of a program's stderr; runfiles_env()
 points Bazel's runfiles library at a runfiles tree a test made.
 """
 
 import os
 import re
-import time
-from typing import Callable, TypeVar
 from unittest import mock
 
-T = TypeVar("T")
+from tensorflow_serving.util import wait
 
-DEFAULT_TIMEOUT_SECONDS = 60.0
+DEFAULT_TIMEOUT_SECONDS = wait.DEFAULT_TIMEOUT_SECONDS
+wait_for = wait.wait_for
 
 # TensorFlow's native log lines, which a Python program cannot silence: what
 # every program that imports TensorFlow prints to stderr besides its own words.
@@ -28,24 +26,6 @@ def program_lines(output: str) -> list[str]:
     """A program's non-blank output lines, without TensorFlow's native log."""
     return [line for line in output.splitlines()
             if line.strip() and not TF_NATIVE_LOG.match(line)]
-
-
-def wait_for(condition: Callable[[], T], what: str,
-             timeout: float = DEFAULT_TIMEOUT_SECONDS,
-             interval: float = 0.01) -> T:
-    """Calls `condition` until it returns something true; returns that.
-
-    Raises:
-      AssertionError: `timeout` seconds passed first; the message names `what`.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(interval)
 
 
 def runfiles_env(**variables):

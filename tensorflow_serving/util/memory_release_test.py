@@ -97,7 +97,7 @@ def _gcc_library(name: str) -> str:
 class AddressSanitizerTest(absltest.TestCase):
 
     def test_purges_the_quarantine(self):
-        # As the tests start the server under --config=asan (server_runner).
+        # As the tests start the server under --config=asan (server_launcher).
         env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
         env.update(
             LD_PRELOAD=f"{_gcc_library('libasan.so')} {_gcc_library('libstdc++.so')}",

@@ -23,7 +23,7 @@ import shutil
 import statistics
 import time
 
-from tensorflow_serving.model_servers.test_util import server_runner
+from tensorflow_serving.model_servers import server_launcher
 from tensorflow_serving.test_util import test_util
 
 _MB = 1 << 20
@@ -82,7 +82,7 @@ class Rollover:
 class RolloverDriver:
     """Rolls `model` (served by `server` from `base_path`) to new versions."""
 
-    def __init__(self, server: server_runner.ServerRunner, model: str,
+    def __init__(self, server: server_launcher.ServerRunner, model: str,
                  base_path: str, request_fn, requests_per_version: int = 2,
                  timeout: float = 120.0):
         """`request_fn(server, model)` sends one Predict and checks its answer."""

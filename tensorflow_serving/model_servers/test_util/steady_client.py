@@ -12,6 +12,7 @@ import threading
 import time
 import urllib.request
 
+from tensorflow_serving.model_servers import server_launcher
 from tensorflow_serving.model_servers.test_util import server_runner
 from tensorflow_serving.test_util import test_util
 
@@ -26,7 +27,7 @@ _MAX_SECONDS = 900.0
 class SteadyClient:
     """Use as a context manager around the attack, then call check()."""
 
-    def __init__(self, server: server_runner.ServerRunner, model: str,
+    def __init__(self, server: server_launcher.ServerRunner, model: str,
                  pause_seconds: float = 0.02, grpc_request=None, rest_body=None):
         """`grpc_request` (a PredictRequest) and `rest_body` (a JSON object)
         default to half_plus_two's x = 1.0."""

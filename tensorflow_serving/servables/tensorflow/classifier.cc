@@ -155,17 +155,12 @@ void RunClassify(const SavedModelBundle& bundle, int64_t version,
                  ClassificationResponse* response, RunDone done) {
   const ModelSpec& spec = request.model_spec();
   const std::string& name = SignatureNameOrDefault(spec.signature_name());
-  const SavedModelBundle::Signature* sig = bundle.FindSignature(name);
-  if (sig == nullptr) {
-    return done(absl::InvalidArgumentError(
-        absl::StrCat("No signature was found with the name: ", name)));
-  }
-  if (!sig->supported) {
-    return done(Unsupported(absl::StrCat("signature ", name, ": ", sig->why_unsupported)));
-  }
+  const SavedModelBundle::Signature* sig = nullptr;
+  absl::Status status = FindRunnableSignature(bundle, name, &sig);
+  if (!status.ok()) return done(status);
   std::string input_name;
   std::vector<std::string> output_names;
-  const absl::Status status = PreProcessClassification(sig->def, &input_name, &output_names);
+  status = PreProcessClassification(sig->def, &input_name, &output_names);
   if (!status.ok()) return done(status);
   MakeModelSpec(spec.name(), &spec.signature_name(), version, response->mutable_model_spec());
 

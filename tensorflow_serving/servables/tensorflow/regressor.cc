@@ -109,17 +109,12 @@ void RunRegress(const SavedModelBundle& bundle, int64_t version,
                 RegressionResponse* response, RunDone done) {
   const ModelSpec& spec = request.model_spec();
   const std::string& name = SignatureNameOrDefault(spec.signature_name());
-  const SavedModelBundle::Signature* sig = bundle.FindSignature(name);
-  if (sig == nullptr) {
-    return done(absl::InvalidArgumentError(
-        absl::StrCat("No signature was found with the name: ", name)));
-  }
-  if (!sig->supported) {
-    return done(Unsupported(absl::StrCat("signature ", name, ": ", sig->why_unsupported)));
-  }
+  const SavedModelBundle::Signature* sig = nullptr;
+  absl::Status status = FindRunnableSignature(bundle, name, &sig);
+  if (!status.ok()) return done(status);
   std::string input_name;
   std::vector<std::string> output_names;
-  const absl::Status status = PreProcessRegression(sig->def, &input_name, &output_names);
+  status = PreProcessRegression(sig->def, &input_name, &output_names);
   if (!status.ok()) return done(status);
   MakeModelSpec(spec.name(), &spec.signature_name(), version, response->mutable_model_spec());
 

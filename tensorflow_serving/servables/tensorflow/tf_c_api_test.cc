@@ -1,5 +1,5 @@
-// Tests Utf8OrEscaped: TensorFlow's messages as the Python plane's binding
-// turns them into text (Python's UTF-8 decoder with "backslashreplace").
+// Tests Utf8OrEscaped: TensorFlow's messages as text, as Python's UTF-8
+// decoder with "backslashreplace" writes them.
 
 #include <cstdio>
 #include <string>

@@ -68,6 +68,19 @@ absl::Status Unsupported(const std::string& why) {
   return absl::UnimplementedError(absl::StrCat(why, ": not supported by this server"));
 }
 
+absl::Status FindRunnableSignature(const SavedModelBundle& bundle, const std::string& name,
+                                   const SavedModelBundle::Signature** signature) {
+  *signature = bundle.FindSignature(name);
+  if (*signature == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("No signature was found with the name: ", name));
+  }
+  if (!(*signature)->supported) {
+    return Unsupported(absl::StrCat("signature ", name, ": ", (*signature)->why_unsupported));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status InputToSerializedExampleTensor(const TfCApi& api, const Input& input,
                                             TfTensor* examples, int64_t* num_examples) {
   const google::protobuf::RepeatedPtrField<Example>* list = nullptr;

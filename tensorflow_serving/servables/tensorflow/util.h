@@ -51,6 +51,13 @@ using RunDone = std::function<void(absl::Status)>;
 // (DT_VARIANT, DT_RESOURCE). UNIMPLEMENTED, naming the signature and why.
 absl::Status Unsupported(const std::string& why);
 
+// The signature a Classify or Regress request runs, by its resolved name:
+// INVALID_ARGUMENT "No signature was found with the name: ..." without one,
+// as upstream's GetSignatureDef, and Unsupported() for one the server cannot
+// run.
+absl::Status FindRunnableSignature(const SavedModelBundle& bundle, const std::string& name,
+                                   const SavedModelBundle::Signature** signature);
+
 // The Input's tf.Examples as a 1-D DT_STRING tensor of serialized Examples,
 // with example_list_with_context's context serialized in front of each one
 // (parsing the concatenation merges the two, the example's own features

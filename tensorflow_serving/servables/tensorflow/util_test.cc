@@ -1,6 +1,6 @@
 // Tests what the native request cores share (util.h): tf.Example inputs as
-// a string tensor, response ModelSpecs, NamedTensors and the status that
-// leaves a request to the Python plane. Tensors are made without TensorFlow.
+// a string tensor, response ModelSpecs, NamedTensors and the status of a
+// signature the server cannot run. Tensors are made without TensorFlow.
 
 #include "tensorflow_serving/servables/tensorflow/util.h"
 
