@@ -63,8 +63,8 @@ absl::Status NativeGrpcServer::Start(const NativeGrpcServerOptions& options,
   // A port in use is an error, never shared with another server.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   // No channelz service is registered, so its per-stream and per-call
-  // bookkeeping (counters, timestamps) would be read by nobody; about 1% of
-  // a batch-1 Predict's instructions. --grpc_channel_arguments may turn it on.
+  // bookkeeping (counters, timestamps) would be read by nobody.
+  // --grpc_channel_arguments may turn it on.
   builder.AddChannelArgument(GRPC_ARG_ENABLE_CHANNELZ, 0);
   for (const auto& [key, value] : options.int_channel_arguments) {
     builder.AddChannelArgument(key, value);
