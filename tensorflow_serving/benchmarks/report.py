@@ -293,3 +293,15 @@ def render(results: dict) -> str:
         lines.append(f"  {target.verdict:7}  {target.name}: {target.measured} "
                      f"(wanted {target.wanted})")
     return "\n".join(lines)
+
+
+def docs_block(results: dict, text: str) -> str:
+    """What the benchmark writes into docs/performance.md: the machine, the
+    date and the report of one run."""
+    config = results.get("config", {})
+    return (f"Run on {config.get('date', 'an unknown date')} on "
+            f"{config.get('cpu_model', 'an unknown CPU')} "
+            f"({config.get('cores', '?')} cores; {config.get('pinning', 'no pinning')}), "
+            f"{fmt(config.get('duration_s'), 0)} s per cell"
+            + (", with --baseline_binary" if config.get("baseline") else "") + ":\n\n"
+            "```text\n" + text + "\n```")

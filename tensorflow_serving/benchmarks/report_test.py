@@ -176,5 +176,16 @@ class RenderTest(absltest.TestCase):
         self.assertFalse(any("Python" in l for l in lines))
 
 
+class DocsBlockTest(absltest.TestCase):
+
+    def test_machine_date_and_report(self):
+        results = _results()
+        results["config"].update(date="2026-12-07", duration_s=10.0, baseline=["/b"])
+        self.assertEqual(
+            report.docs_block(results, "the report"),
+            "Run on 2026-12-07 on Some CPU @ 2.0GHz (2 cores; servers on core 0, h2load "
+            "on core 1), 10 s per cell, with --baseline_binary:\n\n```text\nthe report\n```")
+
+
 if __name__ == "__main__":
     absltest.main()

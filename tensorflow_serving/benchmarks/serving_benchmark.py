@@ -4,7 +4,7 @@ r"""Benchmarks tensorflow_model_server on the tutorial's MNIST model.
       [--duration_s=10] [--concurrency=1,8,32] [--skip_rest] [--skip_batching] \
       [--soak_s=60] [--server_binary=/path/to/tensorflow_model_server] \
       [--baseline_binary=/path/to/another/tensorflow_model_server] \
-      [--output_json=/tmp/bench.json]
+      [--output_json=/tmp/bench.json] [--docs_page=docs/performance.md]
 
 One run exports the model with mnist_saved_model, starts the server binary as
 a subprocess on free ports, drives it with h2load (gRPC Predict over h2c and
@@ -45,6 +45,7 @@ from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
 import numpy as np
 
+from docs import generated_block
 from tensorflow_serving.benchmarks import batching_config
 from tensorflow_serving.benchmarks import h2load
 from tensorflow_serving.benchmarks import method_calls
@@ -56,6 +57,7 @@ from tensorflow_serving.benchmarks import stats
 from tensorflow_serving.model_servers import server_launcher
 
 MODEL_NAME = "mnist"
+DOCS_BLOCK = "serving_benchmark"
 LARGE_MODEL_NAME = "large"
 
 flags.DEFINE_float("duration_s", 10.0, "Measured seconds per cell.")
@@ -84,6 +86,11 @@ flags.DEFINE_string("model_base_path", "", "Serve this existing MNIST export "
 flags.DEFINE_integer("training_iteration", 100, "mnist_saved_model "
                      "--training_iteration for the export.")
 flags.DEFINE_string("output_json", "", "Also write the results here as JSON.")
+flags.DEFINE_string("docs_page", "", "Also write the report, with the machine and "
+                    "date, into this page's serving_benchmark block (a relative "
+                    "path is taken from the workspace under `bazel run`).")
+flags.DEFINE_string("from_json", "", "Measure nothing: report an earlier run's "
+                    "--output_json (and write it to --docs_page).")
 flags.DEFINE_integer("max_batch_size", 32, "Batching: max_batch_size.")
 flags.DEFINE_integer("batch_timeout_micros", 1000, "Batching: batch_timeout_micros.")
 flags.DEFINE_integer("num_batch_threads", 1, "Batching: num_batch_threads.")
@@ -432,8 +439,30 @@ def phase_rest_response(results) -> bytes:
     raise RuntimeError("no REST answer to can (was REST skipped?)")
 
 
+def write_docs(results: dict, text: str) -> None:
+    path = FLAGS.docs_page
+    if not os.path.isabs(path):
+        path = os.path.join(os.environ.get("BUILD_WORKSPACE_DIRECTORY", ""), path)
+    changed = generated_block.update_file(path, DOCS_BLOCK, report.docs_block(results, text))
+    progress(f"{path}: {'updated' if changed else 'unchanged'}")
+
+
+def report_from_json(path: str) -> int:
+    with open(path, encoding="utf-8") as f:
+        results = json.load(f)
+    results["config"].setdefault("date", time.strftime(
+        "%Y-%m-%d", time.gmtime(os.path.getmtime(path))))
+    text = report.render(results)
+    sys.stdout.write(text + "\n")
+    if FLAGS.docs_page:
+        write_docs(results, text)
+    return 0
+
+
 def main(argv):
     del argv
+    if FLAGS.from_json:
+        return report_from_json(FLAGS.from_json)
     binary = h2load.find_h2load()
     if binary is None:
         sys.stderr.write(h2load.INSTALL_HINT + "\n")
@@ -457,6 +486,7 @@ def main(argv):
         "duration_s": FLAGS.duration_s, "warmup_s": FLAGS.warmup_s,
         "concurrency": concurrency, "server": command, "baseline": baseline,
         "pinning": pinning.describe(), "cpu_model": cpu_model,
+        "date": time.strftime("%Y-%m-%d", time.gmtime()),
         "cores": os.cpu_count(), "batching_parameters": batching_parameters_text()},
         "cells": [], "phases": [], "server": {}}
     try:
@@ -552,11 +582,14 @@ def main(argv):
     results["targets"] = [t.__dict__ for t in report.evaluate_targets(results)]
     for phase in results["phases"]:
         phase.pop("rest_response", None)  # bytes; not for the JSON
-    sys.stdout.write("\n" + report.render(results) + "\n")
+    text = report.render(results)
+    sys.stdout.write("\n" + text + "\n")
     if FLAGS.output_json:
         with open(FLAGS.output_json, "w", encoding="utf-8") as f:
             json.dump(results, f, indent=2, default=str)
         progress(f"results written to {FLAGS.output_json}")
+    if FLAGS.docs_page:
+        write_docs(results, text)
     return 0
 
 
