@@ -47,6 +47,7 @@ import numpy as np
 
 from docs import generated_block
 from tensorflow_serving.benchmarks import batching_config
+from tensorflow_serving.benchmarks import benchmark_plots
 from tensorflow_serving.benchmarks import h2load
 from tensorflow_serving.benchmarks import method_calls
 from tensorflow_serving.benchmarks import mnist_model
@@ -443,8 +444,15 @@ def write_docs(results: dict, text: str) -> None:
     path = FLAGS.docs_page
     if not os.path.isabs(path):
         path = os.path.join(os.environ.get("BUILD_WORKSPACE_DIRECTORY", ""), path)
-    changed = generated_block.update_file(path, DOCS_BLOCK, report.docs_block(results, text))
-    progress(f"{path}: {'updated' if changed else 'unchanged'}")
+    # The plots go beside the page, so its block can show them.
+    images = os.path.join(os.path.dirname(path), "images")
+    plots = benchmark_plots.write_plots(results, images,
+                                        results.get("config", {}).get("cpu_model", ""))
+    links = "\n".join(f"![{os.path.splitext(os.path.basename(plot))[0]}]"
+                      f"(images/{os.path.basename(plot)})" for plot in plots)
+    changed = generated_block.update_file(
+        path, DOCS_BLOCK, report.docs_block(results, text) + "\n\n" + links)
+    progress(f"{path}: {'updated' if changed else 'unchanged'}; plots in {images}")
 
 
 def report_from_json(path: str) -> int:
