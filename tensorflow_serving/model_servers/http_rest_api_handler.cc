@@ -15,6 +15,7 @@
 #include "tensorflow_serving/apis/get_model_status.pb.h"
 #include "tensorflow_serving/apis/predict.pb.h"
 #include "tensorflow_serving/apis/regression.pb.h"
+#include "tensorflow_serving/core/server_request_logger.h"
 #include "tensorflow_serving/servables/tensorflow/classifier.h"
 #include "tensorflow_serving/servables/tensorflow/get_model_metadata_impl.h"
 #include "tensorflow_serving/servables/tensorflow/regressor.h"
@@ -241,6 +242,10 @@ void HttpRestApiHandler::Predict(std::shared_ptr<Call> call) const {
              &call->predict_response, [call, max_fill_bytes](absl::Status status) {
                std::string json;
                if (status.ok()) {
+                 ServerRequestLogger::Get().MaybeLog(
+                     ServerRequestLogger::LogType::kPredict,
+                     call->predict_response.model_spec(), call->predict_request,
+                     call->predict_response);
                  status = MakeJsonFromTensors(call->predict_response.outputs(), call->format,
                                               &json, max_fill_bytes);
                }
@@ -260,6 +265,10 @@ void HttpRestApiHandler::Classify(std::shared_ptr<Call> call) const {
               &call->classification_response, [call](absl::Status status) {
                 std::string json;
                 if (status.ok()) {
+                  ServerRequestLogger::Get().MaybeLog(
+                      ServerRequestLogger::LogType::kClassify,
+                      call->classification_response.model_spec(), call->classification_request,
+                      call->classification_response);
                   status = MakeJsonFromClassificationResult(
                       call->classification_response.result(), &json);
                 }
@@ -279,6 +288,9 @@ void HttpRestApiHandler::Regress(std::shared_ptr<Call> call) const {
              [call](absl::Status status) {
                std::string json;
                if (status.ok()) {
+                 ServerRequestLogger::Get().MaybeLog(
+                     ServerRequestLogger::LogType::kRegress, call->regression_response.model_spec(),
+                     call->regression_request, call->regression_response);
                  status =
                      MakeJsonFromRegressionResult(call->regression_response.result(), &json);
                }

@@ -127,7 +127,7 @@ class LifecycleReportingTest(server_runner.ServerTestCase):
         response = server.prediction_stub.Predict(_request("good", [2.0]), timeout=30)
         self.assertEqual(response.outputs["y"].float_val, [3.0])
 
-    def test_logging_config_is_refused(self):
+    def test_logging_config_without_a_known_collector_is_refused(self):
         base = os.path.join(self.tmp, "m")
         server_runner.export_half_plus_two_versions(base, {1: 2.0})
         config = os.path.join(self.tmp, "models.config")
@@ -138,8 +138,10 @@ class LifecycleReportingTest(server_runner.ServerTestCase):
         result = server_launcher.run_to_completion([f"--model_config_file={config}"])
         self.assertNotEqual(result.returncode, 0)
         self.assertEqual(result.stderr.strip().splitlines()[-1],
-                         "tensorflow_model_server: INVALID_ARGUMENT: No "
-                         "request-logger-creator provided.")
+                         "tensorflow_model_server: INVALID_ARGUMENT: Model m: "
+                         "logging_config.log_collector_config.type '' is not a log "
+                         "collector of this server; use 'tfrecord' (PredictionLog "
+                         "records in TFRecord files)")
 
 
 class SignalDuringStartupTest(server_runner.ServerTestCase):

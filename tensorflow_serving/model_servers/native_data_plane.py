@@ -110,8 +110,9 @@ ControlHandler = Callable[[bytes, object], bytes]  # (request, the call) -> resp
 class NativeDataPlane(server_core.ServingObserver):
     """Owns the native listeners and the native view of what is served."""
 
-    def __init__(self, module):
+    def __init__(self, module, saved_model_tags=("serve",)):
         self._module = module
+        self._saved_model_tags = list(saved_model_tags)
         self._abi_ids = _pybind_abi_ids()
         self._server = None
         self._lock = threading.Lock()
@@ -171,6 +172,25 @@ class NativeDataPlane(server_core.ServingObserver):
     def unavailable_changed(self, name, reason, loading_versions):
         self._module.set_unavailable(
             name, None if reason is None else (reason, sorted(loading_versions)))
+
+    def logging_changed(self, name, logging_config):
+        if logging_config is None:
+            self._module.set_request_logging(name, None)
+            return
+        self._module.set_request_logging(name, (
+            logging_config.log_collector_config.filename_prefix,
+            logging_config.sampling_config.sampling_rate, self._saved_model_tags))
+
+    # ---------------------------------------------------------- request logs
+
+    def next_request_logs(self, timeout_seconds: float, max_records: int):
+        """[(filename_prefix, PredictionLog bytes)] of sampled requests, queued
+        within the timeout; None once close_request_logs() has run and all
+        were handed out."""
+        return self._module.next_request_logs(timeout_seconds, max_records)
+
+    def close_request_logs(self) -> None:
+        self._module.close_request_logs()
 
     # --------------------------------------------------------- the listeners
 

@@ -19,6 +19,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <map>
@@ -32,6 +33,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "tensorflow_serving/batching/batching_session.h"
+#include "tensorflow_serving/core/server_request_logger.h"
 #include "tensorflow_serving/core/serving_map.h"
 #include "tensorflow_serving/model_servers/control_plane.h"
 #include "tensorflow_serving/model_servers/http_server.h"
@@ -733,6 +735,71 @@ PyObject* SetUnavailable(PyObject*, PyObject* args) {
   Py_RETURN_NONE;
 }
 
+// set_request_logging(name, None) when a model logs nothing, or
+// set_request_logging(name, (filename_prefix, sampling_rate, [saved_model_tags])).
+PyObject* SetRequestLogging(PyObject*, PyObject* args) {
+  const char* name = nullptr;
+  PyObject* config = nullptr;
+  if (!PyArg_ParseTuple(args, "sO", &name, &config)) return nullptr;
+  std::optional<ServerRequestLogger::ModelConfig> model_config;
+  if (config != Py_None) {
+    const char* prefix = nullptr;
+    double rate = 0;
+    PyObject* tags = nullptr;
+    if (!PyArg_ParseTuple(config, "sdO", &prefix, &rate, &tags)) return nullptr;
+    model_config.emplace();
+    model_config->filename_prefix = prefix;
+    model_config->sampling_rate = rate;
+    PyObject* iterator = PyObject_GetIter(tags);
+    if (iterator == nullptr) return nullptr;
+    while (PyObject* item = PyIter_Next(iterator)) {
+      std::string tag;
+      const bool ok = ToString(item, &tag);
+      Py_DECREF(item);
+      if (!ok) break;
+      model_config->saved_model_tags.push_back(std::move(tag));
+    }
+    Py_DECREF(iterator);
+    if (PyErr_Occurred()) return nullptr;
+  }
+  ServerRequestLogger::Get().Update(name, std::move(model_config));
+  Py_RETURN_NONE;
+}
+
+// next_request_logs(timeout_seconds, max_records): [(filename_prefix, bytes)]
+// queued by then (maybe none), or None once closed and drained.
+PyObject* NextRequestLogs(PyObject*, PyObject* args) {
+  double timeout = 0;
+  int max_records = 0;
+  if (!PyArg_ParseTuple(args, "di", &timeout, &max_records)) return nullptr;
+  std::optional<std::vector<ServerRequestLogger::Record>> records;
+  Py_BEGIN_ALLOW_THREADS
+  records = ServerRequestLogger::Get().Next(
+      std::chrono::milliseconds(static_cast<int64_t>(timeout * 1000)),
+      static_cast<size_t>(std::max(max_records, 1)));
+  Py_END_ALLOW_THREADS
+  if (!records.has_value()) Py_RETURN_NONE;
+  PyObject* result = PyList_New(static_cast<Py_ssize_t>(records->size()));
+  for (size_t i = 0; i < records->size(); ++i) {
+    const ServerRequestLogger::Record& record = (*records)[i];
+    PyList_SET_ITEM(result, static_cast<Py_ssize_t>(i),
+                    Py_BuildValue("(s#y#)", record.filename_prefix.data(),
+                                  static_cast<Py_ssize_t>(record.filename_prefix.size()),
+                                  record.prediction_log.data(),
+                                  static_cast<Py_ssize_t>(record.prediction_log.size())));
+  }
+  return result;
+}
+
+PyObject* CloseRequestLogs(PyObject*, PyObject*) {
+  ServerRequestLogger::Get().Close();
+  Py_RETURN_NONE;
+}
+
+PyObject* RequestLogsDropped(PyObject*, PyObject*) {
+  return PyLong_FromLongLong(ServerRequestLogger::Get().dropped());
+}
+
 // [(name, description, (label names), None | (scale, growth_factor,
 // bucket_count))]: the families the native side records (None: a counter).
 PyObject* MetricFamilies(PyObject*, PyObject*) {
@@ -847,6 +914,14 @@ PyMethodDef module_methods[] = {
      "Starts recording metrics; takes {sampler family: bucket limits}."},
     {"drain_metrics", DrainMetrics, METH_NOARGS,
      "(counters, samplers) recorded since the last drain."},
+    {"set_request_logging", SetRequestLogging, METH_VARARGS,
+     "A model's request logging: None, or (filename_prefix, sampling_rate, tags)."},
+    {"next_request_logs", NextRequestLogs, METH_VARARGS,
+     "[(filename_prefix, PredictionLog bytes)] queued within the timeout; None once closed."},
+    {"close_request_logs", CloseRequestLogs, METH_NOARGS,
+     "Queues no more records; next_request_logs drains the rest, then returns None."},
+    {"request_logs_dropped", RequestLogsDropped, METH_NOARGS,
+     "Records dropped because the queue was full, since the start."},
     {nullptr, nullptr, 0, nullptr},
 };
 

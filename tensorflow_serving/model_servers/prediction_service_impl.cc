@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 
+#include "tensorflow_serving/core/server_request_logger.h"
 #include "tensorflow_serving/servables/tensorflow/classifier.h"
 #include "tensorflow_serving/servables/tensorflow/get_model_metadata_impl.h"
 #include "tensorflow_serving/servables/tensorflow/multi_inference.h"
@@ -84,6 +85,10 @@ struct PredictRpc {
     RunPredict(service.options(), bundle, version, request, deadline, response,
                std::move(done));
   }
+  static void Log(const Request& request, const Response& response) {
+    ServerRequestLogger::Get().MaybeLog(ServerRequestLogger::LogType::kPredict,
+                                        response.model_spec(), request, response);
+  }
 };
 
 struct ClassifyRpc {
@@ -100,6 +105,10 @@ struct ClassifyRpc {
                   Response* response, RunDone done) {
     RunClassify(bundle, version, request, deadline, response, std::move(done));
   }
+  static void Log(const Request& request, const Response& response) {
+    ServerRequestLogger::Get().MaybeLog(ServerRequestLogger::LogType::kClassify,
+                                        response.model_spec(), request, response);
+  }
 };
 
 struct RegressRpc {
@@ -115,6 +124,10 @@ struct RegressRpc {
                   int64_t version, const Request& request, Clock::time_point deadline,
                   Response* response, RunDone done) {
     RunRegress(bundle, version, request, deadline, response, std::move(done));
+  }
+  static void Log(const Request& request, const Response& response) {
+    ServerRequestLogger::Get().MaybeLog(ServerRequestLogger::LogType::kRegress,
+                                        response.model_spec(), request, response);
   }
 };
 
@@ -135,6 +148,12 @@ struct MultiInferenceRpc {
                   Response* response, RunDone done) {
     RunMultiInference(bundle, version, request, deadline, response, std::move(done));
   }
+  // Logged under the first result's spec: its version as resolved.
+  static void Log(const Request& request, const Response& response) {
+    if (response.results().empty()) return;
+    ServerRequestLogger::Get().MaybeLog(ServerRequestLogger::LogType::kMultiInference,
+                                        response.results(0).model_spec(), request, response);
+  }
 };
 
 struct GetModelMetadataRpc {
@@ -151,6 +170,7 @@ struct GetModelMetadataRpc {
                   Response* response, RunDone done) {
     done(GetModelMetadata(bundle, version, request, response));
   }
+  static void Log(const Request&, const Response&) {}
 };
 
 // One call, from the request bytes to Finish(). It
@@ -228,6 +248,7 @@ class NativeCall {
   void Complete(const absl::Status& status) {
     if (!status.ok()) return Fail(status);
     *response_bytes_ = SerializeDeterministically(*response_);
+    Rpc::Log(*request_, *response_);
     if (Rpc::kApi != nullptr && Metrics::Get().enabled()) {
       RecordRequestLatency(ModelName(), Rpc::kApi, "GRPC", MicrosSince(start_));
       RecordModelRequestCount(ModelName(), status);

@@ -26,6 +26,10 @@ from tensorflow_serving.util import config_protos
 from tensorflow_serving.util import proto_util
 from tensorflow_serving.util import status as status_lib
 
+# How long a stopping server waits for the request logs' last records.
+_LOG_FLUSH_SECONDS = 30
+
+
 # The serving modules (and so TensorFlow) are imported only after the flags
 # and config files have been checked: a config error is reported at once, as
 # one line, before TensorFlow's start-up noise.
@@ -143,6 +147,7 @@ class Server:
         self._options = options
         self._core = None
         self._native = None          # NativeDataPlane: the listeners
+        self._log_collector = None   # writes the sampled requests' records
         self._stop_polling = threading.Event()
         self._poll_thread = None
         self.grpc_port = None
@@ -235,10 +240,15 @@ class Server:
         check_ssl_config(config, o.ssl_config_file)
         return config
 
+    def _saved_model_tags(self) -> tuple:
+        tags = tuple(t.strip() for t in self._options.saved_model_tags.split(",")
+                     if t.strip())
+        return tags or ("serve",)
+
     def _loader_factory(self, batching_options, session_config):
         o = self._options
         factory_mod = _import_bundle_factory()
-        tags = tuple(t.strip() for t in o.saved_model_tags.split(",") if t.strip())
+        tags = self._saved_model_tags()
         if o.tensorflow_intra_op_parallelism > 0 or o.tensorflow_inter_op_parallelism > 0:
             intra = o.tensorflow_intra_op_parallelism
             inter = o.tensorflow_inter_op_parallelism
@@ -246,7 +256,7 @@ class Server:
             intra = inter = o.tensorflow_session_parallelism
         bundle_options = factory_mod.BundleOptions(
             make_native_bundle=self._native.make_bundle,
-            tags=tags or ("serve",),
+            tags=tags,
             intra_op_parallelism=intra,
             inter_op_parallelism=inter,
             batching_options=batching_options,
@@ -276,11 +286,15 @@ class Server:
                          "%s model_base_path: %s", o.model_name, o.model_base_path)
         from tensorflow_serving.model_servers import native_data_plane  # pylint: disable=g-import-not-at-top
         from tensorflow_serving.model_servers import server_core  # pylint: disable=g-import-not-at-top
+        from tensorflow_serving.model_servers import tfrecord_log_collector  # pylint: disable=g-import-not-at-top
         try:
             module = native_data_plane.load()
         except RuntimeError as e:
             raise StartupError(str(e)) from None
-        self._native = native_data_plane.NativeDataPlane(module)
+        self._native = native_data_plane.NativeDataPlane(module, self._saved_model_tags())
+        self._log_collector = tfrecord_log_collector.TfRecordLogCollector(
+            self._native.next_request_logs, o.request_log_max_file_bytes)
+        self._log_collector.start()
         # Before the models load: their warmup runs on the native side.
         self._native.configure(self._native_options(channel_args, ssl_config, monitoring))
         core_options = server_core.ServerCoreOptions(
@@ -391,6 +405,12 @@ class Server:
         if self._native is not None:
             self._native.enter_graceful_shutdown()
             self._native.stop(self._options.shutdown_grace_seconds)
+            # Requests are drained: what they logged is written and closed.
+            self._native.close_request_logs()
+            if self._log_collector is not None and not self._log_collector.join(
+                    _LOG_FLUSH_SECONDS):
+                logging.warning("Request logs were still being written after %d s",
+                                _LOG_FLUSH_SECONDS)
         if self._core is not None:
             self._core.stop()
         logging.info("Server stopped.")

@@ -12,9 +12,9 @@ As upstream, the first config returns only once every model has a version
 that became AVAILABLE or failed (a model whose base path holds no version yet
 is waited for), and fails if one failed; a reload fails the same way for the
 models it adds. Loads at startup use num_initial_load_threads, later ones
-num_load_threads. Request logging (logging_config) needs a request logger,
-which the open-source server has none of, so a config asking for it is
-refused after its models are applied, with upstream's error.
+num_load_threads. Each model's request logging (logging_config) goes to the
+observer too, once its models are applied; the one log collector this
+server has writes TFRecord files (LOG_COLLECTOR_TYPE).
 """
 
 import dataclasses
@@ -74,6 +74,10 @@ class ServingObserver:
     def unavailable_changed(self, name: str, reason: Optional[str],
                             loading_versions: Set[int]) -> None:
         """`reason` None: `name` is no longer configured."""
+        raise NotImplementedError
+
+    def logging_changed(self, name: str, logging_config) -> None:
+        """The LoggingConfig of `name`'s requests; None: they are not logged."""
         raise NotImplementedError
 
 
@@ -172,6 +176,11 @@ def _platform(model: model_server_config_pb2.ModelConfig) -> str:
     return model.model_platform
 
 
+# The log_collector_config type of the one log collector this server has:
+# PredictionLog records in TFRecord files (model_servers/tfrecord_log_collector.py).
+LOG_COLLECTOR_TYPE = "tfrecord"
+
+
 def validate_model_server_config(config: model_server_config_pb2.ModelServerConfig) -> None:
     """The one check of a ModelServerConfig, at startup (server.py, before
     TensorFlow loads), on every reload and every poll of the config file.
@@ -204,6 +213,26 @@ def validate_model_config_list(config_list: model_server_config_pb2.ModelConfigL
             raise status.invalid_argument(
                 f"Expected model {model.name} to have an absolute path or URI; "
                 f"got base_path()={model.base_path}")
+        if model.HasField("logging_config"):
+            _validate_logging_config(model.name, model.logging_config)
+
+
+def _validate_logging_config(name: str, logging_config) -> None:
+    collector = logging_config.log_collector_config
+    if collector.type != LOG_COLLECTOR_TYPE:
+        raise status.invalid_argument(
+            f"Model {name}: logging_config.log_collector_config.type "
+            f"{collector.type!r} is not a log collector of this server; use "
+            f"{LOG_COLLECTOR_TYPE!r} (PredictionLog records in TFRecord files)")
+    if not collector.filename_prefix:
+        raise status.invalid_argument(
+            f"Model {name}: logging_config.log_collector_config.filename_prefix "
+            f"is empty; give the path the log files start with")
+    rate = logging_config.sampling_config.sampling_rate
+    if not 0.0 <= rate <= 1.0:
+        raise status.invalid_argument(
+            f"Model {name}: logging_config.sampling_config.sampling_rate {rate:g} "
+            f"is outside [0, 1]")
 
 
 class ServerCore:
@@ -222,6 +251,7 @@ class ServerCore:
         self._config_lock = threading.Lock()  # one config change at a time
         self._config = model_server_config_pb2.ModelServerConfig()
         self._models: Dict[str, model_server_config_pb2.ModelConfig] = {}
+        self._logged: Set[str] = set()  # models whose requests are logged
         # Read without locks on the request path; replaced, never mutated.
         self._model_names = frozenset()
         self._labels: Dict[str, Dict[str, int]] = {}
@@ -310,7 +340,7 @@ class ServerCore:
         finally:
             self._manager.remove_listener(monitor)
         self._update_labels_locked()
-        self._check_logging_config_locked()
+        self._publish_logging_locked()
         logging.info("Finished reloading config")
 
     def _add_models_locked(self, config, models, monitor, new_names,
@@ -360,9 +390,16 @@ class ServerCore:
                 failed, "servable(s)" if is_first_config else "model(s)")
         logging.info("Finished adding/updating models")
 
-    def _check_logging_config_locked(self) -> None:
-        if any(m.HasField("logging_config") for m in self._models.values()):
-            raise status.invalid_argument("No request-logger-creator provided.")
+    def _publish_logging_locked(self) -> None:
+        observer = self._options.serving_observer
+        if observer is None:
+            return
+        for name in set(self._models) | self._logged:
+            model = self._models.get(name)
+            logging_config = (model.logging_config if model is not None
+                              and model.HasField("logging_config") else None)
+            observer.logging_changed(name, logging_config)
+        self._logged = {n for n, m in self._models.items() if m.HasField("logging_config")}
 
     def _check_versions_found(self, found) -> None:
         for name, versions in found.items():

@@ -23,6 +23,7 @@ class _Observer(server_core.ServingObserver):
         self._versions = {}
         self._labels = {}
         self._unavailable = {}
+        self._logging = {}
 
     def versions_changed(self, name, versions):
         with self._lock:
@@ -38,6 +39,19 @@ class _Observer(server_core.ServingObserver):
                 self._unavailable.pop(name, None)
             else:
                 self._unavailable[name] = (reason, set(loading_versions))
+
+    def logging_changed(self, name, logging_config):
+        with self._lock:
+            if logging_config is None:
+                self._logging.pop(name, None)
+            else:
+                self._logging[name] = type(logging_config)()
+                self._logging[name].CopyFrom(logging_config)
+
+    def logging(self, name):
+        """The LoggingConfig the data plane has for `name`, or None."""
+        with self._lock:
+            return self._logging.get(name)
 
     def versions(self, name):
         """{version: servable} the data plane may serve of `name`."""
@@ -305,13 +319,37 @@ class ServerCoreTest(absltest.TestCase):
         # Reloading the same config again waits for no new model.
         core.reload_config(self._config("a", "b"))
 
-    def test_logging_config_is_refused(self):
+    def test_logging_config_without_this_servers_collector_is_refused(self):
         self._version("m", 1)
         config = self._config("m")
         config.model_config_list.config[0].logging_config.sampling_config.sampling_rate = 1
         self._assert_error(grpc.StatusCode.INVALID_ARGUMENT,
-                           "No request-logger-creator provided.",
+                           "Model m: logging_config.log_collector_config.type '' is not a "
+                           "log collector of this server; use 'tfrecord'",
                            self._core(config, start=False).start)
+        collector = config.model_config_list.config[0].logging_config.log_collector_config
+        collector.type = "tfrecord"
+        self._assert_error(grpc.StatusCode.INVALID_ARGUMENT,
+                           "filename_prefix is empty", self._core(config, start=False).start)
+        collector.filename_prefix = "/logs/m"
+        config.model_config_list.config[0].logging_config.sampling_config.sampling_rate = 1.5
+        self._assert_error(grpc.StatusCode.INVALID_ARGUMENT,
+                           "sampling_rate 1.5 is outside [0, 1]",
+                           self._core(config, start=False).start)
+
+    def test_logging_config_reaches_the_observer_and_leaves_it(self):
+        self._version("m", 1)
+        self._version("n", 1)
+        config = self._config("m", "n")
+        logging_config = config.model_config_list.config[0].logging_config
+        logging_config.log_collector_config.type = "tfrecord"
+        logging_config.log_collector_config.filename_prefix = "/logs/m"
+        logging_config.sampling_config.sampling_rate = 0.5
+        core = self._core(config)
+        self.assertEqual(self.observer.logging("m"), logging_config)
+        self.assertIsNone(self.observer.logging("n"))
+        core.reload_config(self._config("m", "n"))
+        self.assertIsNone(self.observer.logging("m"))
 
     def test_loading_version_is_not_found_as_upstream(self):
         self._version("m", 1)

@@ -92,6 +92,10 @@ class Options:
     allow_version_labels_for_unavailable_models: bool = _option(
         "allow_version_labels_for_unavailable_models", False, "Allow assigning a "
         "new version label to a version that is not available yet.")
+    request_log_max_file_bytes: int = _option(
+        "request_log_max_file_bytes", 64 * 1024 * 1024, "Not in upstream. Size at "
+        "which a request log file (a model's logging_config) is closed and the "
+        "next one begun.", lower_bound=1, upstream=False)
     flush_filesystem_caches: bool = _option(
         "flush_filesystem_caches", True, "Flush file system caches after loads.",
         no_effect="TensorFlow's Python API cannot flush its file systems' caches; "

@@ -1,0 +1,95 @@
+import glob
+import os
+import queue
+
+from absl.testing import absltest
+import tensorflow as tf
+
+from tensorflow_serving.model_servers import tfrecord_log_collector
+from tensorflow_serving.util import monitoring
+
+
+class _Records:
+    """What the native side's next_request_logs hands out: batches, then None."""
+
+    def __init__(self):
+        self._batches = queue.Queue()
+
+    def put(self, *records):
+        self._batches.put(list(records))
+
+    def close(self):
+        self._batches.put(None)
+
+    def __call__(self, timeout, max_records):
+        del max_records
+        try:
+            return self._batches.get(timeout=timeout)
+        except queue.Empty:
+            return []
+
+
+def _read(path):
+    return [r.numpy() for r in tf.data.TFRecordDataset(path)]
+
+
+class TfRecordLogCollectorTest(absltest.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.records = _Records()
+        self.dir = self.create_tempdir().full_path
+
+    def _collector(self, max_file_bytes=1 << 20):
+        collector = tfrecord_log_collector.TfRecordLogCollector(self.records, max_file_bytes)
+        collector.start()
+        self.addCleanup(collector.join, 10)
+        return collector
+
+    def test_records_of_each_prefix_in_its_files_complete_once_closed(self):
+        collector = self._collector()
+        a, b = os.path.join(self.dir, "a"), os.path.join(self.dir, "logs", "b")
+        os.makedirs(os.path.dirname(b))
+        self.records.put((a, b"1"), (b, b"2"), (a, b"3"))
+        self.records.close()
+        self.assertTrue(collector.join(30))
+        (a_file,) = glob.glob(a + "-*")
+        (b_file,) = glob.glob(b + "-*")
+        self.assertRegex(a_file, r"-\d{8}T\d{6}Z-00000\.tfrecord$")
+        self.assertEqual(_read(a_file), [b"1", b"3"])
+        self.assertEqual(_read(b_file), [b"2"])
+
+    def test_a_full_file_is_closed_and_the_next_begun(self):
+        collector = self._collector(max_file_bytes=3 * (100 + 16))
+        prefix = os.path.join(self.dir, "m")
+        for i in range(7):
+            self.records.put((prefix, bytes([i]) * 100))
+        self.records.close()
+        self.assertTrue(collector.join(30))
+        files = sorted(glob.glob(prefix + "-*"))
+        self.assertLen(files, 3)
+        self.assertFalse(glob.glob(prefix + "-*.tmp"))
+        self.assertEqual([len(_read(f)) for f in files], [3, 3, 1])
+
+    def test_unwritable_prefix_drops_counts_and_logs_once(self):
+        monitoring.enable()
+        self.addCleanup(monitoring.enable, False)
+        collector = self._collector()
+        blocked = os.path.join(self.dir, "not_a_dir")
+        with open(blocked, "w") as f:
+            f.write("x")
+        prefix = os.path.join(blocked, "m")
+        good = os.path.join(self.dir, "good")
+        counter = monitoring.family("/tensorflow/serving/request_log_write_error_count")
+        with self.assertLogs(level="ERROR") as logs:
+            self.records.put((prefix, b"1"), (prefix, b"2"), (good, b"3"))
+            self.records.close()
+            self.assertTrue(collector.join(30))
+        self.assertEqual(counter.value((prefix,)), 2)
+        self.assertLen([line for line in logs.output if "cannot be written" in line], 1)
+        (good_file,) = glob.glob(good + "-*")
+        self.assertEqual(_read(good_file), [b"3"])
+
+
+if __name__ == "__main__":
+    absltest.main()
