@@ -19,6 +19,11 @@ Beyond upstream's client:
   --plot_dir          write two pictures there: the digits the model got
                       wrong (wrong_digits.png) and a histogram of the
                       request latencies (latency_histogram.png)
+  --replay_log=FILE   instead of the test images, send the Predict and
+                      Classify requests of a request log (a model's
+                      logging_config file) over gRPC to the version serving
+                      now, and print how many answers agree with the logged
+                      ones (the same top class for each output)
 and a summary line (throughput, latency, failures) before the error rate.
 """
 
@@ -46,6 +51,7 @@ import tensorflow as tf
 
 from tensorflow_serving.apis import classification_pb2
 from tensorflow_serving.apis import predict_pb2
+from tensorflow_serving.apis import prediction_log_pb2
 from tensorflow_serving.apis import prediction_service_pb2_grpc
 from tensorflow_serving.example import command_line
 from tensorflow_serving.example import mnist_input_data
@@ -65,6 +71,10 @@ flags.DEFINE_string('plot_dir', '',
                     'Write wrong_digits.png (the digits predicted wrong, with '
                     'their true and predicted labels) and latency_histogram.png '
                     'into this directory (created if needed).')
+flags.DEFINE_string('replay_log', '',
+                    'Replay the Predict and Classify requests of this request '
+                    'log (TFRecord of PredictionLog) over gRPC and report how '
+                    'many answers agree with the logged ones.')
 FLAGS = flags.FLAGS
 
 MAX_NUM_TESTS = 10000
@@ -416,9 +426,73 @@ def do_inference(hostport, work_dir, concurrency, num_tests,
     return error_rate, result_counter, time.perf_counter() - start
 
 
+def _top_classes(tensor_map):
+    """{output: the index of its highest value along the last axis}."""
+    return {key: numpy.argmax(tf.make_ndarray(tensor), axis=-1).tolist()
+            for key, tensor in tensor_map.items()}
+
+
+def _top_labels(result):
+    """The label of each example's highest-scoring class."""
+    return [max(c.classes, key=lambda k: k.score).label if c.classes else None
+            for c in result.classifications]
+
+
+def _logged_calls(path):
+    """(method, request, check) of each Predict and Classify log in the file;
+    check(response) says whether a new answer agrees with the logged one."""
+    calls = []
+    for record in tf.data.TFRecordDataset(path):
+        log = prediction_log_pb2.PredictionLog.FromString(record.numpy())
+        kind = log.WhichOneof('log_type')
+        if kind == 'predict_log':
+            logged = _top_classes(log.predict_log.response.outputs)
+            calls.append(('Predict', log.predict_log.request,
+                          lambda r, logged=logged: _top_classes(
+                              {k: r.outputs[k] for k in logged if k in r.outputs})
+                          == logged))
+        elif kind == 'classify_log':
+            logged = _top_labels(log.classify_log.response.result)
+            calls.append(('Classify', log.classify_log.request,
+                          lambda r, logged=logged: _top_labels(r.result) == logged))
+    return calls
+
+
+def replay(hostport, path):
+    """Sends the logged requests to the version serving now (their version
+    and label cleared); returns (replayed, agreeing, failed)."""
+    try:
+        calls = _logged_calls(path)
+    except tf.errors.OpError as e:
+        raise ClientError('Cannot read the request log %s: %s'
+                          % (path, e.message.splitlines()[0])) from None
+    if not calls:
+        raise ClientError('%s holds no Predict or Classify log to replay' % path)
+    channel = grpc.insecure_channel(hostport)
+    stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+    agreeing = failed = 0
+    try:
+        for method, request, check in calls:
+            request.model_spec.ClearField('version')
+            request.model_spec.ClearField('version_label')
+            try:
+                response = getattr(stub, method)(request, timeout=TIMEOUT_SECONDS)
+            except grpc.RpcError as e:
+                if failed == 0:
+                    print('First failure: %s' % _describe(e), file=sys.stderr)
+                failed += 1
+                continue
+            agreeing += bool(check(response))
+    finally:
+        channel.close()
+    return len(calls), agreeing, failed
+
+
 def _check_flags(argv):
     if len(argv) > 1:
         raise ClientError('Unexpected arguments: %s' % ' '.join(argv[1:]))
+    if FLAGS.replay_log and FLAGS.rest:
+        raise ClientError('--replay_log replays over gRPC: leave out --rest')
     if FLAGS.num_tests > MAX_NUM_TESTS:
         raise ClientError('num_tests should not be greater than 10k')
     if FLAGS.num_tests <= 0:
@@ -439,6 +513,13 @@ def main(argv):
         # Under `bazel run`, a relative --work_dir means the user's directory.
         work_dir = os.path.join(os.environ.get('BUILD_WORKING_DIRECTORY', ''),
                                 FLAGS.work_dir)
+        if FLAGS.replay_log:
+            replayed, agreeing, failed = replay(
+                FLAGS.server, command_line.user_path(FLAGS.replay_log))
+            print('Replayed %d logged requests: %d answers agree with the logged '
+                  'ones (%s), %d failed' % (replayed, agreeing,
+                                            format_percent(agreeing, replayed), failed))
+            return 1 if failed else 0
         plot_dir = command_line.user_path(FLAGS.plot_dir) if FLAGS.plot_dir else ''
         if plot_dir:  # an unusable directory fails now, not after the run
             os.makedirs(plot_dir, exist_ok=True)

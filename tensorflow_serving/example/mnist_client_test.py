@@ -23,9 +23,11 @@ from absl.testing import absltest
 from absl.testing import flagsaver
 import grpc
 import numpy
+import tensorflow as tf
 
 from tensorflow_serving.apis import classification_pb2
 from tensorflow_serving.apis import predict_pb2
+from tensorflow_serving.apis import prediction_log_pb2
 from tensorflow_serving.apis import prediction_service_pb2_grpc
 from tensorflow_serving.example import mnist_client
 from tensorflow_serving.example import mnist_input_data
@@ -89,6 +91,14 @@ class _FakeModel:
         return [(str(digit), float(scores[digit])) for digit in range(10)]
 
 
+def _fill_scores(tensor, scores):
+    """The scores as the server writes a [1, 10] float output: in float_val."""
+    tensor.dtype = tf.float32.as_datatype_enum
+    tensor.tensor_shape.dim.add(size=1)
+    tensor.tensor_shape.dim.add(size=len(scores))
+    tensor.float_val.extend(scores)
+
+
 class _GrpcServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
 
     def __init__(self, model):
@@ -113,7 +123,7 @@ class _GrpcServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         assert [d.size for d in tensor.tensor_shape.dim] == [1, 784]
         pixels = numpy.frombuffer(tensor.tensor_content, numpy.float32)
         response = predict_pb2.PredictResponse()
-        response.outputs['scores'].float_val.extend(self.model.scores(pixels))
+        _fill_scores(response.outputs['scores'], self.model.scores(pixels))
         return response
 
     def Classify(self, request, context):
@@ -236,6 +246,49 @@ class MnistClientTest(absltest.TestCase):
         self.assertEqual(model.calls, 30)
         # One dot per response, then the count.
         self.assertIn('.' * 30 + ' 30/30', out.splitlines())
+
+    def _request_log(self, count, model):
+        """A request log of the first `count` test images, Predict and
+        Classify in turn, with `model`'s answers and version 1."""
+        path = os.path.join(self.work_dir, 'requests.tfrecord')
+        with tf.io.TFRecordWriter(path) as writer:
+            for i in range(count):
+                image = self.test_set.images[i]
+                log = prediction_log_pb2.PredictionLog()
+                if i % 2:
+                    request = log.classify_log.request
+                    request.CopyFrom(mnist_client._grpc_classify_request('mnist', image))
+                    result = log.classify_log.response.result.classifications.add()
+                    for label, score in model.classes(image):
+                        result.classes.add(label=label, score=score)
+                else:
+                    request = log.predict_log.request
+                    request.CopyFrom(mnist_client._grpc_predict_request('mnist', image))
+                    _fill_scores(log.predict_log.response.outputs['scores'],
+                                 model.scores(image))
+                request.model_spec.version.value = 1
+                writer.write(log.SerializeToString())
+        return path
+
+    def test_replay_log_counts_answers_that_agree_with_the_logged_ones(self):
+        # Logged from a model that was right; the version serving now gets
+        # the 3s and the 8s wrong (test images 3 and 8 of the 10).
+        path = self._request_log(10, _FakeModel(self.test_set))
+        model = _FakeModel(self.test_set, wrong_digits={3, 8})
+        code, out, err = self._run_main(server=self._grpc_server(model), replay_log=path)
+        self.assertEqual(code, 0, err)
+        self.assertEqual(out.strip(), 'Replayed 10 logged requests: 8 answers agree with '
+                         'the logged ones (80%), 0 failed')
+        self.assertEqual(model.calls, 10)
+
+    def test_replay_log_that_is_not_a_log_is_one_line_error(self):
+        path = os.path.join(self.work_dir, 'not_a_log')
+        with open(path, 'wb') as f:
+            f.write(b'not a TFRecord file at all')
+        code, out, err = self._run_main(server='localhost:1', replay_log=path)
+        self.assertEqual(code, 1)
+        self.assertEqual(out, '')
+        self.assertRegex(err, r'^Cannot read the request log .*not_a_log: .+\n$')
 
     def test_grpc_classify(self):
         model = _FakeModel(self.test_set, wrong_digits={0})
