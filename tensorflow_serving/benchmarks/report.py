@@ -23,6 +23,8 @@ METHOD_MAX_CPU_RATIO = 2.0     # Classify and Regress CPU over Predict's
 BATCHING_C32_MIN_RATIO = 1.0   # batching on vs off, c=32
 SOAK_MAX_RSS_GROWTH = 0.10
 STARTUP_MAX_S = 3.0
+LOGGING_FULL_MIN_RATIO = 0.90     # gRPC req/s logging every request vs off
+LOGGING_SAMPLED_MIN_RATIO = 0.98  # ... logging 1 in 100
 
 MET = "MET"
 NOT_MET = "NOT MET"
@@ -177,6 +179,14 @@ def evaluate_targets(results: dict) -> list[Target]:
              _cell(cells, "grpc", True, top), grpc_top, BATCHING_C32_MIN_RATIO,
              "batching off")
 
+    logging_off = _cell(cells, "grpc", False, top, server="logging off")
+    for kind, minimum in (("logging 1", LOGGING_FULL_MIN_RATIO),
+                          ("logging 0.01", LOGGING_SAMPLED_MIN_RATIO)):
+        share_of(f"gRPC Predict req/s with request logging at sampling "
+                 f"{kind.split()[1]} vs without, c={top}",
+                 _cell(cells, "grpc", False, top, server=kind), logging_off, minimum,
+                 "without")
+
     soak = results.get("soak")
     growth = soak.get("rss_growth") if soak else None
     targets.append(Target(
@@ -218,7 +228,8 @@ def render(results: dict) -> str:
             batching = {True: "batching on", False: "batching off", None: None}[key[2]]
             rows.append(", ".join(filter(None, [
                 _API_LABELS.get(key[0], key[0]),
-                "baseline server" if server == "baseline" else None, batching])))
+                "baseline server" if server == "baseline" else
+                None if server in (None, "server") else f"request {server}", batching])))
         ceiling_api = _CEILINGS.get(cell["api"])
         ceiling = _cell(cells, ceiling_api, None, cell["concurrency"]) if ceiling_api else None
         vs_canned = ratio(cell["req_per_s"], ceiling["req_per_s"]) if ceiling else None
@@ -281,6 +292,12 @@ def render(results: dict) -> str:
         lines.append(f"REST predict req/s at c={top} vs the bare asyncio responder's: "
                      f"{ratio(rest_top['req_per_s'], bare['req_per_s']):.2f}x (no target; "
                      "the REST ceiling target is against http.server)")
+    logged = [c for c in cells if c.get("sampling_rate")]
+    if logged:
+        lines.append("request logging: " + "; ".join(
+            f"sampling {c['sampling_rate']:g}: {c.get('records_logged', 0)} records "
+            f"written for {c.get('requests', '?')} measured requests and the warmup's"
+            for c in logged))
     large = [c for c in cells if c["api"] == "rest_large"]
     if large:
         size = results.get("large_response_bytes")

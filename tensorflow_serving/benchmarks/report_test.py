@@ -39,6 +39,11 @@ def _results(**overrides):
             _canned("canned_rest_asyncio", 32, 20000.0),
             _cell("rest_large", False, 1, 10.0, p50=90.0, p99=120.0),
             _cell("rest_large", False, 1, 9.0, p50=100.0, p99=130.0, server="baseline"),
+            _cell("grpc", False, 32, 9000.0, server="logging off"),
+            dict(_cell("grpc", False, 32, 8000.0, server="logging 1"), sampling_rate=1.0,
+                 records_logged=160500, requests=160000),
+            dict(_cell("grpc", False, 32, 8900.0, server="logging 0.01"),
+                 sampling_rate=0.01, records_logged=1700, requests=178000),
         ],
         "large_response_bytes": 4_000_040,
         "methods": [
@@ -106,6 +111,12 @@ class TargetsTest(absltest.TestCase):
             "gRPC Predict req/s, c=32, batching on vs off": "NOT MET",     # 8000 < 9000
             "RSS growth over the soak (gRPC c=8)": "n/a",                  # no soak
             "process start to model AVAILABLE": "MET",                     # 2.5 <= 3
+            # 8000 / 9000 = 0.89 < 0.9
+            "gRPC Predict req/s with request logging at sampling 1 vs without, c=32":
+                "NOT MET",
+            # 8900 / 9000 = 0.989 >= 0.98
+            "gRPC Predict req/s with request logging at sampling 0.01 vs without, c=32":
+                "MET",
         })
         self.assertEqual(
             targets["gRPC Predict req/s vs the canned gRPC ceiling, batching off, c=32"]
@@ -113,6 +124,14 @@ class TargetsTest(absltest.TestCase):
         self.assertEqual(
             targets["hp2 Regress server CPU vs hp2 Predict's, c=32"].measured,
             "2.50x (100 vs 40 us)")
+
+    def test_request_logging_cells_and_records(self):
+        lines = report.render(_results()).splitlines()
+        self.assertTrue(any(line.startswith("-- gRPC Predict, request logging 1, batching "
+                                            "off --") for line in lines), lines)
+        self.assertIn("request logging: sampling 1: 160500 records written for 160000 "
+                      "measured requests and the warmup's; sampling 0.01: 1700 records "
+                      "written for 178000 measured requests and the warmup's", lines)
 
     def test_a_slower_server_than_the_baseline_is_not_met(self):
         results = _results()

@@ -28,9 +28,11 @@ process, whose gRPC client threads would otherwise make the child crash.
 """
 
 import dataclasses
+import glob
 import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -81,6 +83,7 @@ flags.DEFINE_string("baseline_binary", "", "Another model server (e.g. one built
                     "than before' target.")
 flags.DEFINE_bool("skip_methods", False, "Skip Classify and Regress against Predict.")
 flags.DEFINE_bool("skip_large", False, "Skip the REST predict with a 4 MB answer.")
+flags.DEFINE_bool("skip_logging", False, "Skip gRPC Predict with request logging.")
 flags.DEFINE_string("model_base_path", "", "Serve this existing MNIST export "
                     "(base dir with numeric versions) instead of exporting one "
                     "with mnist_saved_model.")
@@ -136,7 +139,7 @@ class Pinning:
 
 
 def start_server(label, command, model_base_path, work_dir, pinning,
-                 batching_file=None, model_name=MODEL_NAME
+                 batching_file=None, model_name=MODEL_NAME, config_file=None
                  ) -> tuple[server_launcher.ServerRunner, float]:
     """Starts a model server on fresh ports, its log in work_dir/<label>.log;
     returns it and the seconds from its start to the model AVAILABLE.
@@ -144,7 +147,8 @@ def start_server(label, command, model_base_path, work_dir, pinning,
     Raises:
       RuntimeError: the server exited, or the model was not AVAILABLE in time.
     """
-    args = [f"--model_name={model_name}", f"--model_base_path={model_base_path}"]
+    args = ([f"--model_config_file={config_file}"] if config_file else
+            [f"--model_name={model_name}", f"--model_base_path={model_base_path}"])
     if batching_file:
         args += ["--enable_batching", f"--batching_parameters_file={batching_file}"]
     server = server_launcher.ServerRunner(
@@ -327,6 +331,58 @@ def run_server_phase(results, label, batching, command, model_base_path, work_di
         server.stop()
     results["phases"].append(phase)
     return phase
+
+
+# The request logging phase: servers of one model config, logging off and
+# at two sampling rates, measured one after the other at the top concurrency.
+LOGGING_RATES = (("logging off", None), ("logging 0.01", 0.01), ("logging 1", 1.0))
+
+
+def _tfrecord_count(path: str) -> int:
+    """Records in a TFRecord file, by its framing (length, CRC, data, CRC)."""
+    count = 0
+    with open(path, "rb") as f:
+        while True:
+            header = f.read(12)
+            if len(header) < 12:
+                return count
+            (length,) = struct.unpack("<Q", header[:8])
+            f.seek(length + 4, os.SEEK_CUR)
+            count += 1
+
+
+def run_logging(results, work_dir, pinning, driver, command, model_base_path,
+                concurrency, grpc_message):
+    top = max(concurrency)
+    for kind, rate in LOGGING_RATES:
+        log_dir = os.path.join(work_dir, "request_logs", kind.replace(" ", "_"))
+        os.makedirs(log_dir, exist_ok=True)
+        logging_config = ("" if rate is None else
+                          f'logging_config {{ log_collector_config {{ type: "tfrecord" '
+                          f'filename_prefix: "{log_dir}/{MODEL_NAME}" }} '
+                          f'sampling_config {{ sampling_rate: {rate} }} }}')
+        config_file = os.path.join(log_dir, "models.config")
+        with open(config_file, "w", encoding="utf-8") as f:
+            f.write(f'model_config_list {{ config {{ name: "{MODEL_NAME}" '
+                    f'base_path: "{model_base_path}" model_platform: "tensorflow" '
+                    f'{logging_config} }} }}')
+        label = f"server, {kind}"
+        server, _ = start_server(label.replace(" ", "_").replace(",", ""), command,
+                                 model_base_path, work_dir, pinning, config_file=config_file)
+        pid = procstat.serving_pid(server.process.pid)
+        try:
+            frame = len(grpc_check(server.grpc_port, grpc_message)) + 5
+            driver.warmup("grpc", server.grpc_port, top, FLAGS.warmup_s)
+            cell = driver.cell("grpc", server.grpc_port, top, FLAGS.duration_s, pid=pid,
+                               response_frame_bytes=frame)
+        finally:
+            server.stop()
+        cell.update(api="grpc", batching=False, server=kind, sampling_rate=rate)
+        cell["records_logged"] = sum(_tfrecord_count(path) for path in glob.glob(
+            os.path.join(log_dir, f"{MODEL_NAME}-*.tfrecord")))
+        results["cells"].append(cell)
+        progress(f"{label}: grpc c={top}: {describe_cell(cell)}; "
+                 f"{cell['records_logged']} records logged")
 
 
 def _script(name: str) -> str:
@@ -559,6 +615,9 @@ def main(argv):
                              work_dir, pinning, driver, concurrency, ["grpc"],
                              first_response, grpc_message, rest_body_bytes,
                              server_kind="baseline")
+        if not FLAGS.skip_logging:
+            run_logging(results, work_dir, pinning, driver, command, model_base_path,
+                        concurrency, grpc_message)
         if not FLAGS.skip_methods:
             run_methods(results, work_dir, pinning, command, model_base_path, image)
         if not FLAGS.skip_large and not FLAGS.skip_rest:
@@ -583,7 +642,8 @@ def main(argv):
              ("rest", False, "server"): 2, ("rest", True, "server"): 3,
              ("grpc", False, "baseline"): 4, ("rest_large", False, "server"): 5,
              ("rest_large", False, "baseline"): 6, ("canned", None, None): 7,
-             ("canned_rest", None, None): 8, ("canned_rest_asyncio", None, None): 9}
+             ("canned_rest", None, None): 8, ("canned_rest_asyncio", None, None): 9,
+             **{("grpc", False, kind): 4.5 for kind, _ in LOGGING_RATES}}
     results["cells"].sort(key=lambda c: (order.get((c["api"], c["batching"],
                                                     c.get("server")), 10),
                                          c["concurrency"]))
