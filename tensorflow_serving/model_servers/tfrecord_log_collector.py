@@ -6,8 +6,9 @@ ServerRequestLogger); this collector's one thread takes them and writes each
 model's to files named `<filename_prefix>-<UTC start time>-<sequence>.tfrecord`,
 with TensorFlow's record writer, so any file system TensorFlow reads works
 as a local path does. A file is written under its name plus `.tmp` and
-renamed when it reaches --request_log_max_file_bytes or the server stops, so a
-file without `.tmp` is complete. A file that cannot be written costs its
+renamed when it reaches --request_log_max_file_bytes, when its prefix has had
+no record for IDLE_CLOSE_SECONDS (a reload turned the model's logging off, or
+no traffic), or when the server stops, so a file without `.tmp` is complete. A file that cannot be written costs its
 records (counted) and one log line per minute per prefix; serving goes on.
 """
 
@@ -24,6 +25,7 @@ _RECORD_OVERHEAD = 16
 _WAIT_SECONDS = 1.0
 _BATCH = 256
 _ERROR_LOG_INTERVAL_SECONDS = 60.0
+IDLE_CLOSE_SECONDS = 10.0
 
 _write_errors = monitoring.Counter(
     "/tensorflow/serving/request_log_write_error_count",
@@ -44,10 +46,12 @@ class _File:
         self._gfile = tf.io.gfile
         self._writer = tf.io.TFRecordWriter(self.path + ".tmp")
         self.size = 0
+        self.last_write = time.monotonic()
 
     def write(self, record: bytes) -> None:
         self._writer.write(record)
         self.size += len(record) + _RECORD_OVERHEAD
+        self.last_write = time.monotonic()
 
     def flush(self) -> None:
         self._writer.flush()
@@ -60,9 +64,11 @@ class _File:
 class TfRecordLogCollector:
     """Writes the records `next_records` hands out until it returns None."""
 
-    def __init__(self, next_records: NextRecords, max_file_bytes: int):
+    def __init__(self, next_records: NextRecords, max_file_bytes: int,
+                 idle_close_seconds: float = IDLE_CLOSE_SECONDS):
         self._next = next_records
         self._max_file_bytes = max_file_bytes
+        self._idle_close_seconds = idle_close_seconds
         self._files: Dict[str, _File] = {}
         self._sequence: Dict[str, int] = {}
         self._last_error_log: Dict[str, float] = {}
@@ -84,9 +90,12 @@ class TfRecordLogCollector:
                 break
             for prefix, record in records:
                 self._write(prefix, record)
-            if not records:  # idle: what was written becomes readable
-                for prefix in list(self._files):
-                    self._guarded(prefix, self._files[prefix].flush)
+            now = time.monotonic()
+            for prefix, log_file in list(self._files.items()):
+                if now - log_file.last_write >= self._idle_close_seconds:
+                    self._close(prefix)
+                elif not records:  # idle: what was written becomes readable
+                    self._guarded(prefix, log_file.flush)
         for prefix in list(self._files):
             self._close(prefix)
 

@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from tensorflow_serving.model_servers import tfrecord_log_collector
 from tensorflow_serving.util import monitoring
+from tensorflow_serving.util import wait
 
 
 class _Records:
@@ -70,6 +71,22 @@ class TfRecordLogCollectorTest(absltest.TestCase):
         self.assertLen(files, 3)
         self.assertFalse(glob.glob(prefix + "-*.tmp"))
         self.assertEqual([len(_read(f)) for f in files], [3, 3, 1])
+
+    def test_a_prefix_without_records_has_its_file_closed(self):
+        collector = tfrecord_log_collector.TfRecordLogCollector(
+            self.records, 1 << 20, idle_close_seconds=0.2)
+        collector.start()
+        self.addCleanup(collector.join, 10)
+        prefix = os.path.join(self.dir, "m")
+        self.records.put((prefix, b"1"))
+        # Complete while the collector runs: no more records came for it.
+        (path,) = wait.wait_for(lambda: glob.glob(prefix + "-*.tfrecord"),
+                                "the idle file closed", 30)
+        self.assertEqual(_read(path), [b"1"])
+        self.records.put((prefix, b"2"))
+        self.records.close()
+        self.assertTrue(collector.join(30))
+        self.assertLen(glob.glob(prefix + "-*.tfrecord"), 2)
 
     def test_unwritable_prefix_drops_counts_and_logs_once(self):
         monitoring.enable()
