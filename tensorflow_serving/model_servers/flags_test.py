@@ -174,7 +174,8 @@ class UpstreamLaunchLinesTest(server_runner.ServerTestCase):
                             re.MULTILINE)
         # Ours, beyond upstream's: each in docs/serving_config.md's flag tables.
         ours = ["max_tensor_fill_bytes", "rest_api_max_connections",
-                "rest_api_max_body_bytes", "rest_api_read_timeout_in_ms"]
+                "rest_api_max_body_bytes", "rest_api_read_timeout_in_ms",
+                "request_log_max_file_bytes"]
         self.assertCountEqual(listed, UPSTREAM_FLAGS + ours)
 
     def test_every_upstream_flag_on_one_command_line(self):

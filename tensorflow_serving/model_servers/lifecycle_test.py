@@ -137,8 +137,9 @@ class LifecycleReportingTest(server_runner.ServerTestCase):
                     'sampling_rate: 1 } } } }')
         result = server_launcher.run_to_completion([f"--model_config_file={config}"])
         self.assertNotEqual(result.returncode, 0)
+        # Refused as the config file is read, before any model loads.
         self.assertEqual(result.stderr.strip().splitlines()[-1],
-                         "tensorflow_model_server: INVALID_ARGUMENT: Model m: "
+                         f"tensorflow_model_server: {config}: Model m: "
                          "logging_config.log_collector_config.type '' is not a log "
                          "collector of this server; use 'tfrecord' (PredictionLog "
                          "records in TFRecord files)")
