@@ -352,37 +352,54 @@ def _tfrecord_count(path: str) -> int:
 
 
 def run_logging(results, work_dir, pinning, driver, command, model_base_path,
-                concurrency, grpc_message):
-    top = max(concurrency)
-    for kind, rate in LOGGING_RATES:
-        log_dir = os.path.join(work_dir, "request_logs", kind.replace(" ", "_"))
-        os.makedirs(log_dir, exist_ok=True)
-        logging_config = ("" if rate is None else
-                          f'logging_config {{ log_collector_config {{ type: "tfrecord" '
-                          f'filename_prefix: "{log_dir}/{MODEL_NAME}" }} '
-                          f'sampling_config {{ sampling_rate: {rate} }} }}')
-        config_file = os.path.join(log_dir, "models.config")
-        with open(config_file, "w", encoding="utf-8") as f:
-            f.write(f'model_config_list {{ config {{ name: "{MODEL_NAME}" '
-                    f'base_path: "{model_base_path}" model_platform: "tensorflow" '
-                    f'{logging_config} }} }}')
-        label = f"server, {kind}"
-        server, _ = start_server(label.replace(" ", "_").replace(",", ""), command,
-                                 model_base_path, work_dir, pinning, config_file=config_file)
-        pid = procstat.serving_pid(server.process.pid)
-        try:
-            frame = len(grpc_check(server.grpc_port, grpc_message)) + 5
-            driver.warmup("grpc", server.grpc_port, top, FLAGS.warmup_s)
-            cell = driver.cell("grpc", server.grpc_port, top, FLAGS.duration_s, pid=pid,
-                               response_frame_bytes=frame)
-        finally:
-            server.stop()
-        cell.update(api="grpc", batching=False, server=kind, sampling_rate=rate)
-        cell["records_logged"] = sum(_tfrecord_count(path) for path in glob.glob(
-            os.path.join(log_dir, f"{MODEL_NAME}-*.tfrecord")))
-        results["cells"].append(cell)
-        progress(f"{label}: grpc c={top}: {describe_cell(cell)}; "
-                 f"{cell['records_logged']} records logged")
+                concurrency, grpc_message, rounds=2):
+    """Each server of LOGGING_RATES once per round, in turn; each kind's best
+    round is its cell (the machine's drift hits every kind alike)."""
+    best = {}
+    for round_number in range(rounds):
+        for kind, rate in LOGGING_RATES:
+            cell = _logging_cell(work_dir, pinning, driver, command, model_base_path,
+                                 max(concurrency), grpc_message, kind, rate, round_number)
+            rounds_seen = best.get(kind, {}).get("rounds_req_per_s", []) + [
+                cell["req_per_s"]]
+            if kind not in best or cell["req_per_s"] > best[kind]["req_per_s"]:
+                best[kind] = cell
+            best[kind]["rounds_req_per_s"] = rounds_seen
+    results["cells"].extend(best[kind] for kind, _ in LOGGING_RATES)
+
+
+def _logging_cell(work_dir, pinning, driver, command, model_base_path, top,
+                  grpc_message, kind, rate, round_number) -> dict:
+    """One server of a logging kind: its gRPC Predict cell at c=top."""
+    log_dir = os.path.join(work_dir, "request_logs",
+                           f"{kind.replace(' ', '_')}-{round_number}")
+    os.makedirs(log_dir, exist_ok=True)
+    logging_config = ("" if rate is None else
+                      f'logging_config {{ log_collector_config {{ type: "tfrecord" '
+                      f'filename_prefix: "{log_dir}/{MODEL_NAME}" }} '
+                      f'sampling_config {{ sampling_rate: {rate} }} }}')
+    config_file = os.path.join(log_dir, "models.config")
+    with open(config_file, "w", encoding="utf-8") as f:
+        f.write(f'model_config_list {{ config {{ name: "{MODEL_NAME}" '
+                f'base_path: "{model_base_path}" model_platform: "tensorflow" '
+                f'{logging_config} }} }}')
+    label = f"server, {kind}"
+    server, _ = start_server(label.replace(" ", "_").replace(",", ""), command,
+                             model_base_path, work_dir, pinning, config_file=config_file)
+    pid = procstat.serving_pid(server.process.pid)
+    try:
+        frame = len(grpc_check(server.grpc_port, grpc_message)) + 5
+        driver.warmup("grpc", server.grpc_port, top, FLAGS.warmup_s)
+        cell = driver.cell("grpc", server.grpc_port, top, FLAGS.duration_s, pid=pid,
+                           response_frame_bytes=frame)
+    finally:
+        server.stop()
+    cell.update(api="grpc", batching=False, server=kind, sampling_rate=rate)
+    cell["records_logged"] = sum(_tfrecord_count(path) for path in glob.glob(
+        os.path.join(log_dir, f"{MODEL_NAME}-*.tfrecord")))
+    progress(f"{label}: grpc c={top}: {describe_cell(cell)}; "
+             f"{cell['records_logged']} records logged")
+    return cell
 
 
 def _script(name: str) -> str:

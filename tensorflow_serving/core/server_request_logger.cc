@@ -75,10 +75,11 @@ std::string MakePredictionLog(ServerRequestLogger::LogType type, const ModelSpec
                               int64_t timestamp_secs,
                               const google::protobuf::MessageLite& request,
                               const google::protobuf::MessageLite& response) {
+  using google::protobuf::io::CodedOutputStream;
   std::string sampling;
   {
     google::protobuf::io::StringOutputStream stream(&sampling);
-    google::protobuf::io::CodedOutputStream out(&stream);
+    CodedOutputStream out(&stream);
     if (config.sampling_rate != 0) {
       uint64_t bits;
       std::memcpy(&bits, &config.sampling_rate, sizeof(bits));
@@ -89,7 +90,7 @@ std::string MakePredictionLog(ServerRequestLogger::LogType type, const ModelSpec
   std::string metadata;
   {
     google::protobuf::io::StringOutputStream stream(&metadata);
-    google::protobuf::io::CodedOutputStream out(&stream);
+    CodedOutputStream out(&stream);
     WriteBytes(&out, kMetadataModelSpec, Serialize(spec));
     WriteBytes(&out, kMetadataSamplingConfig, sampling);
     for (const std::string& tag : config.saved_model_tags) {
@@ -100,20 +101,31 @@ std::string MakePredictionLog(ServerRequestLogger::LogType type, const ModelSpec
       out.WriteVarint64(static_cast<uint64_t>(timestamp_secs));
     }
   }
-  std::string log;
-  {
-    google::protobuf::io::StringOutputStream stream(&log);
-    google::protobuf::io::CodedOutputStream out(&stream);
-    WriteBytes(&out, kLogRequest, Serialize(request));
-    WriteBytes(&out, kLogResponse, Serialize(response));
-  }
+  // The request and response, the bulk of a record, are serialized once,
+  // straight into the record.
+  const size_t request_size = request.ByteSizeLong();
+  const size_t response_size = response.ByteSizeLong();
+  auto field_size = [](uint32_t field, size_t size) {
+    return CodedOutputStream::VarintSize32(Tag(field, kLengthDelimited)) +
+           CodedOutputStream::VarintSize64(size) + size;
+  };
+  const size_t log_size = field_size(kLogRequest, request_size) +
+                          field_size(kLogResponse, response_size);
   std::string prediction_log;
-  {
-    google::protobuf::io::StringOutputStream stream(&prediction_log);
-    google::protobuf::io::CodedOutputStream out(&stream);
-    WriteBytes(&out, kPredictionLogMetadata, metadata);
-    WriteBytes(&out, static_cast<uint32_t>(type), log);
-  }
+  prediction_log.resize(field_size(kPredictionLogMetadata, metadata.size()) +
+                        field_size(static_cast<uint32_t>(type), log_size));
+  google::protobuf::io::ArrayOutputStream stream(prediction_log.data(),
+                                                 static_cast<int>(prediction_log.size()));
+  CodedOutputStream out(&stream);
+  WriteBytes(&out, kPredictionLogMetadata, metadata);
+  out.WriteTag(Tag(static_cast<uint32_t>(type), kLengthDelimited));
+  out.WriteVarint64(log_size);
+  out.WriteTag(Tag(kLogRequest, kLengthDelimited));
+  out.WriteVarint64(request_size);
+  request.SerializeWithCachedSizes(&out);
+  out.WriteTag(Tag(kLogResponse, kLengthDelimited));
+  out.WriteVarint64(response_size);
+  response.SerializeWithCachedSizes(&out);
   return prediction_log;
 }
 
@@ -138,11 +150,12 @@ void ServerRequestLogger::Update(const std::string& model_name,
   any_.store(!configs_.empty(), std::memory_order_release);
 }
 
-std::shared_ptr<const ServerRequestLogger::ModelConfig> ServerRequestLogger::ConfigOf(
+std::shared_ptr<const ServerRequestLogger::ModelConfig> ServerRequestLogger::SampledConfigOf(
     const std::string& model_name) const {
   std::lock_guard<std::mutex> lock(config_mu_);
   auto it = configs_.find(model_name);
-  return it == configs_.end() ? nullptr : it->second;
+  if (it == configs_.end() || !Sampled(it->second->sampling_rate)) return nullptr;
+  return it->second;
 }
 
 void ServerRequestLogger::MaybeLog(LogType type, const ModelSpec& spec,
@@ -150,24 +163,26 @@ void ServerRequestLogger::MaybeLog(LogType type, const ModelSpec& spec,
                                    const google::protobuf::MessageLite& response) {
   if (!any_.load(std::memory_order_acquire)) return;
   const std::string& model_name = spec.name();
-  const std::shared_ptr<const ModelConfig> config = ConfigOf(model_name);
-  if (config == nullptr || !Sampled(config->sampling_rate)) return;
+  const std::shared_ptr<const ModelConfig> config = SampledConfigOf(model_name);
+  if (config == nullptr) return;
   const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
   Record record{config->filename_prefix,
                 MakePredictionLog(type, spec, *config, now, request, response)};
   bool queued = false;
+  bool wake = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!closed_ && queue_.size() < capacity_) {
       queue_.push_back(std::move(record));
       queued = true;
+      wake = queue_.size() == kWakeBatch;
     }
   }
   Metrics& metrics = Metrics::Get();
   if (queued) {
-    ready_.notify_one();
+    if (wake) ready_.notify_one();
     if (metrics.enabled()) metrics.Increment(kRequestLogCount, {model_name, "OK"});
   } else {
     dropped_.fetch_add(1, std::memory_order_relaxed);
@@ -178,7 +193,7 @@ void ServerRequestLogger::MaybeLog(LogType type, const ModelSpec& spec,
 std::optional<std::vector<ServerRequestLogger::Record>> ServerRequestLogger::Next(
     std::chrono::milliseconds timeout, size_t max_records) {
   std::unique_lock<std::mutex> lock(mu_);
-  ready_.wait_for(lock, timeout, [this] { return closed_ || !queue_.empty(); });
+  ready_.wait_for(lock, timeout, [this] { return closed_ || queue_.size() >= kWakeBatch; });
   if (queue_.empty() && closed_) return std::nullopt;
   std::vector<Record> records;
   while (!queue_.empty() && records.size() < max_records) {

@@ -54,6 +54,10 @@ class ServerRequestLogger {
   };
 
   static constexpr size_t kDefaultCapacity = 4096;
+  // The writer is woken when this many records wait (or at its timeout):
+  // waking it for each record would cost the request threads a futex wake
+  // and the writer a context switch per request.
+  static constexpr size_t kWakeBatch = 64;
 
   // The process's logger, which the gRPC and REST paths share.
   static ServerRequestLogger& Get();
@@ -72,8 +76,9 @@ class ServerRequestLogger {
                 const google::protobuf::MessageLite& request,
                 const google::protobuf::MessageLite& response);
 
-  // Waits up to `timeout` for records; returns those queued (at most
-  // `max_records`), or nullopt once Close() has been called and none are left.
+  // Waits up to `timeout` for kWakeBatch records; returns those queued (at
+  // most `max_records`), or nullopt once Close() has been called and none
+  // are left.
   std::optional<std::vector<Record>> Next(std::chrono::milliseconds timeout,
                                           size_t max_records);
 
@@ -86,7 +91,8 @@ class ServerRequestLogger {
  private:
   using Configs = std::map<std::string, std::shared_ptr<const ModelConfig>>;
 
-  std::shared_ptr<const ModelConfig> ConfigOf(const std::string& model_name) const;
+  // The model's config if it samples this request, else nullptr.
+  std::shared_ptr<const ModelConfig> SampledConfigOf(const std::string& model_name) const;
 
   std::atomic<bool> any_{false};
   mutable std::mutex config_mu_;

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <thread>
 
 #include <google/protobuf/unknown_field_set.h>
 
@@ -147,6 +148,21 @@ void TestCloseFlushesThenEnds() {
   CHECK_TRUE(!logger.Next(std::chrono::milliseconds(10000), 10).has_value());
 }
 
+void TestWriterWokenByABatchBeforeItsTimeout() {
+  ServerRequestLogger logger;
+  logger.Update("m", Config("/tmp/m", 1.0));
+  std::optional<std::vector<ServerRequestLogger::Record>> records;
+  const auto start = std::chrono::steady_clock::now();
+  std::thread writer([&] { records = logger.Next(std::chrono::minutes(5), 1000); });
+  PredictResponse response;
+  for (size_t i = 0; i < ServerRequestLogger::kWakeBatch; ++i) {
+    logger.MaybeLog(LogType::kPredict, Spec("m"), Request(1), response);
+  }
+  writer.join();
+  CHECK_TRUE(records.has_value() && records->size() == ServerRequestLogger::kWakeBatch);
+  CHECK_TRUE(std::chrono::steady_clock::now() - start < std::chrono::minutes(1));
+}
+
 }  // namespace
 }  // namespace serving
 }  // namespace tensorflow
@@ -158,6 +174,7 @@ int main() {
   TestSamplingRate();
   TestFullQueueDropsAndCounts();
   TestCloseFlushesThenEnds();
+  TestWriterWokenByABatchBeforeItsTimeout();
   std::printf("PASS\n");
   return 0;
 }

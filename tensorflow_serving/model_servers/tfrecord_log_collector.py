@@ -22,7 +22,9 @@ from tensorflow_serving.util import monitoring
 
 # A TFRecord's framing: length (8 bytes) and two masked CRC32Cs (4 each).
 _RECORD_OVERHEAD = 16
-_WAIT_SECONDS = 1.0
+# How long records may wait for the writer when few come (the data plane
+# wakes it sooner once a batch of them waits).
+_WAIT_SECONDS = 0.25
 _BATCH = 256
 _ERROR_LOG_INTERVAL_SECONDS = 60.0
 IDLE_CLOSE_SECONDS = 10.0
