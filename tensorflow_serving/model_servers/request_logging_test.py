@@ -14,6 +14,7 @@ import urllib.request
 
 from absl.testing import absltest
 import grpc
+from prometheus_client.parser import text_string_to_metric_families
 import tensorflow as tf
 
 from tensorflow_serving.apis import model_management_pb2
@@ -150,30 +151,50 @@ class RequestLoggingTest(server_runner.ServerTestCase):
         self.assertEqual(sum(len(f) for f in files), 30)
         self.assertFalse(glob.glob(prefix + "-*.tmp"))
 
+    def _metric(self, server, family, **labels):
+        """The value of a sample of the server's Prometheus page, or None."""
+        url = f"http://localhost:{server.rest_port}/monitoring/prometheus/metrics"
+        with urllib.request.urlopen(url, timeout=_TIMEOUT) as response:
+            page = response.read().decode()
+        for metric in text_string_to_metric_families(page):
+            for sample in metric.samples:
+                if sample.name == family and sample.labels == labels:
+                    return sample.value
+        return None
+
     def test_a_logged_file_warms_a_new_version_up(self):
+        monitoring = os.path.join(self.tmp, "monitoring.config")
+        with open(monitoring, "w") as f:
+            f.write('prometheus_config { enable: true path: "/monitoring/prometheus/metrics" }')
+        flags = ["--file_system_poll_wait_seconds=1", f"--monitoring_config_file={monitoring}"]
         prefix = os.path.join(self.logs, "m")
-        server = self._start(_config(self.base, prefix), "--file_system_poll_wait_seconds=1")
+        server = self._start(_config(self.base, prefix), *flags)
         for value in (1.0, 2.0, 3.0):
             server.prediction_stub.Predict(server_runner.half_plus_two_request("m", [value]),
                                            timeout=_TIMEOUT)
         server.prediction_stub.Regress(_regress_request(4.0), timeout=_TIMEOUT)
+        count = ":tensorflow:serving:request_log_count"
+        wait.wait_for(lambda: self._metric(server, count, model_name="m",
+                                           status_code="OK") == 4,
+                      "request_log_count 4", _TIMEOUT)
         # Logging off: the file of the four records is closed and complete.
         request = model_management_pb2.ReloadConfigRequest(config=_config(self.base))
         server.model_stub.HandleReloadConfigRequest(request, timeout=_TIMEOUT)
-        server.stop()
-        (logged,) = glob.glob(prefix + "-*.tfrecord")
+        (logged,) = wait.wait_for(lambda: glob.glob(prefix + "-*.tfrecord"),
+                                  "the log file closed once logging is off", _TIMEOUT)
+        self.assertEqual(server.stop(), 0)
         staging = os.path.join(self.tmp, "v2")
         server_runner.export_half_plus_two_versions(staging, {2: 3.0})
         extra = os.path.join(staging, "2", "assets.extra")
         os.makedirs(extra)
         shutil.copy(logged, os.path.join(extra, "tf_serving_warmup_requests"))
-        server = self._start(_config(self.base), "--file_system_poll_wait_seconds=1")
+        server = self._start(_config(self.base), *flags)
         os.rename(os.path.join(staging, "2"), os.path.join(self.base, "2"))
         server.wait_for_version("m", 2, timeout=_TIMEOUT)
+        records = ":tensorflow:serving:model_warmup_records_read"
+        self.assertEqual(self._metric(server, records, model_path=os.path.join(self.base, "2"),
+                                      status="OK"), 4)
         self.assertEqual(server.stop(), 0)
-        self.assertRegex(server.process.output(),
-                         r"Finished reading warmup data for model at \S+/2/assets.extra/"
-                         r"tf_serving_warmup_requests\. Number of warmup records read: 4\.")
 
 
 if __name__ == "__main__":

@@ -60,6 +60,15 @@ class TfRecordLogCollectorTest(absltest.TestCase):
         self.assertEqual(_read(a_file), [b"1", b"3"])
         self.assertEqual(_read(b_file), [b"2"])
 
+    def test_any_tensorflow_file_system_works_as_a_local_path(self):
+        collector = self._collector()
+        prefix = "ram://request_logs/m"
+        self.records.put((prefix, b"1"), (prefix, b"2"))
+        self.records.close()
+        self.assertTrue(collector.join(30))
+        (path,) = tf.io.gfile.glob(prefix + "-*.tfrecord")
+        self.assertEqual(_read(path), [b"1", b"2"])
+
     def test_a_full_file_is_closed_and_the_next_begun(self):
         collector = self._collector(max_file_bytes=3 * (100 + 16))
         prefix = os.path.join(self.dir, "m")
