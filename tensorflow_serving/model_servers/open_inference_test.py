@@ -36,6 +36,7 @@ CONFIG = """
 model_config_list {{
   config {{ name: "mnist" base_path: "{tmp}/mnist" model_platform: "tensorflow" }}
   config {{ name: "all_dtypes" base_path: "{tmp}/all_dtypes" model_platform: "tensorflow" }}
+  config {{ name: "complex" base_path: "{tmp}/complex" model_platform: "tensorflow" }}
   config {{
     name: "half_plus_two"
     base_path: "{tmp}/half_plus_two"
@@ -180,6 +181,26 @@ class CheckedHttpClient(httpclient.InferenceServerClient):
                                 self.answers)
 
 
+def _export_complex(export_dir):
+    """serving_default: "x" float [-1] -> "z" = x + x (complex64, which has
+    no v2 datatype) and "twice" = 2x (float)."""
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    v1 = tf.compat.v1
+    info = v1.saved_model.utils.build_tensor_info
+    builder = v1.saved_model.builder.SavedModelBuilder(export_dir)
+    with tf.Graph().as_default(), v1.Session() as sess:
+        x = v1.placeholder(tf.float32, shape=[None], name="x")
+        signature = v1.saved_model.signature_def_utils.build_signature_def(
+            inputs={"x": info(x)},
+            outputs={"z": info(tf.complex(x, x, name="z")),
+                     "twice": info(tf.multiply(x, 2.0, name="twice"))},
+            method_name=v1.saved_model.signature_constants.PREDICT_METHOD_NAME)
+        builder.add_meta_graph_and_variables(
+            sess, [v1.saved_model.tag_constants.SERVING],
+            signature_def_map={"serving_default": signature})
+    builder.save()
+
+
 def _example(pixels):
     """A serialized tf.Example with feature `x` (as mnist_saved_model parses)."""
     from tensorflow.core.example import example_pb2  # pylint: disable=g-import-not-at-top
@@ -203,13 +224,14 @@ class OpenInferenceTest(absltest.TestCase):
             stdout=subprocess.DEVNULL)
         from tensorflow_serving.servables.tensorflow.testdata import saved_model_all_dtypes  # pylint: disable=g-import-not-at-top
         saved_model_all_dtypes.export_all_dtypes(os.path.join(cls.tmp, "all_dtypes", "1"))
+        _export_complex(os.path.join(cls.tmp, "complex", "1"))
         server_runner.export_half_plus_two_versions(
             os.path.join(cls.tmp, "half_plus_two"), {1: 2.0, 2: 3.0})
         config = os.path.join(cls.tmp, "models.config")
         with open(config, "w") as f:
             f.write(CONFIG.format(tmp=cls.tmp))
         cls.server = server_launcher.ServerRunner([f"--model_config_file={config}"])
-        cls.server.start(["mnist", "all_dtypes", "half_plus_two"])
+        cls.server.start(["mnist", "all_dtypes", "complex", "half_plus_two"])
         cls.schema = RestSchema()
         cls.http = CheckedHttpClient(f"localhost:{cls.server.rest_port}", cls.schema)
         cls.grpc = grpcclient.InferenceServerClient(f"localhost:{cls.server.grpc_port}")
@@ -319,12 +341,27 @@ class OpenInferenceTest(absltest.TestCase):
         self.assertEqual(status, 404)
         status, _, value, _ = self.rest("POST", "/v2/models/mnist")
         self.assertEqual(status, 405)
-        # A dtype with no v2 datatype is named in the error.
-        status, _, value, _ = self.rest("POST", "/v2/models/all_dtypes/infer", json.dumps({
-            "parameters": {"signature_name": "echo_complex64"},
+
+    def test_a_dtype_without_a_datatype(self):
+        """complex64 has no v2 datatype: an error names the tensor and its
+        dtype; an inference that leaves it out runs."""
+        expected = "output 'z' is DT_COMPLEX64, which has no Open Inference Protocol datatype"
+        status, _, value, _ = self.rest("GET", "/v2/models/complex")
+        self.assertEqual(status, 501)
+        self.assertIn(expected, value["error"])
+        with self.assertRaisesRegex(InferenceServerException, expected):
+            self.grpc.get_model_metadata("complex")
+        x = grpcclient.InferInput("x", [2], "FP32")
+        x.set_data_from_numpy(np.array([1.5, -2], np.float32))
+        with self.assertRaisesRegex(InferenceServerException, expected):
+            self.grpc.infer("complex", [x])
+        result = self.grpc.infer("complex", [x],
+                                 outputs=[grpcclient.InferRequestedOutput("twice")])
+        self.assertEqual(result.as_numpy("twice").tolist(), [3.0, -4.0])
+        status, _, value, _ = self.rest("POST", "/v2/models/complex/infer", json.dumps({
             "inputs": [{"name": "x", "datatype": "FP32", "shape": [1], "data": [1]}]}))
-        self.assertGreaterEqual(status, 400)
-        self.assertIn("complex64", value["error"].lower())
+        self.assertEqual(status, 501)
+        self.assertIn(expected, value["error"])
 
     # ------------------------------------------------------------- infer
 
