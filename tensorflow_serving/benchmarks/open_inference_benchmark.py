@@ -29,12 +29,10 @@ the dynamic batch dimension, as it would from upstream's server.
 
 import dataclasses
 import http.client
-import importlib.util
 import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -46,6 +44,7 @@ from absl import flags
 import numpy as np
 
 from tensorflow_serving.benchmarks import mnist_model
+from tensorflow_serving.benchmarks import perf_analyzer
 from tensorflow_serving.benchmarks import procstat
 from tensorflow_serving.model_servers import server_launcher
 
@@ -62,38 +61,12 @@ _METRICS_PATH = "/monitoring/prometheus/metrics"
 _REQUEST_COUNT = re.compile(
     r'^:tensorflow:serving:request_count\{model_name="' + MODEL + r'",status="OK"\} (\S+)$',
     re.M)
-# perf_analyzer's lines worth keeping: its client-side results.
-_PERF_LINE = re.compile(r"^\s*(Request count|Throughput|Avg latency|p50 latency|p90 latency|"
-                        r"p95 latency|p99 latency|Avg HTTP time|Avg gRPC time):")
 CPU_RATIO_TARGET = 1.2
 
 
 def progress(text: str) -> None:
     sys.stderr.write(f"open_inference_benchmark: {text}\n")
     sys.stderr.flush()
-
-
-def perf_analyzer_command() -> tuple[list[str], dict]:
-    """perf_analyzer and its environment (libcudart's directory on
-    LD_LIBRARY_PATH).
-
-    Raises:
-      RuntimeError: the venv lacks perf_analyzer or the CUDA runtime wheel.
-    """
-    binary = os.path.join(os.path.dirname(sys.executable), "perf_analyzer")
-    if not os.access(binary, os.X_OK):
-        binary = shutil.which("perf_analyzer") or ""
-    if not binary:
-        raise RuntimeError("perf_analyzer not found: it comes with tritonclient's wheel "
-                           "(third_party/python/requirements_lock.txt)")
-    spec = importlib.util.find_spec("nvidia.cuda_runtime")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("nvidia-cuda-runtime-cu12 is not installed (perf_analyzer "
-                           "needs its libcudart.so.12)")
-    lib = os.path.join(list(spec.submodule_search_locations)[0], "lib")
-    env = dict(os.environ)
-    env["LD_LIBRARY_PATH"] = ":".join(p for p in (lib, env.get("LD_LIBRARY_PATH")) if p)
-    return [binary], env
 
 
 def export_model(work_dir: str) -> str:
@@ -179,12 +152,7 @@ def run_perf_analyzer(command, env, client_cpu, args):
                             str(FLAGS.measurement_ms)] + args
     if client_cpu is not None:
         argv = ["taskset", "-c", str(client_cpu)] + argv
-    result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600,
-                            check=False)
-    if result.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)} failed ({result.returncode}):\n"
-                           f"{result.stdout}\n{result.stderr}")
-    return [line.rstrip() for line in result.stdout.splitlines() if _PERF_LINE.match(line)]
+    return perf_analyzer.client_lines(perf_analyzer.run(argv, env))
 
 
 def rest_bodies(image):
@@ -262,7 +230,7 @@ def render(paths, cpu_model) -> str:
 def main(argv):
     del argv
     try:
-        command, env = perf_analyzer_command()
+        command, env = perf_analyzer.command()
     except RuntimeError as e:
         sys.stderr.write(f"open_inference_benchmark: {e}\n")
         return 1

@@ -25,6 +25,7 @@ import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 import yaml
 
+from tensorflow_serving.benchmarks import perf_analyzer
 from tensorflow_serving.model_servers import server_launcher
 from tensorflow_serving.model_servers.test_util import server_runner
 from tensorflow_serving.util import runfiles_util
@@ -480,6 +481,25 @@ class OpenInferenceTest(absltest.TestCase):
                             parameters={"signature_name": "nope"})
         # As Predict's for a signature the model lacks.
         self.assertEqual(raised.exception.status(), "StatusCode.FAILED_PRECONDITION")
+
+    def test_perf_analyzer(self):
+        """NVIDIA's perf_analyzer with nothing but host, port and model in v2
+        mode (it reads the model configuration extension), and in its
+        tfserving mode, which needs the -1 batch dimension's size."""
+        command, env = perf_analyzer.command()
+        runs = [["-u", f"localhost:{self.server.rest_port}", "-i", "http"],
+                ["-u", f"localhost:{self.server.grpc_port}", "-i", "grpc"],
+                ["-u", f"localhost:{self.server.grpc_port}", "-i", "grpc",
+                 "--service-kind=tfserving", "--shape=x:1,1"]]
+        for args in runs:
+            # A failed request fails the run. Short windows, a bounded number
+            # of them, and any three count as stable: what is checked here is
+            # that it works, not how fast (the benchmark measures that).
+            output = perf_analyzer.run(
+                command + ["-m", "half_plus_two", "--measurement-interval=300",
+                           "--max-trials=10", "--stability-percentage=1000"] + args,
+                env, timeout=120)
+            self.assertGreater(perf_analyzer.throughput(output), 0, output)
 
     def test_every_tritonclient_answer_was_validated(self):
         self.test_model_readiness()
