@@ -12,12 +12,20 @@ The server runs on one core (core 0), every client on another (core 1).
    throughput and latency lines are printed as it prints them.
 2. A keep-alive HTTP client sends the same digit `--requests` times as /v1
    Predict JSON, v2 JSON and v2 binary data.
+3. The peer: KServe's own Python ModelServer (kserve_peer_server.py, in
+   KServe's SDK venv) serving the same SavedModel's signature over v2, on the
+   same core. h2load sends both servers the same v2 JSON request over REST
+   (HTTP/1.1, one connection) and the same ModelInferRequest over gRPC for
+   `--peer_duration_s` each (perf_analyzer cannot drive it: KServe has no
+   model configuration extension), and the req/s are compared: issue 20's
+   target is at least 5x KServe's on each.
 
 Server CPU per request is the server's CPU time (/proc) over the requests it
 counted (its Prometheus request_count), so the clients' own cost is left
 out. The ratios compare paths measured in this run against issue 20's
 targets: v2 gRPC and v2 REST at most 1.2x Predict's CPU on the same
 transport, and v2 binary REST at least as fast (no more CPU) as v2 JSON.
+With --nopeer the KServe comparison is left out.
 
 perf_analyzer sends what model metadata describes, and the tutorial's MNIST
 model's serving_default is its classify signature (serialized tf.Examples),
@@ -43,14 +51,21 @@ from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
 import numpy as np
 
+from tensorflow_serving.benchmarks import h2load
+from tensorflow_serving.benchmarks import method_calls
 from tensorflow_serving.benchmarks import mnist_model
+from tensorflow_serving.benchmarks import payloads
 from tensorflow_serving.benchmarks import perf_analyzer
 from tensorflow_serving.benchmarks import procstat
 from tensorflow_serving.model_servers import server_launcher
+from tensorflow_serving.util import runfiles_util
+from tensorflow_serving.util import wait
 
 flags.DEFINE_integer("measurement_ms", 3000, "perf_analyzer's --measurement-interval.")
 flags.DEFINE_integer("requests", 3000, "Requests per REST path of the HTTP client.")
 flags.DEFINE_integer("training_iteration", 100, "mnist_saved_model --training_iteration.")
+flags.DEFINE_bool("peer", True, "Also compare with KServe's Python ModelServer.")
+flags.DEFINE_float("peer_duration_s", 5.0, "h2load's seconds per server and transport.")
 flags.DEFINE_string("work_dir", "", "Keep the model and logs here (default: a temporary "
                     "directory, removed at the end).")
 
@@ -62,6 +77,9 @@ _REQUEST_COUNT = re.compile(
     r'^:tensorflow:serving:request_count\{model_name="' + MODEL + r'",status="OK"\} (\S+)$',
     re.M)
 CPU_RATIO_TARGET = 1.2
+PEER_RATIO_TARGET = 5.0
+_PEER_SCRIPT = "tensorflow_serving/benchmarks/kserve_peer_server.py"
+_MODEL_INFER = "/inference.GRPCInferenceService/ModelInfer"
 
 
 def progress(text: str) -> None:
@@ -192,12 +210,97 @@ def rest_loop(port, path, body, headers, requests):
     return []
 
 
+class KServePeer:
+    """KServe's ModelServer on the server's core, serving `base`/1's
+    predict_images as MODEL."""
+
+    def __init__(self, work_dir, base, server_cpu):
+        python = runfiles_util.runfile("kserve_client/python")
+        script = runfiles_util.runfile(f"{server_launcher.WORKSPACE}/{_PEER_SCRIPT}")
+        if not python or not script:
+            raise RuntimeError("KServe's SDK venv (@kserve_client//:python) is not in the "
+                               "runfiles; run with tools/bazel run, or pass --nopeer")
+        self.rest_port = server_launcher.pick_unused_port()
+        self.grpc_port = server_launcher.pick_unused_port()
+        while self.grpc_port == self.rest_port:
+            self.grpc_port = server_launcher.pick_unused_port()
+        command = [python, script, os.path.join(base, "1"), MODEL, mnist_model.SIGNATURE,
+                   str(self.rest_port), str(self.grpc_port)]
+        if server_cpu is not None:
+            command = ["taskset", "-c", str(server_cpu)] + command
+        self.process = server_launcher.Process(
+            command, log_path=os.path.join(work_dir, "kserve_peer.log"), new_session=True)
+
+    def _ready(self):
+        if self.process.poll() is not None:
+            raise RuntimeError(f"KServe's ModelServer exited:\n{self.process.output()[-4000:]}")
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", self.rest_port, timeout=5)
+            connection.request("GET", f"/v2/models/{MODEL}/ready")
+            return connection.getresponse().status == 200
+        except OSError:
+            return False
+
+    def wait_until_ready(self, timeout=180.0):
+        wait.wait_for(self._ready, "KServe's ModelServer to be ready", timeout, 0.2)
+
+    def stop(self):
+        self.process.stop()
+
+
+@dataclasses.dataclass
+class PeerCell:
+    server: str
+    transport: str
+    req_per_s: float
+
+
+def h2load_peer_runs(label, rest_port, grpc_port, image, work_dir, client_cpu):
+    """h2load's req/s of v2 REST JSON and v2 gRPC on one server, after a
+    warm-up run each; any failed request fails the benchmark."""
+    from tritonclient.grpc import service_pb2  # pylint: disable=g-import-not-at-top
+    rest_body = os.path.join(work_dir, "peer_rest.json")
+    with open(rest_body, "wb") as f:
+        f.write(json.dumps({"inputs": [{
+            "name": mnist_model.INPUT_ALIAS, "datatype": "FP32", "shape": list(image.shape),
+            "data": image.ravel().tolist()}]}).encode())
+    request = service_pb2.ModelInferRequest(model_name=MODEL)
+    tensor = request.inputs.add(name=mnist_model.INPUT_ALIAS, datatype="FP32",
+                                shape=list(image.shape))
+    tensor.contents.fp32_contents.extend(image.ravel().tolist())
+    message = request.SerializeToString()
+    grpc_body = os.path.join(work_dir, "peer_grpc.bin")
+    with open(grpc_body, "wb") as f:
+        f.write(payloads.grpc_frame(message))
+    frame_bytes = len(method_calls.check(grpc_port, _MODEL_INFER, message)) + 5
+    cells = []
+    for transport, url, body, headers, http1 in [
+            ("REST", f"http://127.0.0.1:{rest_port}/v2/models/{MODEL}/infer", rest_body,
+             payloads.REST_HEADERS, True),
+            ("gRPC", f"http://127.0.0.1:{grpc_port}{_MODEL_INFER}", grpc_body,
+             payloads.GRPC_HEADERS, False)]:
+        for seconds in (1.0, FLAGS.peer_duration_s):  # warm-up, then measured
+            output = h2load.run(h2load.command(url, clients=1, duration_s=seconds,
+                                               data_file=body, headers=headers,
+                                               http1=http1),
+                                cpu=client_cpu, timeout=seconds + 120)
+        summary = h2load.parse_summary(output)
+        errors = h2load.http_errors(summary)
+        if transport == "gRPC":
+            errors += h2load.grpc_errors_from_data(summary, frame_bytes)
+        if errors or not summary.done:
+            raise RuntimeError(f"{label} {transport}: {errors} failed of {summary.total}")
+        cells.append(PeerCell(label, transport, summary.req_per_s))
+        progress(f"{label} v2 {transport}: {summary.req_per_s:.0f} req/s")
+    return cells
+
+
 def verdict(ratio, target, at_most=True) -> str:
     met = ratio <= target if at_most else ratio >= target
     return "MET" if met else "NOT MET"
 
 
-def render(paths, cpu_model) -> str:
+def render(paths, peer_cells, cpu_model) -> str:
     by_name = {p.name: p for p in paths}
     out = [f"server on one core; CPU: {cpu_model}", ""]
     for path in paths:
@@ -222,6 +325,15 @@ def render(paths, cpu_model) -> str:
          ratio("REST v2 infer binary", "REST v2 infer JSON"), "<= 1.0",
          verdict(ratio("REST v2 infer binary", "REST v2 infer JSON"), 1.0)),
     ]
+    if peer_cells:
+        rate = {(c.server, c.transport): c.req_per_s for c in peer_cells}
+        for transport in ("REST", "gRPC"):
+            ours, peer = rate[("ours", transport)], rate[("kserve", transport)]
+            out.insert(len(out) - 1, f"h2load v2 {transport}, one connection: this server "
+                       f"{ours:.0f} req/s, KServe ModelServer {peer:.0f} req/s")
+            checks.append((f"v2 {transport} req/s, this server / KServe's Python ModelServer",
+                           ours / peer, f">= {PEER_RATIO_TARGET:g}",
+                           verdict(ours / peer, PEER_RATIO_TARGET, at_most=False)))
     for name, value, target, met in checks:
         out.append(f"{name}: {value:.2f} (target {target}) {met}")
     return "\n".join(out)
@@ -266,7 +378,24 @@ def main(argv):
             rest_loop(server.runner.rest_port, path, body, headers, 200)  # warm-up
             paths.append(server.measure(name, lambda p=path, b=body, h=headers: rest_loop(
                 server.runner.rest_port, p, b, h, FLAGS.requests)))
-    except RuntimeError as e:
+        peer_cells = []
+        if FLAGS.peer:
+            if h2load.find_h2load() is None:
+                raise RuntimeError(h2load.INSTALL_HINT)
+            peer_cells += h2load_peer_runs("ours", server.runner.rest_port,
+                                           server.runner.grpc_port, image, work_dir,
+                                           client_cpu)
+            server.runner.stop()
+            server = None
+            progress("starting KServe's ModelServer on the same SavedModel")
+            peer = KServePeer(work_dir, base, server_cpu)
+            try:
+                peer.wait_until_ready()
+                peer_cells += h2load_peer_runs("kserve", peer.rest_port, peer.grpc_port,
+                                               image, work_dir, client_cpu)
+            finally:
+                peer.stop()
+    except (RuntimeError, AssertionError) as e:
         sys.stderr.write(f"open_inference_benchmark: {e}\n")
         return 1
     finally:
@@ -274,7 +403,7 @@ def main(argv):
             server.runner.stop()
         if not FLAGS.work_dir:
             shutil.rmtree(work_dir, ignore_errors=True)
-    sys.stdout.write("\n" + render(paths, procstat.cpu_model()) + "\n")
+    sys.stdout.write("\n" + render(paths, peer_cells, procstat.cpu_model()) + "\n")
     return 0
 
 

@@ -1,4 +1,5 @@
-"""A repository rule for the venv of KServe's Python SDK (its v2 clients).
+"""A repository rule for the venv of KServe's Python SDK (its v2 clients, and
+its ModelServer with TensorFlow, the Open Inference Protocol benchmark's peer).
 
 The venv (requirements_lock.txt beside this file) is created by
 //third_party/python:create_venv.py like the toolchain's, in its own cache
