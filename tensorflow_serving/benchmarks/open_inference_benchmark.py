@@ -15,8 +15,8 @@ The server runs on one core (core 0), every client on another (core 1).
 3. The peer: KServe's own Python ModelServer (kserve_peer_server.py, in
    KServe's SDK venv) serving the same SavedModel's signature over v2, on the
    same core. h2load sends both servers the same v2 JSON request over REST
-   (HTTP/1.1, one connection) and the same ModelInferRequest over gRPC for
-   `--peer_duration_s` each (perf_analyzer cannot drive it: KServe has no
+   (HTTP/1.1) and the same ModelInferRequest over gRPC for `--peer_duration_s`
+   each, on 1 and on 8 connections (`--peer_concurrency`), (perf_analyzer cannot drive it: KServe has no
    model configuration extension), and the req/s are compared: issue 20's
    target is at least 5x KServe's on each.
 
@@ -65,7 +65,10 @@ flags.DEFINE_integer("measurement_ms", 3000, "perf_analyzer's --measurement-inte
 flags.DEFINE_integer("requests", 3000, "Requests per REST path of the HTTP client.")
 flags.DEFINE_integer("training_iteration", 100, "mnist_saved_model --training_iteration.")
 flags.DEFINE_bool("peer", True, "Also compare with KServe's Python ModelServer.")
-flags.DEFINE_float("peer_duration_s", 5.0, "h2load's seconds per server and transport.")
+flags.DEFINE_float("peer_duration_s", 5.0, "h2load's seconds per server, transport and "
+                   "concurrency.")
+flags.DEFINE_list("peer_concurrency", ["1", "8"], "h2load's connections (one request "
+                  "in flight each) against each server.")
 flags.DEFINE_string("work_dir", "", "Keep the model and logs here (default: a temporary "
                     "directory, removed at the end).")
 
@@ -252,6 +255,7 @@ class KServePeer:
 class PeerCell:
     server: str
     transport: str
+    clients: int
     req_per_s: float
 
 
@@ -279,19 +283,21 @@ def h2load_peer_runs(label, rest_port, grpc_port, image, work_dir, client_cpu):
              payloads.REST_HEADERS, True),
             ("gRPC", f"http://127.0.0.1:{grpc_port}{_MODEL_INFER}", grpc_body,
              payloads.GRPC_HEADERS, False)]:
-        for seconds in (1.0, FLAGS.peer_duration_s):  # warm-up, then measured
-            output = h2load.run(h2load.command(url, clients=1, duration_s=seconds,
-                                               data_file=body, headers=headers,
-                                               http1=http1),
-                                cpu=client_cpu, timeout=seconds + 120)
-        summary = h2load.parse_summary(output)
-        errors = h2load.http_errors(summary)
-        if transport == "gRPC":
-            errors += h2load.grpc_errors_from_data(summary, frame_bytes)
-        if errors or not summary.done:
-            raise RuntimeError(f"{label} {transport}: {errors} failed of {summary.total}")
-        cells.append(PeerCell(label, transport, summary.req_per_s))
-        progress(f"{label} v2 {transport}: {summary.req_per_s:.0f} req/s")
+        for clients in sorted({int(c) for c in FLAGS.peer_concurrency}):
+            for seconds in (1.0, FLAGS.peer_duration_s):  # warm-up, then measured
+                output = h2load.run(h2load.command(url, clients=clients, duration_s=seconds,
+                                                   data_file=body, headers=headers,
+                                                   http1=http1),
+                                    cpu=client_cpu, timeout=seconds + 120)
+            summary = h2load.parse_summary(output)
+            errors = h2load.http_errors(summary)
+            if transport == "gRPC":
+                errors += h2load.grpc_errors_from_data(summary, frame_bytes)
+            if errors or not summary.done:
+                raise RuntimeError(f"{label} {transport} c={clients}: {errors} failed of "
+                                   f"{summary.total}")
+            cells.append(PeerCell(label, transport, clients, summary.req_per_s))
+            progress(f"{label} v2 {transport} c={clients}: {summary.req_per_s:.0f} req/s")
     return cells
 
 
@@ -326,14 +332,17 @@ def render(paths, peer_cells, cpu_model) -> str:
          verdict(ratio("REST v2 infer binary", "REST v2 infer JSON"), 1.0)),
     ]
     if peer_cells:
-        rate = {(c.server, c.transport): c.req_per_s for c in peer_cells}
+        rate = {(c.server, c.transport, c.clients): c.req_per_s for c in peer_cells}
         for transport in ("REST", "gRPC"):
-            ours, peer = rate[("ours", transport)], rate[("kserve", transport)]
-            out.insert(len(out) - 1, f"h2load v2 {transport}, one connection: this server "
-                       f"{ours:.0f} req/s, KServe ModelServer {peer:.0f} req/s")
-            checks.append((f"v2 {transport} req/s, this server / KServe's Python ModelServer",
-                           ours / peer, f">= {PEER_RATIO_TARGET:g}",
-                           verdict(ours / peer, PEER_RATIO_TARGET, at_most=False)))
+            for clients in sorted({c.clients for c in peer_cells}):
+                ours = rate[("ours", transport, clients)]
+                peer = rate[("kserve", transport, clients)]
+                out.insert(len(out) - 1, f"h2load v2 {transport}, {clients} connection(s): "
+                           f"this server {ours:.0f} req/s, KServe ModelServer {peer:.0f} req/s")
+                checks.append((f"v2 {transport} req/s at {clients} connection(s), this server "
+                               f"/ KServe's Python ModelServer", ours / peer,
+                               f">= {PEER_RATIO_TARGET:g}",
+                               verdict(ours / peer, PEER_RATIO_TARGET, at_most=False)))
     for name, value, target, met in checks:
         out.append(f"{name}: {value:.2f} (target {target}) {met}")
     return "\n".join(out)
