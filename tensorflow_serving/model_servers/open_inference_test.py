@@ -9,6 +9,7 @@ serialized tf.Examples as BYTES), all_dtypes (BYTES echo, and dtypes without
 a v2 datatype) and half_plus_two in two versions with a label.
 """
 
+import concurrent.futures
 import copy
 import http.client
 import json
@@ -29,6 +30,7 @@ from tensorflow_serving.benchmarks import perf_analyzer
 from tensorflow_serving.model_servers import server_launcher
 from tensorflow_serving.model_servers.test_util import server_runner
 from tensorflow_serving.util import runfiles_util
+from tensorflow_serving.util import wait
 
 _OPENAPI = "third_party/open_inference_protocol/open_inference_rest.yaml"
 _EXPORTER = "tensorflow_serving/example/mnist_saved_model"
@@ -247,10 +249,13 @@ class OpenInferenceTest(absltest.TestCase):
         super().tearDownClass()
 
     def rest(self, method, path, body=b"", headers=None):
-        """One request of this test's own: (status, headers, JSON part), the
-        JSON part validated."""
-        connection = http.client.HTTPConnection("localhost", self.server.rest_port,
-                                                timeout=30)
+        """One request of this test's own: (status, response, JSON part,
+        body), the JSON part validated."""
+        return self.rest_to(self.server, method, path, body, headers)
+
+    def rest_to(self, server, method, path, body=b"", headers=None):
+        """rest() to `server`."""
+        connection = http.client.HTTPConnection("localhost", server.rest_port, timeout=30)
         try:
             connection.request(method, path, body=body, headers=headers or {})
             response = connection.getresponse()
@@ -308,6 +313,47 @@ class OpenInferenceTest(absltest.TestCase):
         self.assertEqual((status, value), (200, {"name": "mnist", "ready": True}))
         status, _, value, _ = self.rest("GET", "/v2/models/mnist/versions/7/ready")
         self.assertEqual((status, value["ready"]), (503, False))
+
+    def test_server_ready_waits_for_every_configured_model(self):
+        """Server ready is every configured model having a version AVAILABLE:
+        not while a model added by a config reload has none, and then once
+        it has. (At start-up the server listens only once its models load.)"""
+        from google.protobuf import text_format  # pylint: disable=g-import-not-at-top
+        from tensorflow_serving.apis import model_management_pb2  # pylint: disable=g-import-not-at-top
+        waiting = os.path.join(self.create_tempdir().full_path, "waiting")
+        os.makedirs(waiting)
+        server = server_launcher.ServerRunner(
+            ["--model_name=half_plus_two", f"--model_base_path={self.tmp}/half_plus_two",
+             "--file_system_poll_wait_seconds=1"])
+        self.addCleanup(server.cleanup)
+        server.start(["half_plus_two"])
+        http = CheckedHttpClient(f"localhost:{server.rest_port}", self.schema)
+        grpc = grpcclient.InferenceServerClient(f"localhost:{server.grpc_port}")
+        self.addCleanup(http.close)
+        self.addCleanup(grpc.close)
+        self.assertTrue(http.is_server_ready())
+        request = model_management_pb2.ReloadConfigRequest()
+        text_format.Parse(f"""model_config_list {{
+  config {{ name: "half_plus_two" base_path: "{self.tmp}/half_plus_two"
+           model_platform: "tensorflow" }}
+  config {{ name: "waiting" base_path: "{waiting}" model_platform: "tensorflow" }}
+}}""", request.config)
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            # The reload answers once the new model has a version loaded.
+            reload = pool.submit(server.model_stub.HandleReloadConfigRequest, request,
+                                 timeout=120)
+            wait.wait_for(lambda: not grpc.is_server_ready(), "the server not ready", 60, 0.05)
+            self.assertTrue(http.is_server_live())
+            self.assertFalse(http.is_server_ready())
+            self.assertTrue(grpc.is_model_ready("half_plus_two"))
+            self.assertFalse(http.is_model_ready("waiting"))
+            status, _, value, _ = self.rest_to(server, "GET", "/v2/health/ready")
+            self.assertEqual((status, value), (503, {"ready": False}))
+            server_runner.export_half_plus_two_versions(waiting, {1: 2.0})
+            self.assertEqual(reload.result(timeout=120).status.error_code, 0)
+        wait.wait_for(http.is_server_ready, "the server to be ready", 60, 0.05)
+        self.assertTrue(grpc.is_server_ready())
+        self.assertTrue(grpc.is_model_ready("waiting", "1"))
 
     # ---------------------------------------------------------- metadata
 
