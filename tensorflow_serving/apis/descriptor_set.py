@@ -4,13 +4,15 @@ The C++ message and service code of the native data plane is generated from
 the descriptors compiled into pip's tensorflow-serving-api and tensorflow
 packages, so no .proto file is copied into this repository:
 
-  descriptor_set.py OUT FILE.proto...
+  descriptor_set.py [--roots=MODULE,...] OUT FILE.proto...
 
-walks the imports of prediction_service.proto and get_model_status.proto
-(whose response the REST API prints as JSON), writes every file
-(dependencies first) to OUT, and fails with one line if the set differs from the FILEs
-expected (the BUILD file lists the generated outputs) or if a file uses
-protobuf editions, which Debian's protoc 3.21 cannot read.
+walks the imports of the root modules' files (by default prediction_service.proto
+and get_model_status.proto, whose response the REST API prints as JSON;
+the Open Inference Protocol's service comes from tritonclient's
+grpc_service.proto), writes every file (dependencies first) to OUT, and fails
+with one line if the set differs from the FILEs expected (the BUILD file lists
+the generated outputs) or if a file uses protobuf editions, which Debian's
+protoc 3.21 cannot read.
 """
 
 import sys
@@ -62,12 +64,17 @@ def descriptor_set(roots) -> descriptor_pb2.FileDescriptorSet:
 
 
 def main(argv) -> int:
-    if len(argv) < 3:
+    args = argv[1:]
+    root_modules = _ROOT_MODULES
+    if args and args[0].startswith("--roots="):
+        root_modules = tuple(m for m in args[0][len("--roots="):].split(",") if m)
+        args = args[1:]
+    if len(args) < 2 or not root_modules:
         sys.stderr.write(__doc__)
         return 2
-    out, expected = argv[1], set(argv[2:])
+    out, expected = args[0], set(args[1:])
     import importlib  # pylint: disable=g-import-not-at-top
-    roots = [importlib.import_module(name).DESCRIPTOR for name in _ROOT_MODULES]
+    roots = [importlib.import_module(name).DESCRIPTOR for name in root_modules]
     try:
         result = descriptor_set(roots)
     except ValueError as e:

@@ -31,6 +31,18 @@ class DescriptorSetTest(absltest.TestCase):
         self.assertIn("google/protobuf/wrappers.proto", names)
         self.assertIn("tensorflow/core/framework/tensor.proto", names)
 
+    def test_the_open_inference_protocol_comes_from_tritonclient(self):
+        from tritonclient.grpc import service_pb2  # pylint: disable=g-import-not-at-top
+        result = descriptor_set.descriptor_set([service_pb2.DESCRIPTOR])
+        self.assertEqual([f.name for f in result.file],
+                         ["model_config.proto", "grpc_service.proto"])
+        service = result.file[-1]
+        self.assertEqual(service.package, "inference")
+        methods = {m.name for s in service.service if s.name == "GRPCInferenceService"
+                   for m in s.method}
+        self.assertLessEqual({"ServerLive", "ServerReady", "ModelReady", "ServerMetadata",
+                              "ModelMetadata", "ModelInfer", "ModelConfig"}, methods)
+
     def test_editions_are_refused(self):
         proto = descriptor_pb2.FileDescriptorProto(name="x.proto", syntax="editions")
         self.assertTrue(descriptor_set.uses_editions(proto))

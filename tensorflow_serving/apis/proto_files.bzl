@@ -1,5 +1,6 @@
 """The .proto files protoc generates C++ for: the closure of PredictionService and
-GetModelStatus (descriptor_set.py).
+GetModelStatus, and that of the Open Inference Protocol's
+inference.GRPCInferenceService in tritonclient (descriptor_set.py).
 
 descriptor_set.py checks this list against pip's packages and fails the build
 with the difference if a new tensorflow-serving-api changes it.
@@ -40,17 +41,32 @@ PROTO_FILES = [
     "xla/tsl/protobuf/error_codes.proto",
 ]
 
-_GRPC_FILE = "tensorflow_serving/apis/prediction_service"
+PREDICTION_SERVICE_GRPC_FILE = "tensorflow_serving/apis/prediction_service.proto"
 
-def cc_outputs():
-    """protoc's outputs for PROTO_FILES.
+# Triton's superset of the protocol's service (KServe's grpc_predict_v2.proto
+# declares the same package, service and messages, fewer of them), and its
+# ModelConfig, which perf_analyzer reads.
+INFERENCE_PROTO_FILES = [
+    "grpc_service.proto",
+    "model_config.proto",
+]
+
+INFERENCE_GRPC_FILE = "grpc_service.proto"
+
+def cc_outputs(proto_files = PROTO_FILES, grpc_file = PREDICTION_SERVICE_GRPC_FILE):
+    """protoc's outputs for `proto_files`.
+
+    Args:
+      proto_files: the .proto files of one descriptor set.
+      grpc_file: the one of them that declares the gRPC service.
 
     Returns:
       A list of paths: .pb.h and .pb.cc per file, .grpc.pb.h and .grpc.pb.cc
-      for the prediction service.
+      for the service.
     """
     outs = []
-    for proto in PROTO_FILES:
+    for proto in proto_files:
         stem = proto[:-len(".proto")]
         outs += [stem + ".pb.h", stem + ".pb.cc"]
-    return outs + [_GRPC_FILE + ".grpc.pb.h", _GRPC_FILE + ".grpc.pb.cc"]
+    stem = grpc_file[:-len(".proto")]
+    return outs + [stem + ".grpc.pb.h", stem + ".grpc.pb.cc"]

@@ -70,6 +70,8 @@ class BatchingSession : public std::enable_shared_from_this<BatchingSession> {
                                                  RunFn run);
   BatchingSession(const TfCApi* api, BatchingOptions options, RunFn run);  // use Create()
 
+  const BatchingOptions& options() const { return options_; }
+
   // Refuses new tasks and lets the threads run every queued one and stop;
   // returns once they have, unless called on one of them.
   void Close();

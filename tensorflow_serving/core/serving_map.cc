@@ -102,5 +102,22 @@ absl::Status ServingMap::Find(const ModelSpec& spec, std::shared_ptr<SavedModelB
   return absl::NotFoundError(message);
 }
 
+std::vector<int64_t> ServingMap::AvailableVersions(const std::string& name) const {
+  std::vector<int64_t> versions;
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  auto model = models_.find(name);
+  if (model == models_.end()) return versions;
+  for (const auto& entry : model->second.versions) versions.push_back(entry.first);
+  return versions;
+}
+
+bool ServingMap::AllConfiguredModelsAvailable() const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  for (const auto& [name, model] : models_) {
+    if (model.unavailable && model.versions.empty()) return false;
+  }
+  return true;
+}
+
 }  // namespace serving
 }  // namespace tensorflow

@@ -18,6 +18,7 @@
 #include <set>
 #include <shared_mutex>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "tensorflow_serving/apis/model.pb.h"
@@ -57,6 +58,12 @@ class ServingMap {
   // NOT_FOUND (with the published reason) for a version not AVAILABLE.
   absl::Status Find(const ModelSpec& spec, std::shared_ptr<SavedModelBundle>* bundle,
                     int64_t* version) const;
+
+  // The AVAILABLE versions of `name`, ascending.
+  std::vector<int64_t> AvailableVersions(const std::string& name) const;
+  // Whether every model ServerCore is configured with has a version
+  // AVAILABLE (the Open Inference Protocol's server readiness).
+  bool AllConfiguredModelsAvailable() const;
 
  private:
   struct Model {

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "tensorflow/core/protobuf/meta_graph.pb.h"
 #include "tensorflow_serving/servables/tensorflow/saved_model_bundle.h"
@@ -111,6 +112,22 @@ void TestReplaceRemoveAndRelease() {
   CHECK_TRUE(Found(map, Spec("m"), &version) == nullptr);
 }
 
+void TestReadiness() {
+  ServingMap map;
+  CHECK_TRUE(map.AllConfiguredModelsAvailable());  // nothing configured
+  map.SetUnavailable("m", ServingMap::Unavailable{"the model is still loading", {1}});
+  map.SetVersions("unconfigured", {{4, Bundle()}});
+  CHECK_TRUE(!map.AllConfiguredModelsAvailable());
+  map.SetVersions("m", {{2, Bundle()}, {1, Bundle()}});
+  CHECK_TRUE(map.AllConfiguredModelsAvailable());
+  CHECK_TRUE(map.AvailableVersions("m") == std::vector<int64_t>({1, 2}));
+  CHECK_TRUE(map.AvailableVersions("other").empty());
+  map.SetUnavailable("n", ServingMap::Unavailable{"", {}});
+  CHECK_TRUE(!map.AllConfiguredModelsAvailable());
+  map.SetUnavailable("n", std::nullopt);
+  CHECK_TRUE(map.AllConfiguredModelsAvailable());
+}
+
 }  // namespace
 }  // namespace serving
 }  // namespace tensorflow
@@ -119,6 +136,7 @@ int main() {
   tensorflow::serving::TestResolution();
   tensorflow::serving::TestReasonsOfConfiguredModels();
   tensorflow::serving::TestReplaceRemoveAndRelease();
+  tensorflow::serving::TestReadiness();
   std::puts("serving_map_test: OK");
   return 0;
 }

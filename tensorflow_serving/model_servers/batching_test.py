@@ -162,6 +162,55 @@ class BatchingTest(server_runner.ServerTestCase):
         self.assertEqual(after["processed_batch_size_count"], 1, after)
         self.assertEqual(after["processed_batch_size_sum"], 4, after)
 
+    def test_open_inference_requests_share_a_batch_with_predict(self):
+        # As above, with the Open Inference Protocol: two v2 REST infers of
+        # one row wait in the queue until a v2 gRPC ModelInfer and a Predict
+        # join them in one batch of four rows, which runs the moment it is full.
+        import tritonclient.grpc as grpcclient  # pylint: disable=g-import-not-at-top
+        monitoring = self.create_tempfile(
+            content="prometheus_config { enable: true }\n").full_path
+        server = self.start("max_batch_size { value: 4 }\n"
+                            "batch_timeout_micros { value: 60000000 }\n"
+                            "num_batch_threads { value: 1 }\n",
+                            [f"--monitoring_config_file={monitoring}",
+                             "--rest_api_timeout_in_ms=120000"])
+
+        def v2_rest(x):
+            request = urllib.request.Request(
+                f"http://localhost:{server.rest_port}/v2/models/m/infer",
+                data=json.dumps({"inputs": [{"name": "x", "datatype": "FP32",
+                                             "shape": [1, 1], "data": [x]}]}).encode())
+            with urllib.request.urlopen(request, timeout=120) as response:
+                return json.loads(response.read())["outputs"][0]["data"]
+
+        def v2_grpc(x):
+            client = grpcclient.InferenceServerClient(f"localhost:{server.grpc_port}")
+            try:
+                tensor = grpcclient.InferInput("x", [1, 1], "FP32")
+                tensor.set_data_from_numpy(np.array([[x]], np.float32))
+                return client.infer("m", [tensor], client_timeout=120).as_numpy("y").tolist()
+            finally:
+                client.close()
+
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            rest = [pool.submit(v2_rest, x) for x in (1.0, 2.0)]
+            test_util.wait_for(lambda: queued_requests(server) == 2,
+                               "two v2 REST requests in the batching queue")
+            self.assertFalse(any(f.done() for f in rest))
+            one_row = server_runner.half_plus_two_request("m", [4.0])
+            others = [pool.submit(v2_grpc, 3.0),
+                      pool.submit(lambda: list(server.prediction_stub.Predict(
+                          one_row, timeout=120).outputs["y"].float_val))]
+            answers = ([f.result(timeout=120) for f in rest],
+                       [f.result(timeout=120) for f in others])
+        self.assertEqual(answers, ([[2.5], [3.0]], [[[3.5]], [4.0]]))
+        after = batching_metrics(server)
+        # One run, of one batch of the four rows.
+        self.assertEqual(after["wrapped_run_count"], 1, after)
+        self.assertEqual(after["input_batch_size_count"], 4, after)
+        self.assertEqual(after["processed_batch_size_count"], 1, after)
+        self.assertEqual(after["processed_batch_size_sum"], 4, after)
+
     def test_sigterm_drains_in_flight_requests(self):
         # A long batch timeout keeps requests in flight while SIGTERM arrives;
         # the server's input_batch_size metric, recorded as a request joins the

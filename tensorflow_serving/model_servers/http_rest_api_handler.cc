@@ -37,26 +37,6 @@ constexpr char kModelStatusApiRegex[] =
 
 using Clock = SavedModelBundle::Clock;
 
-// curl_easy_unescape, as upstream decodes names and labels: %XX sequences
-// only ('+' stays), bytes kept as sent.
-std::string DecodeArg(absl::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%' && i + 2 < text.size() && absl::ascii_isxdigit(text[i + 1]) &&
-        absl::ascii_isxdigit(text[i + 2])) {
-      const auto hex = [](char c) {
-        return absl::ascii_isdigit(c) ? c - '0' : absl::ascii_tolower(c) - 'a' + 10;
-      };
-      out.push_back(static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2])));
-      i += 2;
-    } else {
-      out.push_back(text[i]);
-    }
-  }
-  return out;
-}
-
 std::string LowerCase(absl::string_view text) { return absl::AsciiStrToLower(text); }
 
 // Upstream's ToJsonString of a message: protobuf's own printer, with
@@ -76,6 +56,24 @@ absl::Status ToJsonString(const google::protobuf::Message& message, bool preserv
 }
 
 }  // namespace
+
+std::string DecodeArg(absl::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size() && absl::ascii_isxdigit(text[i + 1]) &&
+        absl::ascii_isxdigit(text[i + 2])) {
+      const auto hex = [](char c) {
+        return absl::ascii_isdigit(c) ? c - '0' : absl::ascii_tolower(c) - 'a' + 10;
+      };
+      out.push_back(static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(text[i]);
+    }
+  }
+  return out;
+}
 
 int ToHttpStatusCode(const absl::Status& status) {
   switch (status.code()) {

@@ -33,6 +33,10 @@ extern const char kHttpRestApiHandlerPathRegex[];
 // Upstream's ToHTTPStatusCode.
 int ToHttpStatusCode(const absl::Status& status);
 
+// curl_easy_unescape, as upstream decodes the names and labels of a path:
+// %XX sequences only ('+' stays), bytes kept as sent.
+std::string DecodeArg(absl::string_view text);
+
 class HttpRestApiHandler {
  public:
   struct Options {

@@ -1,5 +1,6 @@
 #include "tensorflow_serving/model_servers/http_server.h"
 
+#include <string>
 #include <utility>
 
 #include <re2/re2.h>
@@ -23,7 +24,8 @@ RestServer::RestServer(const RestServerOptions& options, const ServingMap* servi
                        ControlPlane* control_plane)
     : options_(options),
       control_plane_(control_plane),
-      handler_(serving_map, control_plane, options.api) {}
+      handler_(serving_map, control_plane, options.api),
+      open_inference_(serving_map, options.open_inference) {}
 
 absl::Status RestServer::Start(const RestServerOptions& options, const ServingMap* serving_map,
                                ControlPlane* control_plane, std::unique_ptr<RestServer>* server) {
@@ -47,7 +49,8 @@ void RestServer::Dispatch(net_http::HttpRequest request, net_http::ReplyFn reply
     return Prometheus(request, std::move(reply));
   }
   static const re2::RE2* const kApiPath = new re2::RE2(kHttpRestApiHandlerPathRegex);
-  if (!RE2::FullMatch(uri_path, *kApiPath)) {
+  const bool open_inference = OpenInferenceRestApiHandler::Handles(path);
+  if (!open_inference && !RE2::FullMatch(uri_path, *kApiPath)) {
     return reply(net_http::ErrorResponse(404));
   }
   if (request.method == "OPTIONS") {
@@ -61,6 +64,7 @@ void RestServer::Dispatch(net_http::HttpRequest request, net_http::ReplyFn reply
     if (options_.enable_cors) AddCorsHeaders(&response.headers);
     return reply(std::move(response));
   }
+  if (open_inference) return OpenInference(std::move(request), path, std::move(reply));
   const bool cors = options_.enable_cors;
   handler_.ProcessRequest(request.method, uri_path, std::move(request.body),
                           [reply = std::move(reply), cors](int status, std::string json) {
@@ -71,6 +75,27 @@ void RestServer::Dispatch(net_http::HttpRequest request, net_http::ReplyFn reply
                             response.body = std::move(json);
                             reply(std::move(response));
                           });
+}
+
+void RestServer::OpenInference(net_http::HttpRequest request, const std::string& path,
+                               net_http::ReplyFn reply) const {
+  // The handler reads the header before it returns.
+  const std::string* header_length = request.FindHeader(kInferenceHeaderContentLength);
+  const bool cors = options_.enable_cors;
+  open_inference_.ProcessRequest(
+      request.method, path, header_length, std::move(request.body),
+      [reply = std::move(reply), cors](OpenInferenceRestApiHandler::Reply answer) {
+        net_http::HttpResponse response;
+        response.status = answer.status;
+        response.headers.emplace_back("Content-Type", std::move(answer.content_type));
+        if (answer.header_length >= 0) {
+          response.headers.emplace_back(kInferenceHeaderContentLength,
+                                        std::to_string(answer.header_length));
+        }
+        if (cors) AddCorsHeaders(&response.headers);
+        response.body = std::move(answer.body);
+        reply(std::move(response));
+      });
 }
 
 void RestServer::Prometheus(const net_http::HttpRequest& request,

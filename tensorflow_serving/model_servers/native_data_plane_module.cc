@@ -484,7 +484,9 @@ bool StringList(PyObject* options, const char* key, std::vector<std::string>* ou
 // Server(options): `options` is server_options.Options as a dict, plus
 // grpc_addresses ([str]), grpc_int_channel_arguments ([(str, int)]),
 // grpc_str_channel_arguments ([(str, str)]), ssl ((key, cert, ca,
-// client_verify) or None) and metrics_path (str, "" for none).
+// client_verify) or None), metrics_path (str, "" for none) and
+// server_version (str, what the Open Inference Protocol's ServerMetadata
+// reports).
 int Server_init(ServerObject* self, PyObject* args, PyObject*) {
   PyObject* options = nullptr;
   if (!PyArg_ParseTuple(args, "O!", &PyDict_Type, &options)) return -1;
@@ -500,7 +502,8 @@ int Server_init(ServerObject* self, PyObject* args, PyObject*) {
                     &grpc->predict.tensor_content) ||
       !RequiredBool(options, "enforce_session_run_timeout",
                     &grpc->predict.enforce_session_run_timeout) ||
-      !RequiredInt(options, "max_tensor_fill_bytes", &max_fill_bytes)) {
+      !RequiredInt(options, "max_tensor_fill_bytes", &max_fill_bytes) ||
+      !RequiredString(options, "server_version", &grpc->server_version)) {
     return -1;
   }
   grpc->predict.max_tensor_fill_bytes = max_fill_bytes;
@@ -558,6 +561,9 @@ int Server_init(ServerObject* self, PyObject* args, PyObject*) {
     rest->http.num_threads = static_cast<int>(threads);
     rest->http.max_connections = static_cast<int>(connections);
     rest->api.predict = grpc->predict;
+    rest->open_inference.predict = grpc->predict;
+    rest->open_inference.timeout_in_ms = rest->api.timeout_in_ms;
+    rest->open_inference.server_version = grpc->server_version;
   }
   warmup_predict_options = grpc->predict;
   delete self->grpc_options;

@@ -47,7 +47,9 @@ absl::Status NativeGrpcServer::Start(const NativeGrpcServerOptions& options,
   std::unique_ptr<NativeGrpcServer> server(new NativeGrpcServer());
   server->model_service_ = std::make_unique<ModelServiceBridge>(control_plane);
   server->prediction_service_ =
-      std::make_unique<PredictionServiceImpl>(std::move(serving_map), options.predict);
+      std::make_unique<PredictionServiceImpl>(serving_map, options.predict);
+  server->inference_service_ = std::make_unique<GrpcInferenceServiceImpl>(
+      std::move(serving_map), options.predict, options.server_version);
   grpc::EnableDefaultHealthCheckService(options.enable_health_check_service);
 
   grpc::ServerBuilder builder;
@@ -57,6 +59,7 @@ absl::Status NativeGrpcServer::Start(const NativeGrpcServerOptions& options,
     builder.AddListeningPort(options.addresses[i], credentials, &server->bound_ports_[i]);
   }
   builder.RegisterService(server->prediction_service_.get());
+  builder.RegisterService(server->inference_service_.get());
   builder.RegisterCallbackGenericService(server->model_service_.get());
   builder.SetMaxReceiveMessageSize(INT_MAX);
   builder.SetMaxSendMessageSize(INT_MAX);

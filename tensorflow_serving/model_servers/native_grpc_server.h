@@ -1,6 +1,7 @@
 // The model server's gRPC listener (the gRPC half of upstream's server.cc):
 // a grpc++ callback server on the public port and/or Unix socket with the
-// native PredictionService, ModelService answered by the Python control
+// native PredictionService, the Open Inference Protocol's
+// GRPCInferenceService beside it, ModelService answered by the Python control
 // plane (ModelServiceBridge), and grpc++'s own health service when enabled.
 
 #ifndef TENSORFLOW_SERVING_MODEL_SERVERS_NATIVE_GRPC_SERVER_H_
@@ -15,6 +16,7 @@
 
 #include "absl/status/status.h"
 #include "tensorflow_serving/core/serving_map.h"
+#include "tensorflow_serving/model_servers/grpc_inference_service_impl.h"
 #include "tensorflow_serving/model_servers/prediction_service_impl.h"
 #include "tensorflow_serving/model_servers/control_plane.h"
 
@@ -31,6 +33,8 @@ struct NativeGrpcServerOptions {
   // upstream's names and the services' full names until shutdown.
   bool enable_health_check_service = false;
   PredictOptions predict;
+  // What the Open Inference Protocol's ServerMetadata reports as the version.
+  std::string server_version;
   // --enable_signature_method_name_check (process-wide, see util.h).
   bool enable_signature_method_name_check = false;
   // --use_alts_credentials.
@@ -64,6 +68,7 @@ class NativeGrpcServer {
 
   std::unique_ptr<ModelServiceBridge> model_service_;
   std::unique_ptr<PredictionServiceImpl> prediction_service_;
+  std::unique_ptr<GrpcInferenceServiceImpl> inference_service_;
   std::unique_ptr<grpc::Server> server_;
   std::vector<int> bound_ports_;
 };

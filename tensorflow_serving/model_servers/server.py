@@ -12,6 +12,7 @@ page) this process answers, and log where they listen.
 """
 
 import dataclasses
+import importlib.metadata
 import os
 import ssl
 import tempfile
@@ -343,7 +344,8 @@ class Server:
             grpc_str_channel_arguments=[(k, str(v)) for k, v in channel_args
                                         if not isinstance(v, int)],
             ssl=ssl,
-            metrics_path=(monitoring.path or prometheus_page_path()) if monitoring else "")
+            metrics_path=(monitoring.path or prometheus_page_path()) if monitoring else "",
+            server_version=importlib.metadata.version("tensorflow-serving-api"))
         return options
 
     def _start_listeners(self) -> None:

@@ -15,7 +15,7 @@ API server, three checks stand in for one:
   PodDisruptionBudget selects some pods and each Service targetPort exists
   on them, each HorizontalPodAutoscaler targets a workload in the set, and
   each InferenceService names a runtime in the set that supports its model
-  format.
+  format and its protocol version.
 
 Run with the manifest check's own venv (@k8s_validate//:python):
     validate_manifests.py --kserve_sdk DIR FILE.yaml...
@@ -355,6 +355,12 @@ def cross_check(documents):
                                  runtimes[runtime][2].get("supportedModelFormats") or []}:
                     errors.append((where, "runtime %r does not support model format %r"
                                    % (runtime, fmt)))
+                # KServe's controller picks a runtime only for a protocol it
+                # lists; an InferenceService that names none asks for v1.
+                elif (model.get("protocolVersion") or "v1") not in (
+                        runtimes[runtime][2].get("protocolVersions") or ["v1", "grpc-v1"]):
+                    errors.append((where, "runtime %r does not support protocol %r"
+                                   % (runtime, model.get("protocolVersion") or "v1")))
     return errors
 
 

@@ -39,7 +39,7 @@ class ShippedManifestsTest(unittest.TestCase):
     def test_the_expected_objects_are_shipped(self):
         kinds = sorted(d["kind"] for _, d in DOCS)
         self.assertEqual(kinds, ["Deployment", "HorizontalPodAutoscaler", "InferenceService",
-                                 "PersistentVolumeClaim", "PodDisruptionBudget", "Service",
+                                 "InferenceService", "PersistentVolumeClaim", "PodDisruptionBudget", "Service",
                                  "ServingRuntime"])
 
     def test_deployment_is_upstream_compatible_and_hardened(self):
@@ -183,6 +183,18 @@ class MistakesTest(unittest.TestCase):
         def mutate(d):
             d["InferenceService"]["spec"]["predictor"]["model"]["modelFormat"]["name"] = "onnx"
         self.assert_error(mutate, "does not support model format 'onnx'")
+
+    def test_inference_service_protocol_must_be_supported(self):
+        def mutate(d):
+            d["ServingRuntime"]["spec"]["protocolVersions"] = ["v1", "grpc-v1"]
+        self.assert_error(mutate, "runtime 'tf-serving-bazel' does not support protocol 'v2'")
+
+    def test_the_runtime_serves_both_protocols(self):
+        runtime = _find(DOCS, "ServingRuntime")
+        self.assertEqual(runtime["spec"]["protocolVersions"], ["v1", "grpc-v1", "v2", "grpc-v2"])
+        v2 = [d for _, d in DOCS if d["kind"] == "InferenceService"
+              and d["spec"]["predictor"]["model"].get("protocolVersion") == "v2"]
+        self.assertEqual([d["metadata"]["name"] for d in v2], ["mnist-v2"])
 
 
 if __name__ == "__main__":
