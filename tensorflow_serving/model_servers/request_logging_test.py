@@ -88,6 +88,13 @@ class RequestLoggingTest(server_runner.ServerTestCase):
                          {"predictions": [5.0]})
         self._rest(server, ":regress", {"signature_name": "regress_x_to_y",
                                         "examples": [{"x": 8.0}]})
+        # The Open Inference Protocol's infer, logged as the Predict it runs.
+        request = urllib.request.Request(
+            f"http://localhost:{server.rest_port}/v2/models/m/infer",
+            data=json.dumps({"inputs": [{"name": "x", "shape": [1, 1], "datatype": "FP32",
+                                         "data": [10.0]}]}).encode(), method="POST")
+        with urllib.request.urlopen(request, timeout=_TIMEOUT) as response:
+            self.assertEqual(json.loads(response.read())["outputs"][0]["data"], [7.0])
         # A request that fails is not logged (a PredictionLog has no error).
         bad = server_runner.half_plus_two_request("m", [1.0])
         bad.inputs["nope"].CopyFrom(bad.inputs.pop("x"))
@@ -97,7 +104,8 @@ class RequestLoggingTest(server_runner.ServerTestCase):
         self.assertEqual(server.stop(), 0, server.process.output())
         (records,) = _logs(prefix)
         kinds = [r.WhichOneof("log_type") for r in records]
-        self.assertEqual(kinds, ["predict_log", "regress_log", "predict_log", "regress_log"])
+        self.assertEqual(kinds, ["predict_log", "regress_log", "predict_log", "regress_log",
+                                 "predict_log"])
         self.assertEqual(records[0].predict_log.request, predict)
         self.assertEqual(list(records[0].predict_log.response.outputs["y"].float_val),
                          [2.5, 3.0])
@@ -108,6 +116,10 @@ class RequestLoggingTest(server_runner.ServerTestCase):
         self.assertEqual(
             records[3].regress_log.request.input.example_list.examples[0]
             .features.feature["x"].float_list.value, [8.0])
+        self.assertEqual(tf.make_ndarray(records[4].predict_log.request.inputs["x"]).tolist(),
+                         [[10.0]])
+        self.assertEqual(tf.make_ndarray(records[4].predict_log.response.outputs["y"])
+                         .tolist(), [[7.0]])
         for record in records:
             metadata = record.log_metadata
             self.assertEqual(metadata.model_spec.name, "m")

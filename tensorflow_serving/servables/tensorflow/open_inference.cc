@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "tensorflow_serving/batching/batching_session.h"
+#include "tensorflow_serving/core/server_request_logger.h"
 
 namespace tensorflow {
 namespace serving {
@@ -474,6 +475,11 @@ void RunModelInfer(const PredictOptions& options, const SavedModelBundle& bundle
              [raw](absl::Status status) {
                std::unique_ptr<ModelInferCall> owned(raw);
                if (status.ok()) {
+                 // Logged as the Predict it ran, which a warmup file replays.
+                 ServerRequestLogger::Get().MaybeLog(
+                     ServerRequestLogger::LogType::kPredict,
+                     owned->predict_response.model_spec(), owned->predict,
+                     owned->predict_response);
                  status = FromPredictResponse(owned->output_names, &owned->predict_response,
                                               owned->response);
                }
