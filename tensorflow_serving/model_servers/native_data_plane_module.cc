@@ -772,8 +772,9 @@ PyObject* SetRequestLogging(PyObject*, PyObject* args) {
   Py_RETURN_NONE;
 }
 
-// next_request_logs(timeout_seconds, max_records): [(filename_prefix, bytes)]
-// queued by then (maybe none), or None once closed and drained.
+// next_request_logs(timeout_seconds, max_records): {filename_prefix: [bytes]}
+// queued by then (maybe none), in order per prefix, or None once closed and
+// drained.
 PyObject* NextRequestLogs(PyObject*, PyObject* args) {
   double timeout = 0;
   int max_records = 0;
@@ -785,14 +786,27 @@ PyObject* NextRequestLogs(PyObject*, PyObject* args) {
       static_cast<size_t>(std::max(max_records, 1)));
   Py_END_ALLOW_THREADS
   if (!records.has_value()) Py_RETURN_NONE;
-  PyObject* result = PyList_New(static_cast<Py_ssize_t>(records->size()));
-  for (size_t i = 0; i < records->size(); ++i) {
-    const ServerRequestLogger::Record& record = (*records)[i];
-    PyList_SET_ITEM(result, static_cast<Py_ssize_t>(i),
-                    Py_BuildValue("(s#y#)", record.filename_prefix.data(),
-                                  static_cast<Py_ssize_t>(record.filename_prefix.size()),
-                                  record.prediction_log.data(),
-                                  static_cast<Py_ssize_t>(record.prediction_log.size())));
+  PyObject* result = PyDict_New();
+  if (result == nullptr) return nullptr;
+  for (const ServerRequestLogger::Record& record : *records) {
+    PyObject* prefix = PyUnicode_DecodeUTF8(
+        record.filename_prefix.data(), static_cast<Py_ssize_t>(record.filename_prefix.size()),
+        "replace");
+    PyObject* bytes = PyBytes_FromStringAndSize(
+        record.prediction_log.data(), static_cast<Py_ssize_t>(record.prediction_log.size()));
+    PyObject* list = prefix == nullptr ? nullptr : PyDict_GetItemWithError(result, prefix);
+    if (list == nullptr && prefix != nullptr && !PyErr_Occurred()) {
+      list = PyList_New(0);
+      if (list != nullptr && PyDict_SetItem(result, prefix, list) < 0) Py_CLEAR(list);
+      Py_XDECREF(list);  // the dict holds it
+    }
+    const bool ok = list != nullptr && bytes != nullptr && PyList_Append(list, bytes) == 0;
+    Py_XDECREF(prefix);
+    Py_XDECREF(bytes);
+    if (!ok) {
+      Py_DECREF(result);
+      return nullptr;
+    }
   }
   return result;
 }
@@ -923,7 +937,7 @@ PyMethodDef module_methods[] = {
     {"set_request_logging", SetRequestLogging, METH_VARARGS,
      "A model's request logging: None, or (filename_prefix, sampling_rate, tags)."},
     {"next_request_logs", NextRequestLogs, METH_VARARGS,
-     "[(filename_prefix, PredictionLog bytes)] queued within the timeout; None once closed."},
+     "{filename_prefix: [PredictionLog bytes]} queued within the timeout; None once closed."},
     {"close_request_logs", CloseRequestLogs, METH_NOARGS,
      "Queues no more records; next_request_logs drains the rest, then returns None."},
     {"request_logs_dropped", RequestLogsDropped, METH_NOARGS,

@@ -14,7 +14,7 @@ records (counted) and one log line per minute per prefix; serving goes on.
 
 import threading
 import time
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional
 
 from absl import logging
 
@@ -34,8 +34,8 @@ _write_errors = monitoring.Counter(
     "Request log records lost because their file could not be written.",
     ("filename_prefix",))
 
-# (prefix, PredictionLog bytes) batches, None once the data plane is closed.
-NextRecords = Callable[[float, int], Optional[List[Tuple[str, bytes]]]]
+# {prefix: [PredictionLog bytes]} batches, None once the data plane is closed.
+NextRecords = Callable[[float, int], Optional[Dict[str, List[bytes]]]]
 
 
 class _File:
@@ -90,8 +90,8 @@ class TfRecordLogCollector:
             records = self._next(_WAIT_SECONDS, _BATCH)
             if records is None:
                 break
-            for prefix, record in records:
-                self._write(prefix, record)
+            for prefix, batch in records.items():
+                self._write(prefix, batch)
             now = time.monotonic()
             for prefix, log_file in list(self._files.items()):
                 if now - log_file.last_write >= self._idle_close_seconds:
@@ -101,18 +101,25 @@ class TfRecordLogCollector:
         for prefix in list(self._files):
             self._close(prefix)
 
-    def _write(self, prefix: str, record: bytes) -> None:
-        def write():
+    def _write(self, prefix: str, records: List[bytes]) -> None:
+        written = 0
+
+        def write_all():
+            nonlocal written
             log_file = self._files.get(prefix)
-            if log_file is None:
-                sequence = self._sequence.get(prefix, 0)
-                self._sequence[prefix] = sequence + 1
-                log_file = self._files[prefix] = _File(prefix, sequence)
-            log_file.write(record)
-            if log_file.size >= self._max_file_bytes:
-                self._close(prefix)
-        if not self._guarded(prefix, write):
-            _write_errors.increment_by((prefix,))
+            for record in records:
+                if log_file is None:
+                    sequence = self._sequence.get(prefix, 0)
+                    self._sequence[prefix] = sequence + 1
+                    log_file = self._files[prefix] = _File(prefix, sequence)
+                log_file.write(record)
+                written += 1
+                if log_file.size >= self._max_file_bytes:
+                    self._close(prefix)
+                    log_file = None
+
+        if not self._guarded(prefix, write_all):
+            _write_errors.increment_by((prefix,), len(records) - written)
 
     def _close(self, prefix: str) -> None:
         log_file = self._files.pop(prefix, None)

@@ -17,7 +17,11 @@ class _Records:
         self._batches = queue.Queue()
 
     def put(self, *records):
-        self._batches.put(list(records))
+        """(prefix, bytes) pairs, handed out grouped by prefix as the data plane does."""
+        batch = {}
+        for prefix, record in records:
+            batch.setdefault(prefix, []).append(record)
+        self._batches.put(batch)
 
     def close(self):
         self._batches.put(None)
@@ -27,7 +31,7 @@ class _Records:
         try:
             return self._batches.get(timeout=timeout)
         except queue.Empty:
-            return []
+            return {}
 
 
 def _read(path):
