@@ -5,11 +5,10 @@
 #include <utility>
 
 #include <google/protobuf/arena.h>
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <grpcpp/support/proto_buffer_reader.h>
 
 #include "absl/strings/str_cat.h"
+#include "tensorflow_serving/model_servers/grpc_byte_buffer.h"
 #include "tensorflow_serving/servables/tensorflow/open_inference.h"
 #include "tensorflow_serving/servables/tensorflow/util.h"
 #include "tensorflow_serving/util/metrics.h"
@@ -64,7 +63,7 @@ class Call {
   void Finish(const absl::Status& status) {
     grpc::Status answer = grpc::Status::OK;
     if (status.ok()) {
-      *response_bytes_ = Serialize(*response_);
+      *response_bytes_ = SerializeDeterministically(*response_);
     } else {
       answer = grpc::Status(static_cast<grpc::StatusCode>(status.code()),
                             std::string(status.message()));
@@ -85,20 +84,6 @@ class Call {
     options.initial_block = block;
     options.initial_block_size = size;
     return options;
-  }
-
-  static grpc::ByteBuffer Serialize(const google::protobuf::MessageLite& message) {
-    const size_t size = message.ByteSizeLong();
-    grpc_slice slice = grpc_slice_malloc(size);
-    google::protobuf::io::ArrayOutputStream array(GRPC_SLICE_START_PTR(slice),
-                                                  static_cast<int>(size));
-    {
-      google::protobuf::io::CodedOutputStream coded(&array);
-      coded.SetSerializationDeterministic(true);
-      message.SerializeWithCachedSizes(&coded);
-    }
-    grpc::Slice owned(slice, grpc::Slice::STEAL_REF);
-    return grpc::ByteBuffer(&owned, 1);
   }
 
   grpc::CallbackServerContext* const context_;

@@ -7,14 +7,13 @@
 #include <string>
 
 #include <google/protobuf/arena.h>
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <grpc/grpc.h>
 #include <grpcpp/support/proto_buffer_reader.h>
 
 #include "absl/strings/str_cat.h"
 
 #include "tensorflow_serving/core/server_request_logger.h"
+#include "tensorflow_serving/model_servers/grpc_byte_buffer.h"
 #include "tensorflow_serving/servables/tensorflow/classifier.h"
 #include "tensorflow_serving/servables/tensorflow/get_model_metadata_impl.h"
 #include "tensorflow_serving/servables/tensorflow/multi_inference.h"
@@ -37,22 +36,6 @@ grpc::Status NoRequestMessage(const char* path) {
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
                       std::string(status.message()));
-}
-
-// Serializes with map entries in key order, as both planes do, so that the
-// same answer is the same bytes.
-grpc::ByteBuffer SerializeDeterministically(const google::protobuf::MessageLite& message) {
-  const size_t size = message.ByteSizeLong();
-  grpc_slice slice = grpc_slice_malloc(size);
-  google::protobuf::io::ArrayOutputStream array(GRPC_SLICE_START_PTR(slice),
-                                                static_cast<int>(size));
-  {
-    google::protobuf::io::CodedOutputStream coded(&array);
-    coded.SetSerializationDeterministic(true);
-    message.SerializeWithCachedSizes(&coded);
-  }
-  grpc::Slice owned(slice, grpc::Slice::STEAL_REF);
-  return grpc::ByteBuffer(&owned, 1);
 }
 
 double MicrosSince(Clock::time_point start) {
