@@ -8,6 +8,7 @@
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
 #include "tensorflow_serving/util/metrics.h"
+#include "tensorflow_serving/util/tfrecord.h"
 
 namespace tensorflow {
 namespace serving {
@@ -70,11 +71,11 @@ bool Sampled(double rate) {
 
 }  // namespace
 
-std::string MakePredictionLog(ServerRequestLogger::LogType type, const ModelSpec& spec,
-                              const ServerRequestLogger::ModelConfig& config,
-                              int64_t timestamp_secs,
-                              const google::protobuf::MessageLite& request,
-                              const google::protobuf::MessageLite& response) {
+std::string MakePredictionLogRecord(ServerRequestLogger::LogType type, const ModelSpec& spec,
+                                    const ServerRequestLogger::ModelConfig& config,
+                                    int64_t timestamp_secs,
+                                    const google::protobuf::MessageLite& request,
+                                    const google::protobuf::MessageLite& response) {
   using google::protobuf::io::CodedOutputStream;
   std::string sampling;
   {
@@ -102,7 +103,7 @@ std::string MakePredictionLog(ServerRequestLogger::LogType type, const ModelSpec
     }
   }
   // The request and response, the bulk of a record, are serialized once,
-  // straight into the record.
+  // straight into the TFRecord, between its header and footer.
   const size_t request_size = request.ByteSizeLong();
   const size_t response_size = response.ByteSizeLong();
   auto field_size = [](uint32_t field, size_t size) {
@@ -111,11 +112,11 @@ std::string MakePredictionLog(ServerRequestLogger::LogType type, const ModelSpec
   };
   const size_t log_size = field_size(kLogRequest, request_size) +
                           field_size(kLogResponse, response_size);
-  std::string prediction_log;
-  prediction_log.resize(field_size(kPredictionLogMetadata, metadata.size()) +
-                        field_size(static_cast<uint32_t>(type), log_size));
-  google::protobuf::io::ArrayOutputStream stream(prediction_log.data(),
-                                                 static_cast<int>(prediction_log.size()));
+  const size_t prediction_log_size = field_size(kPredictionLogMetadata, metadata.size()) +
+                                     field_size(static_cast<uint32_t>(type), log_size);
+  std::string record(kTfRecordHeaderSize + prediction_log_size + kTfRecordFooterSize, '\0');
+  google::protobuf::io::ArrayOutputStream stream(record.data() + kTfRecordHeaderSize,
+                                                 static_cast<int>(prediction_log_size));
   CodedOutputStream out(&stream);
   WriteBytes(&out, kPredictionLogMetadata, metadata);
   out.WriteTag(Tag(static_cast<uint32_t>(type), kLengthDelimited));
@@ -126,7 +127,8 @@ std::string MakePredictionLog(ServerRequestLogger::LogType type, const ModelSpec
   out.WriteTag(Tag(kLogResponse, kLengthDelimited));
   out.WriteVarint64(response_size);
   response.SerializeWithCachedSizes(&out);
-  return prediction_log;
+  FrameTfRecord(&record);
+  return record;
 }
 
 ServerRequestLogger& ServerRequestLogger::Get() {
@@ -169,7 +171,7 @@ void ServerRequestLogger::MaybeLog(LogType type, const ModelSpec& spec,
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
   Record record{config->filename_prefix,
-                MakePredictionLog(type, spec, *config, now, request, response)};
+                MakePredictionLogRecord(type, spec, *config, now, request, response)};
   bool queued = false;
   bool wake = false;
   {

@@ -3,10 +3,11 @@
 // sampling, and the PredictionLog records of the sampled requests.
 //
 // Serving never waits on logging. A sampled request's record goes into a
-// bounded queue; a writer (the control plane's log collector) takes records
-// with Next(). When the queue is full the record is dropped and counted.
-// Only requests that reached a model and succeeded are logged: a
-// PredictionLog has no field for an error.
+// bounded queue, as a TFRecord ready for the file; a writer (the control
+// plane's log collector) takes records with Next() and appends them. When
+// the queue is full the record is dropped and counted. Only requests that
+// reached a model and succeeded are logged: a PredictionLog has no field for
+// an error.
 
 #ifndef TENSORFLOW_SERVING_CORE_SERVER_REQUEST_LOGGER_H_
 #define TENSORFLOW_SERVING_CORE_SERVER_REQUEST_LOGGER_H_
@@ -39,10 +40,11 @@ class ServerRequestLogger {
     std::vector<std::string> saved_model_tags;
   };
 
-  // One record: its PredictionLog bytes and the files it goes to.
+  // One record: its PredictionLog as a TFRecord (util/tfrecord.h), ready to
+  // be appended to a file, and the files it goes to.
   struct Record {
     std::string filename_prefix;
-    std::string prediction_log;
+    std::string tfrecord;
   };
 
   // PredictionLog's log_type fields, one per API.
@@ -106,13 +108,13 @@ class ServerRequestLogger {
   std::atomic<int64_t> dropped_{0};
 };
 
-// The PredictionLog of one request, serialized: LogMetadata (field 1) and
-// the request and response under `type`'s field.
-std::string MakePredictionLog(ServerRequestLogger::LogType type, const ModelSpec& spec,
-                              const ServerRequestLogger::ModelConfig& config,
-                              int64_t timestamp_secs,
-                              const google::protobuf::MessageLite& request,
-                              const google::protobuf::MessageLite& response);
+// The PredictionLog of one request, serialized and framed as a TFRecord:
+// LogMetadata (field 1) and the request and response under `type`'s field.
+std::string MakePredictionLogRecord(ServerRequestLogger::LogType type, const ModelSpec& spec,
+                                    const ServerRequestLogger::ModelConfig& config,
+                                    int64_t timestamp_secs,
+                                    const google::protobuf::MessageLite& request,
+                                    const google::protobuf::MessageLite& response);
 
 }  // namespace serving
 }  // namespace tensorflow

@@ -1,5 +1,5 @@
 // Tests ServerRequestLogger: which requests are sampled, the PredictionLog
-// bytes of a record, the bounded queue and the close that flushes it.
+// TFRecord of a request, the bounded queue and the close that flushes it.
 
 #include "tensorflow_serving/core/server_request_logger.h"
 
@@ -12,6 +12,7 @@
 
 #include "tensorflow_serving/apis/predict.pb.h"
 #include "tensorflow_serving/test_util/check.h"
+#include "tensorflow_serving/util/tfrecord.h"
 
 namespace tensorflow {
 namespace serving {
@@ -47,6 +48,19 @@ PredictRequest Request(float value) {
 
 size_t Queued(ServerRequestLogger* logger) {
   return logger->Next(kNoWait, 1000000)->size();
+}
+
+// The data of a TFRecord, whose framing must hold (util/tfrecord_test.cc
+// checks the framing against TensorFlow's).
+std::string Unframe(const std::string& tfrecord) {
+  CHECK_TRUE(tfrecord.size() >= kTfRecordHeaderSize + kTfRecordFooterSize);
+  const size_t length = tfrecord.size() - kTfRecordHeaderSize - kTfRecordFooterSize;
+  std::string framed(kTfRecordHeaderSize, '\0');
+  framed += tfrecord.substr(kTfRecordHeaderSize, length);
+  framed.append(kTfRecordFooterSize, '\0');
+  FrameTfRecord(&framed);
+  CHECK_TRUE(framed == tfrecord);
+  return tfrecord.substr(kTfRecordHeaderSize, length);
 }
 
 // The one length-delimited field `number` of `bytes`.
@@ -93,12 +107,13 @@ void TestRecordIsAPredictionLog() {
   const ServerRequestLogger::Record& record = (*records)[0];
   CHECK_TRUE(record.filename_prefix == "/logs/m");
   // PredictionLog.predict_log (6): PredictLog {request = 1, response = 2}.
-  const std::string predict_log = Field(record.prediction_log, 6);
+  const std::string prediction_log = Unframe(record.tfrecord);
+  const std::string predict_log = Field(prediction_log, 6);
   CHECK_TRUE(Field(predict_log, 1) == request.SerializeAsString());
   CHECK_TRUE(Field(predict_log, 2) == response.SerializeAsString());
   // PredictionLog.log_metadata (1): the resolved spec, the sampling config
   // and the tags.
-  const std::string metadata = Field(record.prediction_log, 1);
+  const std::string metadata = Field(prediction_log, 1);
   ModelSpec spec;
   CHECK_TRUE(spec.ParseFromString(Field(metadata, 1)));
   CHECK_TRUE(spec.name() == "m" && spec.version().value() == 3 &&

@@ -772,9 +772,9 @@ PyObject* SetRequestLogging(PyObject*, PyObject* args) {
   Py_RETURN_NONE;
 }
 
-// next_request_logs(timeout_seconds, max_records): {filename_prefix: [bytes]}
-// queued by then (maybe none), in order per prefix, or None once closed and
-// drained.
+// next_request_logs(timeout_seconds, max_records): {filename_prefix:
+// [TFRecord bytes]} queued by then (maybe none), in order per prefix, or None
+// once closed and drained.
 PyObject* NextRequestLogs(PyObject*, PyObject* args) {
   double timeout = 0;
   int max_records = 0;
@@ -793,7 +793,7 @@ PyObject* NextRequestLogs(PyObject*, PyObject* args) {
         record.filename_prefix.data(), static_cast<Py_ssize_t>(record.filename_prefix.size()),
         "replace");
     PyObject* bytes = PyBytes_FromStringAndSize(
-        record.prediction_log.data(), static_cast<Py_ssize_t>(record.prediction_log.size()));
+        record.tfrecord.data(), static_cast<Py_ssize_t>(record.tfrecord.size()));
     PyObject* list = prefix == nullptr ? nullptr : PyDict_GetItemWithError(result, prefix);
     if (list == nullptr && prefix != nullptr && !PyErr_Occurred()) {
       list = PyList_New(0);

@@ -2,10 +2,11 @@
 TFRecord files, the format of a model's warmup file.
 
 The native data plane queues the records of sampled requests (its
-ServerRequestLogger); this collector's one thread takes them and writes each
-model's to files named `<filename_prefix>-<UTC start time>-<sequence>.tfrecord`,
-with TensorFlow's record writer, so any file system TensorFlow reads works
-as a local path does. A file is written under its name plus `.tmp` and
+ServerRequestLogger), each already framed as a TFRecord; this collector's one
+thread takes them and appends each model's to files named
+`<filename_prefix>-<UTC start time>-<sequence>.tfrecord`, many records per
+write, through TensorFlow's file systems, so any file system TensorFlow reads
+works as a local path does. A file is written under its name plus `.tmp` and
 renamed when it reaches --request_log_max_file_bytes, when its prefix has had
 no record for IDLE_CLOSE_SECONDS (a reload turned the model's logging off, or
 no traffic), or when the server stops, so a file without `.tmp` is complete. A file that cannot be written costs its
@@ -20,8 +21,6 @@ from absl import logging
 
 from tensorflow_serving.util import monitoring
 
-# A TFRecord's framing: length (8 bytes) and two masked CRC32Cs (4 each).
-_RECORD_OVERHEAD = 16
 # How long records may wait for the writer when few come (the data plane
 # wakes it sooner once a batch of them waits).
 _WAIT_SECONDS = 0.25
@@ -34,7 +33,7 @@ _write_errors = monitoring.Counter(
     "Request log records lost because their file could not be written.",
     ("filename_prefix",))
 
-# {prefix: [PredictionLog bytes]} batches, None once the data plane is closed.
+# {prefix: [TFRecord bytes]} batches, None once the data plane is closed.
 NextRecords = Callable[[float, int], Optional[Dict[str, List[bytes]]]]
 
 
@@ -46,13 +45,14 @@ class _File:
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         self.path = f"{prefix}-{stamp}-{sequence:05d}.tfrecord"
         self._gfile = tf.io.gfile
-        self._writer = tf.io.TFRecordWriter(self.path + ".tmp")
+        self._writer = tf.io.gfile.GFile(self.path + ".tmp", "wb")
         self.size = 0
         self.last_write = time.monotonic()
 
-    def write(self, record: bytes) -> None:
-        self._writer.write(record)
-        self.size += len(record) + _RECORD_OVERHEAD
+    def write(self, records: List[bytes]) -> None:
+        data = b"".join(records)
+        self._writer.write(data)
+        self.size += len(data)
         self.last_write = time.monotonic()
 
     def flush(self) -> None:
@@ -106,17 +106,21 @@ class TfRecordLogCollector:
 
         def write_all():
             nonlocal written
-            log_file = self._files.get(prefix)
-            for record in records:
+            while written < len(records):
+                log_file = self._files.get(prefix)
                 if log_file is None:
                     sequence = self._sequence.get(prefix, 0)
                     self._sequence[prefix] = sequence + 1
                     log_file = self._files[prefix] = _File(prefix, sequence)
-                log_file.write(record)
-                written += 1
+                # The records that fit the file (at least one), in one write.
+                end, size = written, log_file.size
+                while end < len(records) and (end == written or size < self._max_file_bytes):
+                    size += len(records[end])
+                    end += 1
+                log_file.write(records[written:end])
+                written = end
                 if log_file.size >= self._max_file_bytes:
                     self._close(prefix)
-                    log_file = None
 
         if not self._guarded(prefix, write_all):
             _write_errors.increment_by((prefix,), len(records) - written)

@@ -1,6 +1,7 @@
 import glob
 import os
 import queue
+import tempfile
 
 from absl.testing import absltest
 import tensorflow as tf
@@ -10,17 +11,28 @@ from tensorflow_serving.util import monitoring
 from tensorflow_serving.util import wait
 
 
+def _framed(data):
+    """`data` as one TFRecord, framed by TensorFlow's own writer."""
+    path = os.path.join(tempfile.mkdtemp(), "framed")
+    with tf.io.TFRecordWriter(path) as writer:
+        writer.write(data)
+    with open(path, "rb") as f:
+        return f.read()
+
+
 class _Records:
-    """What the native side's next_request_logs hands out: batches, then None."""
+    """What the native side's next_request_logs hands out: batches of
+    TFRecords, then None."""
 
     def __init__(self):
         self._batches = queue.Queue()
 
     def put(self, *records):
-        """(prefix, bytes) pairs, handed out grouped by prefix as the data plane does."""
+        """(prefix, bytes) pairs, handed out framed and grouped by prefix as the
+        data plane does."""
         batch = {}
         for prefix, record in records:
-            batch.setdefault(prefix, []).append(record)
+            batch.setdefault(prefix, []).append(_framed(record))
         self._batches.put(batch)
 
     def close(self):
@@ -74,6 +86,7 @@ class TfRecordLogCollectorTest(absltest.TestCase):
         self.assertEqual(_read(path), [b"1", b"2"])
 
     def test_a_full_file_is_closed_and_the_next_begun(self):
+        # A TFRecord's framing adds 16 bytes: length and two CRCs.
         collector = self._collector(max_file_bytes=3 * (100 + 16))
         prefix = os.path.join(self.dir, "m")
         for i in range(7):

@@ -6,7 +6,8 @@ grpc_cpp_plugin; tools/bazel installs them with apt), RapidJSON (rapidjson-dev,
 header-only: the REST API's JSON is read and written by the same library and
 version as upstream's, 1.1.0), libevent's core and zlib for the HTTP
 transport (libevent-dev, zlib1g-dev), RE2 for the REST API's paths
-(libre2-dev), Python's headers, and
+(libre2-dev), ISA-L for the request logs' CRC32C (libisal-dev), Python's
+headers, and
 the C API headers of the TensorFlow wheel in the project's virtualenv. Only
 those C API headers are exposed, never the wheel's whole include/ directory:
 it ships TensorFlow's own google/protobuf headers, which must not meet
@@ -36,6 +37,13 @@ cc_library(
 cc_library(
     name = "zlib",
     linkopts = ["-lz"],
+)
+
+# Intel's ISA-L, for the CRC32C of the request logs' TFRecords (with the
+# CPU's CRC instructions where it has them).
+cc_library(
+    name = "isal",
+    linkopts = ["-lisal"],
 )
 
 # RE2 (gRPC's own dependency), for the REST API's paths: upstream's regular
@@ -82,7 +90,7 @@ _TF_ROOT_HEADERS = ["tensorflow/c/c_api.h"]
 
 _PACKAGES_HINT = ("tools/bazel installs them; or: apt-get install g++ libgrpc++-dev " +
                   "libprotobuf-dev protobuf-compiler protobuf-compiler-grpc rapidjson-dev " +
-                  "libevent-dev zlib1g-dev libre2-dev python3-dev")
+                  "libevent-dev zlib1g-dev libre2-dev libisal-dev python3-dev")
 
 def _quoted_includes(text):
     """The "..." includes of a C header, in order."""
@@ -152,6 +160,7 @@ def _configure(rctx):
         ("/usr/include/event2/event.h", "libevent-dev"),
         ("/usr/include/zlib.h", "zlib1g-dev"),
         ("/usr/include/re2/re2.h", "libre2-dev"),
+        ("/usr/include/isa-l/crc.h", "libisal-dev"),
         ("/usr/include/rapidjson/document.h", "rapidjson-dev"),
     ]:
         if not rctx.path(header).exists:
