@@ -123,6 +123,8 @@ def evaluate_targets(results: dict) -> list[Target]:
     def share_of(name, numerator, denominator, minimum, what):
         share = (ratio(numerator["req_per_s"], denominator["req_per_s"])
                  if numerator and denominator else None)
+        if share is not None and "paired_ratio" in numerator:
+            share = numerator["paired_ratio"]  # the median of same-round ratios
         targets.append(Target(
             name, f"{share:.2f}x {what}" if share is not None else "not run",
             f">= {minimum:g}x", _verdict(share >= minimum) if share is not None

@@ -125,6 +125,16 @@ class TargetsTest(absltest.TestCase):
             targets["hp2 Regress server CPU vs hp2 Predict's, c=32"].measured,
             "2.50x (100 vs 40 us)")
 
+    def test_logging_ratio_is_the_median_of_same_round_ratios_when_measured(self):
+        results = _results()
+        logging_1 = next(c for c in results["cells"] if c.get("server") == "logging 1")
+        # The cells alone give 8000 / 9000 = 0.89; round by round it was 0.93.
+        logging_1["paired_ratio"] = 0.93
+        targets = {t.name: t for t in report.evaluate_targets(results)}
+        target = targets[
+            "gRPC Predict req/s with request logging at sampling 1 vs without, c=32"]
+        self.assertEqual((target.measured, target.verdict), ("0.93x without", "MET"))
+
     def test_request_logging_cells_and_records(self):
         lines = report.render(_results()).splitlines()
         self.assertTrue(any(line.startswith("-- gRPC Predict, request logging 1, batching "

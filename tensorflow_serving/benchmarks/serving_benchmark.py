@@ -32,6 +32,7 @@ import glob
 import json
 import os
 import shutil
+import statistics
 import struct
 import subprocess
 import sys
@@ -334,7 +335,7 @@ def run_server_phase(results, label, batching, command, model_base_path, work_di
 
 
 # The request logging phase: servers of one model config, logging off and
-# at two sampling rates, measured one after the other at the top concurrency.
+# at two sampling rates, measured in turns at the top concurrency.
 LOGGING_RATES = (("logging off", None), ("logging 0.01", 0.01), ("logging 1", 1.0))
 
 
@@ -352,27 +353,55 @@ def _tfrecord_count(path: str) -> int:
 
 
 def run_logging(results, work_dir, pinning, driver, command, model_base_path,
-                concurrency, grpc_message, rounds=2):
-    """Each server of LOGGING_RATES once per round, in turn; each kind's best
-    round is its cell (the machine's drift hits every kind alike)."""
-    best = {}
-    for round_number in range(rounds):
+                concurrency, grpc_message, rounds=5):
+    """The servers of LOGGING_RATES run side by side (only the measured one
+    under load) and are measured in short turns, `rounds` times, each round
+    in a rotated order. A kind's cell is its median round, and its ratio to
+    logging off is the median of the ratios within a round: the machine's
+    drift, which moves neighbouring turns alike, cancels."""
+    top = max(concurrency)
+    servers = {}
+    try:
         for kind, rate in LOGGING_RATES:
-            cell = _logging_cell(work_dir, pinning, driver, command, model_base_path,
-                                 max(concurrency), grpc_message, kind, rate, round_number)
-            rounds_seen = best.get(kind, {}).get("rounds_req_per_s", []) + [
-                cell["req_per_s"]]
-            if kind not in best or cell["req_per_s"] > best[kind]["req_per_s"]:
-                best[kind] = cell
-            best[kind]["rounds_req_per_s"] = rounds_seen
-    results["cells"].extend(best[kind] for kind, _ in LOGGING_RATES)
+            servers[kind] = _logging_server(work_dir, pinning, command, model_base_path,
+                                            grpc_message, kind, rate)
+        turns = {kind: [] for kind, _ in LOGGING_RATES}
+        for round_number in range(rounds):
+            order = LOGGING_RATES[round_number % 3:] + LOGGING_RATES[:round_number % 3]
+            for kind, rate in order:
+                server, pid, frame = servers[kind]
+                driver.warmup("grpc", server.grpc_port, top, FLAGS.warmup_s / 2)
+                cell = driver.cell("grpc", server.grpc_port, top, FLAGS.duration_s / 2,
+                                   pid=pid, response_frame_bytes=frame)
+                cell.update(api="grpc", batching=False, server=kind, sampling_rate=rate)
+                progress(f"server, {kind}, round {round_number + 1}: grpc c={top}: "
+                         f"{describe_cell(cell)}")
+                turns[kind].append(cell)
+    finally:
+        for server, _, _ in servers.values():
+            server.stop()
+    off = turns["logging off"]
+    for kind, rate in LOGGING_RATES:
+        cells = turns[kind]
+        cell = dict(sorted(cells, key=lambda c: c["req_per_s"])[len(cells) // 2])
+        cell["rounds_req_per_s"] = [c["req_per_s"] for c in cells]
+        if rate is not None:
+            cell["paired_ratio"] = statistics.median(
+                c["req_per_s"] / o["req_per_s"] for c, o in zip(cells, off))
+            cell["records_logged"] = sum(_tfrecord_count(path) for path in glob.glob(
+                os.path.join(_logging_dir(work_dir, kind), f"{MODEL_NAME}-*.tfrecord")))
+            cell["requests"] = sum(c.get("requests", 0) for c in cells)
+        results["cells"].append(cell)
 
 
-def _logging_cell(work_dir, pinning, driver, command, model_base_path, top,
-                  grpc_message, kind, rate, round_number) -> dict:
-    """One server of a logging kind: its gRPC Predict cell at c=top."""
-    log_dir = os.path.join(work_dir, "request_logs",
-                           f"{kind.replace(' ', '_')}-{round_number}")
+def _logging_dir(work_dir, kind) -> str:
+    return os.path.join(work_dir, "request_logs", kind.replace(" ", "_"))
+
+
+def _logging_server(work_dir, pinning, command, model_base_path, grpc_message, kind,
+                    rate):
+    """A server of one logging kind: (runner, serving pid, response frame size)."""
+    log_dir = _logging_dir(work_dir, kind)
     os.makedirs(log_dir, exist_ok=True)
     logging_config = ("" if rate is None else
                       f'logging_config {{ log_collector_config {{ type: "tfrecord" '
@@ -383,23 +412,15 @@ def _logging_cell(work_dir, pinning, driver, command, model_base_path, top,
         f.write(f'model_config_list {{ config {{ name: "{MODEL_NAME}" '
                 f'base_path: "{model_base_path}" model_platform: "tensorflow" '
                 f'{logging_config} }} }}')
-    label = f"server, {kind}"
-    server, _ = start_server(label.replace(" ", "_").replace(",", ""), command,
-                             model_base_path, work_dir, pinning, config_file=config_file)
-    pid = procstat.serving_pid(server.process.pid)
+    label = f"server_{kind.replace(' ', '_')}"
+    server, _ = start_server(label, command, model_base_path, work_dir, pinning,
+                             config_file=config_file)
     try:
         frame = len(grpc_check(server.grpc_port, grpc_message)) + 5
-        driver.warmup("grpc", server.grpc_port, top, FLAGS.warmup_s)
-        cell = driver.cell("grpc", server.grpc_port, top, FLAGS.duration_s, pid=pid,
-                           response_frame_bytes=frame)
-    finally:
+        return server, procstat.serving_pid(server.process.pid), frame
+    except BaseException:
         server.stop()
-    cell.update(api="grpc", batching=False, server=kind, sampling_rate=rate)
-    cell["records_logged"] = sum(_tfrecord_count(path) for path in glob.glob(
-        os.path.join(log_dir, f"{MODEL_NAME}-*.tfrecord")))
-    progress(f"{label}: grpc c={top}: {describe_cell(cell)}; "
-             f"{cell['records_logged']} records logged")
-    return cell
+        raise
 
 
 def _script(name: str) -> str:
