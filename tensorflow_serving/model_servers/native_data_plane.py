@@ -184,9 +184,9 @@ class NativeDataPlane(server_core.ServingObserver):
     # ---------------------------------------------------------- request logs
 
     def next_request_logs(self, timeout_seconds: float, max_records: int):
-        """{filename_prefix: [PredictionLog bytes]} of sampled requests,
-        queued within the timeout; None once close_request_logs() has run and
-        all were handed out."""
+        """{filename_prefix: [TFRecord bytes]} of sampled requests (each a
+        PredictionLog, framed), queued within the timeout; None once
+        close_request_logs() has run and all were handed out."""
         return self._module.next_request_logs(timeout_seconds, max_records)
 
     def close_request_logs(self) -> None:
