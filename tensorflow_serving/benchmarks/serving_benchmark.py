@@ -32,7 +32,6 @@ import glob
 import json
 import os
 import shutil
-import statistics
 import struct
 import subprocess
 import sys
@@ -386,8 +385,8 @@ def run_logging(results, work_dir, pinning, driver, command, model_base_path,
         cell = dict(sorted(cells, key=lambda c: c["req_per_s"])[len(cells) // 2])
         cell["rounds_req_per_s"] = [c["req_per_s"] for c in cells]
         if rate is not None:
-            cell["paired_ratio"] = statistics.median(
-                c["req_per_s"] / o["req_per_s"] for c, o in zip(cells, off))
+            cell["paired_ratio"] = stats.paired_ratio([c["req_per_s"] for c in cells],
+                                                      [o["req_per_s"] for o in off])
             cell["records_logged"] = sum(_tfrecord_count(path) for path in glob.glob(
                 os.path.join(_logging_dir(work_dir, kind), f"{MODEL_NAME}-*.tfrecord")))
             cell["requests"] = sum(c.get("requests", 0) for c in cells)

@@ -1,4 +1,5 @@
-"""Percentiles of request latencies, computed the way numpy's default does."""
+"""Percentiles of request latencies, computed the way numpy's default does,
+and ratios of throughputs measured in rounds."""
 
 import dataclasses
 import math
@@ -39,3 +40,19 @@ def latency_ms(durations_us: Sequence[int]) -> Latency | None:
     ms = [d / 1000.0 for d in durations_us]
     return Latency(count=len(ms), p50_ms=percentile(ms, 50), p90_ms=percentile(ms, 90),
                    p99_ms=percentile(ms, 99), max_ms=max(ms))
+
+
+def paired_ratio(numerators: Sequence[float], denominators: Sequence[float]) -> float:
+    """The median of the same-round ratios numerators[i] / denominators[i].
+
+    Two servers measured in turns, round after round, see the machine's drift
+    (a shared host's speed moves by 10-20% within minutes) alike within a
+    round: the ratio of a round cancels it, where a ratio of the two sides'
+    overall medians would not.
+    """
+    if not numerators or len(numerators) != len(denominators):
+        raise ValueError(f"paired_ratio needs rounds of both sides, got {len(numerators)} "
+                         f"and {len(denominators)}")
+    ratios = sorted(n / d for n, d in zip(numerators, denominators))
+    middle = len(ratios) // 2
+    return ratios[middle] if len(ratios) % 2 else (ratios[middle - 1] + ratios[middle]) / 2

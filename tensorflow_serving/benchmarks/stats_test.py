@@ -45,5 +45,20 @@ class LatencyTest(absltest.TestCase):
         self.assertIsNone(stats.latency_ms([]))
 
 
+class PairedRatioTest(absltest.TestCase):
+
+    def test_median_of_same_round_ratios(self):
+        # The machine slows by half in round 2: each round's ratio is 2, and
+        # so is their median; the ratio of the sides' medians would be 1.5.
+        self.assertEqual(stats.paired_ratio([200, 100, 300], [100, 50, 150]), 2)
+        self.assertEqual(stats.paired_ratio([3, 8], [1, 2]), 3.5)  # even: the middle two
+
+    def test_rejects_unpaired_rounds(self):
+        with self.assertRaises(ValueError):
+            stats.paired_ratio([1, 2], [1])
+        with self.assertRaises(ValueError):
+            stats.paired_ratio([], [])
+
+
 if __name__ == "__main__":
     absltest.main()
