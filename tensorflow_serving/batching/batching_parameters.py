@@ -10,9 +10,9 @@ upstream reports them at model load.
 """
 
 import dataclasses
-import os
 
 from tensorflow_serving.util import config_protos
+from tensorflow_serving.util import cpu_info
 from tensorflow_serving.util import proto_util
 from tensorflow_serving.util import status
 
@@ -20,7 +20,7 @@ BatchingParameters = config_protos.BatchingParameters
 
 
 def _default_num_batch_threads() -> int:
-    return os.cpu_count() or 1
+    return cpu_info.num_schedulable_cpus()
 
 
 @dataclasses.dataclass

@@ -19,7 +19,6 @@ server has writes TFRecord files (LOG_COLLECTOR_TYPE).
 
 import dataclasses
 import functools
-import os
 import threading
 import time
 from typing import Callable, Dict, List, Optional, Set, Tuple
@@ -32,6 +31,7 @@ from tensorflow_serving.core.aspired_versions_manager import StateListener
 from tensorflow_serving.core.loader import Loader
 from tensorflow_serving.core.servable_state import ManagerState
 from tensorflow_serving.sources.storage_path import file_system_storage_path_source as fs_source
+from tensorflow_serving.util import cpu_info
 from tensorflow_serving.util import status
 
 TENSORFLOW_MODEL_PLATFORM = "tensorflow"
@@ -49,7 +49,7 @@ class ServerCoreOptions:
     # Load and unload concurrency and startup checks (upstream flags of the same names).
     num_load_threads: int = 0                            # 0: one at a time
     num_unload_threads: int = 0                          # 0: one at a time
-    num_initial_load_threads: int = 4 * (os.cpu_count() or 1)
+    num_initial_load_threads: int = 4 * cpu_info.num_schedulable_cpus()
     fail_if_no_model_versions_found: bool = False
     # Told what may serve (e.g. the native data plane): see ServingObserver.
     serving_observer: Optional["ServingObserver"] = None

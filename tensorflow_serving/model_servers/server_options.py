@@ -9,9 +9,10 @@ other front end (tests, an embedded server) builds an Options directly.
 """
 
 import dataclasses
-import os
 
-_CPUS = os.cpu_count() or 1
+from tensorflow_serving.util import cpu_info
+
+_CPUS = cpu_info.num_schedulable_cpus()
 
 
 def _option(flag: str, default, help_text: str, no_effect: str = "", **kwargs):

@@ -29,12 +29,13 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 for _unused in ("keras", "matplotlib"):
     sys.modules.setdefault(_unused, None)
 
+from tensorflow_serving.util import cpu_info  # pylint: disable=g-import-not-at-top
 from tensorflow_serving.util import memory_release  # pylint: disable=g-import-not-at-top
 
 # One glibc arena per core rather than eight, set before any thread starts:
 # a version's load then reuses memory the requests freed, which lowers the
 # peak of a rollover by about 20 MB on a 100 MB model (docs/memory.md).
-memory_release.limit_arenas(max(2, os.cpu_count() or 1))
+memory_release.limit_arenas(max(2, cpu_info.num_schedulable_cpus()))
 
 from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
