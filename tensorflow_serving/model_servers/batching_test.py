@@ -3,7 +3,9 @@
 import concurrent.futures
 import json
 import os
+import shutil
 import signal
+import tempfile
 import urllib.request
 
 from absl.testing import absltest
@@ -16,6 +18,7 @@ from tensorflow.core.framework import types_pb2
 from tensorflow_serving.apis import classification_pb2
 from tensorflow_serving.apis import predict_pb2
 from tensorflow_serving.apis import regression_pb2
+from tensorflow_serving.model_servers import server_launcher
 from tensorflow_serving.model_servers.test_util import server_runner
 from tensorflow_serving.servables.tensorflow.testdata import saved_model_all_dtypes
 from tensorflow_serving.test_util import test_util
@@ -237,9 +240,9 @@ class BatchingTest(server_runner.ServerTestCase):
 
 
 
-def batch_request(signature, array):
+def batch_request(model, signature, array):
     request = predict_pb2.PredictRequest()
-    request.model_spec.name = "all"
+    request.model_spec.name = model
     request.model_spec.signature_name = signature
     t = request.inputs["x"]
     for size in array.shape:
@@ -267,73 +270,100 @@ def expected_float(x):
             "y": (list(x.shape), (2 * x).ravel().tolist())}
 
 
-class BatchingSemanticsTest(server_runner.ServerTestCase):
-    """How batches are formed, padded and split (both data planes, same answers)."""
+# Each BatchingSemanticsTest case's batching parameters, as the
+# batching_params.pbtxt of a model of its own: one server
+# (--enable_per_model_batching_parameters) serves them all.
+_SEMANTICS_BATCHING = {
+    "padding": ("max_batch_size { value: 8 }\n"
+                "batch_timeout_micros { value: 2000 }\n"
+                "allowed_batch_sizes: 4\nallowed_batch_sizes: 8\n"
+                "max_enqueued_batches { value: 100 }\n"),
+    # Full before its long timeout: the test sends exactly three rows.
+    "ragged": ("max_batch_size { value: 3 }\n"
+               "batch_timeout_micros { value: 20000000 }\n"
+               "pad_variable_length_inputs: true\n"),
+    "row_shapes": ("max_batch_size { value: 2 }\n"
+                   "batch_timeout_micros { value: 20000000 }\n"),
+    "split": ("max_batch_size { value: 8 }\n"
+              "batch_timeout_micros { value: 1000 }\n"
+              "enable_large_batch_splitting { value: true }\n"
+              "max_execution_batch_size { value: 2 }\n"
+              "allowed_batch_sizes: 1\nallowed_batch_sizes: 2\n"),
+    "strings": ("max_batch_size { value: 16 }\n"
+                "batch_timeout_micros { value: 2000 }\n"
+                "allowed_batch_sizes: 16\n"),
+}
 
-    def setUp(self):
-        super().setUp()
-        self.base = os.path.join(self.tmp, "all")
-        saved_model_all_dtypes.export_all_dtypes(os.path.join(self.base, "1"))
 
-    def start(self, batching_text):
-        path = self.create_tempfile(content=batching_text).full_path
-        return self.start_server(["--model_name=all", f"--model_base_path={self.base}",
-                                  "--enable_batching", f"--batching_parameters_file={path}"],
-                                 ["all"])
+class BatchingSemanticsTest(absltest.TestCase):
+    """How batches are formed, padded and split, each case on a model batched
+    by its own parameters."""
 
-    def concurrently(self, server, requests):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls._tmpdir = tempfile.TemporaryDirectory()
+        export = os.path.join(cls._tmpdir.name, "export")
+        saved_model_all_dtypes.export_all_dtypes(export)
+        configs = []
+        for name, text in _SEMANTICS_BATCHING.items():
+            version = os.path.join(cls._tmpdir.name, name, "1")
+            shutil.copytree(export, version)
+            with open(os.path.join(version, "batching_params.pbtxt"), "w",
+                      encoding="utf-8") as f:
+                f.write(text)
+            configs.append(f'config {{ name: "{name}" base_path: "{os.path.dirname(version)}" '
+                           'model_platform: "tensorflow" }')
+        config_file = os.path.join(cls._tmpdir.name, "models.config")
+        with open(config_file, "w", encoding="utf-8") as f:
+            f.write("model_config_list { " + " ".join(configs) + " }")
+        cls.server = server_launcher.ServerRunner(
+            [f"--model_config_file={config_file}", "--enable_batching",
+             "--enable_per_model_batching_parameters"], rest=False)
+        cls.server.start(list(_SEMANTICS_BATCHING))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.cleanup()
+        cls._tmpdir.cleanup()
+        super().tearDownClass()
+
+    def concurrently(self, requests):
         with concurrent.futures.ThreadPoolExecutor(len(requests)) as pool:
-            futures = [pool.submit(server.prediction_stub.Predict, r, timeout=60)
+            futures = [pool.submit(self.server.prediction_stub.Predict, r, timeout=60)
                        for r in requests]
             return [outputs(f.result()) for f in futures]
 
     def test_padding_to_allowed_batch_sizes(self):
-        server = self.start("max_batch_size { value: 8 }\n"
-                            "batch_timeout_micros { value: 2000 }\n"
-                            "allowed_batch_sizes: 4\nallowed_batch_sizes: 8\n"
-                            "max_enqueued_batches { value: 100 }\n")
         rng = np.random.default_rng(1)
         xs = [rng.integers(-9, 9, size=(1 + i % 3, 3)).astype(np.float32) for i in range(12)]
-        got = self.concurrently(server, [batch_request("batch_float", x) for x in xs])
+        got = self.concurrently([batch_request("padding", "batch_float", x) for x in xs])
         self.assertEqual(got, [expected_float(x) for x in xs])
 
     def test_ragged_inputs_are_padded_with_their_first_element(self):
-        # One batch of exactly three rows (full before the long timeout): each
-        # request's dim 1 is padded to the batch's widest with its own first value.
-        server = self.start("max_batch_size { value: 3 }\n"
-                            "batch_timeout_micros { value: 20000000 }\n"
-                            "pad_variable_length_inputs: true\n")
+        # One batch of exactly three rows: each request's dim 1 is padded to
+        # the batch's widest with its own first value.
         xs = [np.array([[1, 2]], np.float32), np.array([[5, 6, 7, 8]], np.float32),
               np.array([[3, 4, 9]], np.float32)]
-        got = self.concurrently(server, [batch_request("batch_float", x) for x in xs])
+        got = self.concurrently([batch_request("ragged", "batch_float", x) for x in xs])
         padded = [np.array([[1, 2, 1, 1]], np.float32), xs[1],
                   np.array([[3, 4, 9, 3]], np.float32)]
         self.assertEqual(got, [expected_float(x) for x in padded])
 
     def test_different_row_shapes_run_as_separate_batches(self):
-        server = self.start("max_batch_size { value: 2 }\n"
-                            "batch_timeout_micros { value: 20000000 }\n")
         xs = [np.array([[1, 2]], np.float32), np.array([[5, 6, 7]], np.float32)]
-        got = self.concurrently(server, [batch_request("batch_float", x) for x in xs])
+        got = self.concurrently([batch_request("row_shapes", "batch_float", x) for x in xs])
         self.assertEqual(got, [expected_float(x) for x in xs])
 
     def test_large_requests_are_split(self):
-        server = self.start("max_batch_size { value: 8 }\n"
-                            "batch_timeout_micros { value: 1000 }\n"
-                            "enable_large_batch_splitting { value: true }\n"
-                            "max_execution_batch_size { value: 2 }\n"
-                            "allowed_batch_sizes: 1\nallowed_batch_sizes: 2\n")
         xs = [np.arange(15, dtype=np.float32).reshape(5, 3),
               np.arange(6, dtype=np.float32).reshape(2, 3)]
-        got = self.concurrently(server, [batch_request("batch_float", x) for x in xs])
+        got = self.concurrently([batch_request("split", "batch_float", x) for x in xs])
         self.assertEqual(got, [expected_float(x) for x in xs])
 
     def test_strings(self):
-        server = self.start("max_batch_size { value: 16 }\n"
-                            "batch_timeout_micros { value: 2000 }\n"
-                            "allowed_batch_sizes: 16\n")
         xs = [np.array([b"x" * n, bytes([n]) * (40 - n)], dtype=object) for n in range(12)]
-        got = self.concurrently(server, [batch_request("batch_string", x) for x in xs])
+        got = self.concurrently([batch_request("strings", "batch_string", x) for x in xs])
         self.assertEqual(got, [{"y": ([2], x.tolist())} for x in xs])
 
 
