@@ -3,6 +3,7 @@ and ratios of throughputs measured in rounds."""
 
 import dataclasses
 import math
+import statistics
 from collections.abc import Sequence
 
 
@@ -53,6 +54,4 @@ def paired_ratio(numerators: Sequence[float], denominators: Sequence[float]) -> 
     if not numerators or len(numerators) != len(denominators):
         raise ValueError(f"paired_ratio needs rounds of both sides, got {len(numerators)} "
                          f"and {len(denominators)}")
-    ratios = sorted(n / d for n, d in zip(numerators, denominators))
-    middle = len(ratios) // 2
-    return ratios[middle] if len(ratios) % 2 else (ratios[middle - 1] + ratios[middle]) / 2
+    return statistics.median(n / d for n, d in zip(numerators, denominators))
