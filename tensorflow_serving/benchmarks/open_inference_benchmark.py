@@ -66,6 +66,10 @@ from tensorflow_serving.util import runfiles_util
 from tensorflow_serving.util import wait
 
 flags.DEFINE_integer("measurement_ms", 3000, "perf_analyzer's --measurement-interval.")
+# perf_analyzer's own default (10%, 10 windows) gives up on a machine whose
+# speed moves between windows, as shared VMs' does, and the run is lost.
+flags.DEFINE_integer("stability_percent", 25, "perf_analyzer's --stability-percentage.")
+flags.DEFINE_integer("max_trials", 20, "perf_analyzer's --max-trials.")
 flags.DEFINE_integer("requests", 3000, "Requests per REST path of the HTTP client.")
 flags.DEFINE_integer("training_iteration", 100, "mnist_saved_model --training_iteration.")
 flags.DEFINE_bool("peer", True, "Also compare with KServe's Python ModelServer.")
@@ -174,8 +178,9 @@ class Server:
 
 
 def run_perf_analyzer(command, env, client_cpu, args):
-    argv = list(command) + ["-m", MODEL, "--measurement-interval",
-                            str(FLAGS.measurement_ms)] + args
+    argv = list(command) + ["-m", MODEL, "--measurement-interval", str(FLAGS.measurement_ms),
+                            "--stability-percentage", str(FLAGS.stability_percent),
+                            "--max-trials", str(FLAGS.max_trials)] + args
     if client_cpu is not None:
         argv = ["taskset", "-c", str(client_cpu)] + argv
     return perf_analyzer.client_lines(perf_analyzer.run(argv, env))
