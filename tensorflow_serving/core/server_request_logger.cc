@@ -115,18 +115,21 @@ std::string MakePredictionLogRecord(ServerRequestLogger::LogType type, const Mod
   const size_t prediction_log_size = field_size(kPredictionLogMetadata, metadata.size()) +
                                      field_size(static_cast<uint32_t>(type), log_size);
   std::string record(kTfRecordHeaderSize + prediction_log_size + kTfRecordFooterSize, '\0');
-  google::protobuf::io::ArrayOutputStream stream(record.data() + kTfRecordHeaderSize,
-                                                 static_cast<int>(prediction_log_size));
-  CodedOutputStream out(&stream);
-  WriteBytes(&out, kPredictionLogMetadata, metadata);
-  out.WriteTag(Tag(static_cast<uint32_t>(type), kLengthDelimited));
-  out.WriteVarint64(log_size);
-  out.WriteTag(Tag(kLogRequest, kLengthDelimited));
-  out.WriteVarint64(request_size);
-  request.SerializeWithCachedSizes(&out);
-  out.WriteTag(Tag(kLogResponse, kLengthDelimited));
-  out.WriteVarint64(response_size);
-  response.SerializeWithCachedSizes(&out);
+  {
+    google::protobuf::io::ArrayOutputStream stream(record.data() + kTfRecordHeaderSize,
+                                                   static_cast<int>(prediction_log_size));
+    // Its last bytes reach the record when it is destroyed, before framing.
+    CodedOutputStream out(&stream);
+    WriteBytes(&out, kPredictionLogMetadata, metadata);
+    out.WriteTag(Tag(static_cast<uint32_t>(type), kLengthDelimited));
+    out.WriteVarint64(log_size);
+    out.WriteTag(Tag(kLogRequest, kLengthDelimited));
+    out.WriteVarint64(request_size);
+    request.SerializeWithCachedSizes(&out);
+    out.WriteTag(Tag(kLogResponse, kLengthDelimited));
+    out.WriteVarint64(response_size);
+    response.SerializeWithCachedSizes(&out);
+  }
   FrameTfRecord(&record);
   return record;
 }
