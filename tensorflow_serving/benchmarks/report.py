@@ -187,7 +187,7 @@ def evaluate_targets(results: dict) -> list[Target]:
         share_of(f"gRPC Predict req/s with request logging at sampling "
                  f"{kind.split()[1]} vs without, c={top}",
                  _cell(cells, "grpc", False, top, server=kind), logging_off, minimum,
-                 "without")
+                 "without (per server CPU second, servers loaded at once)")
 
     soak = results.get("soak")
     growth = soak.get("rss_growth") if soak else None

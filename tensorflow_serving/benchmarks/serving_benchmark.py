@@ -27,6 +27,7 @@ so subprocess execs it with vfork: no Python runs in a forked copy of this
 process, whose gRPC client threads would otherwise make the child crash.
 """
 
+import concurrent.futures
 import dataclasses
 import glob
 import json
@@ -353,27 +354,39 @@ def _tfrecord_count(path: str) -> int:
 
 def run_logging(results, work_dir, pinning, driver, command, model_base_path,
                 concurrency, grpc_message, rounds=5):
-    """The servers of LOGGING_RATES run side by side (only the measured one
-    under load) and are measured in short turns, `rounds` times, each round
-    in a rotated order. A kind's cell is its median round, and its ratio to
-    logging off is the median of the ratios within a round: the machine's
-    drift, which moves neighbouring turns alike, cancels."""
+    """The servers of LOGGING_RATES, all on the server core, are loaded at
+    once, each by its own h2load, for `rounds` rounds. A server's cost is its
+    CPU seconds per request, and its ratio to logging off is the median of
+    the rounds' ratios of requests per CPU second, which is the ratio of
+    the req/s each would serve alone with the core to itself.
+
+    Loaded at once, the servers share the machine's every moment: a shared
+    host's speed moves by 20% and more from one second to the next, which
+    turns of one server after another do not cancel, however short."""
     top = max(concurrency)
     servers = {}
     try:
         for kind, rate in LOGGING_RATES:
             servers[kind] = _logging_server(work_dir, pinning, command, model_base_path,
                                             grpc_message, kind, rate)
+
+        def at_once(measure):
+            with concurrent.futures.ThreadPoolExecutor(len(servers)) as pool:
+                futures = {kind: pool.submit(measure, *server)
+                           for kind, server in servers.items()}
+                return {kind: future.result() for kind, future in futures.items()}
+
+        at_once(lambda server, pid, frame: driver.warmup(
+            "grpc", server.grpc_port, top, FLAGS.warmup_s / 2))
         turns = {kind: [] for kind, _ in LOGGING_RATES}
         for round_number in range(rounds):
-            order = LOGGING_RATES[round_number % 3:] + LOGGING_RATES[:round_number % 3]
-            for kind, rate in order:
-                server, pid, frame = servers[kind]
-                driver.warmup("grpc", server.grpc_port, top, FLAGS.warmup_s / 2)
-                cell = driver.cell("grpc", server.grpc_port, top, FLAGS.duration_s / 2,
-                                   pid=pid, response_frame_bytes=frame)
+            cells = at_once(lambda server, pid, frame: driver.cell(
+                "grpc", server.grpc_port, top, FLAGS.duration_s / 2, pid=pid,
+                response_frame_bytes=frame))
+            for kind, rate in LOGGING_RATES:
+                cell = cells[kind]
                 cell.update(api="grpc", batching=False, server=kind, sampling_rate=rate)
-                progress(f"server, {kind}, round {round_number + 1}: grpc c={top}: "
+                progress(f"servers at once, round {round_number + 1}: {kind}: grpc c={top}: "
                          f"{describe_cell(cell)}")
                 turns[kind].append(cell)
     finally:
@@ -385,8 +398,9 @@ def run_logging(results, work_dir, pinning, driver, command, model_base_path,
         cell = dict(sorted(cells, key=lambda c: c["req_per_s"])[len(cells) // 2])
         cell["rounds_req_per_s"] = [c["req_per_s"] for c in cells]
         if rate is not None:
-            cell["paired_ratio"] = stats.paired_ratio([c["req_per_s"] for c in cells],
-                                                      [o["req_per_s"] for o in off])
+            cell["paired_ratio"] = stats.paired_ratio(
+                [1 / c["cpu_us_per_req"] for c in cells],
+                [1 / o["cpu_us_per_req"] for o in off])
             cell["records_logged"] = sum(_tfrecord_count(path) for path in glob.glob(
                 os.path.join(_logging_dir(work_dir, kind), f"{MODEL_NAME}-*.tfrecord")))
             cell["requests"] = sum(c.get("requests", 0) for c in cells)
