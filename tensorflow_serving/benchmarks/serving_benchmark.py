@@ -85,6 +85,8 @@ flags.DEFINE_string("baseline_binary", "", "Another model server (e.g. one built
 flags.DEFINE_bool("skip_methods", False, "Skip Classify and Regress against Predict.")
 flags.DEFINE_bool("skip_large", False, "Skip the REST predict with a 4 MB answer.")
 flags.DEFINE_bool("skip_logging", False, "Skip gRPC Predict with request logging.")
+flags.DEFINE_integer("logging_rounds", 9, "Rounds of the request-logging servers loaded "
+                     "at once, each of --duration_s / 2.")
 flags.DEFINE_string("model_base_path", "", "Serve this existing MNIST export "
                     "(base dir with numeric versions) instead of exporting one "
                     "with mnist_saved_model.")
@@ -353,7 +355,7 @@ def _tfrecord_count(path: str) -> int:
 
 
 def run_logging(results, work_dir, pinning, driver, command, model_base_path,
-                concurrency, grpc_message, rounds=5):
+                concurrency, grpc_message, rounds):
     """The servers of LOGGING_RATES, all on the server core, are loaded at
     once, each by its own h2load, for `rounds` rounds. A server's cost is its
     CPU seconds per request, and its ratio to logging off is the median of
@@ -668,7 +670,7 @@ def main(argv):
                              server_kind="baseline")
         if not FLAGS.skip_logging:
             run_logging(results, work_dir, pinning, driver, command, model_base_path,
-                        concurrency, grpc_message)
+                        concurrency, grpc_message, FLAGS.logging_rounds)
         if not FLAGS.skip_methods:
             run_methods(results, work_dir, pinning, command, model_base_path, image)
         if not FLAGS.skip_large and not FLAGS.skip_rest:
