@@ -1,7 +1,7 @@
 r"""The Open Inference Protocol against upstream's API, batch-1 MNIST, one run.
 
   tools/bazel run //tensorflow_serving/benchmarks:open_inference_benchmark -- \
-      [--measurement_ms=3000] [--requests=3000]
+      [--measurement_ms=3000] [--cpu_rounds=15] [--cpu_burst_ms=300]
 
 The server runs on one core (core 0), every client on another (core 1).
 
@@ -10,8 +10,13 @@ The server runs on one core (core 0), every client on another (core 1).
    the server with its default (v2) protocol over HTTP and over gRPC, and in
    --service-kind=tfserving mode (upstream's Predict over gRPC). Its
    throughput and latency lines are printed as it prints them.
-2. A keep-alive HTTP client sends the same digit `--requests` times as /v1
-   Predict JSON, v2 JSON and v2 binary data.
+2. The server CPU of each path: h2load sends the same digit on one
+   connection as /v1 Predict JSON, v2 JSON and v2 binary data over REST and
+   as v2 ModelInfer and TF Serving Predict over gRPC, in bursts of
+   `--cpu_burst_ms`, every path once a round for `--cpu_rounds` rounds, the
+   order rotated each round. A path's cost in a round is the server's CPU
+   time (its threads' schedstat, in nanoseconds) over the requests h2load
+   completed, so the clients' own cost is left out.
 3. The peer: KServe's own Python ModelServer (kserve_peer_server.py, in
    KServe's SDK venv) serving the same SavedModel's signature over v2, on the
    same core, beside this server. perf_analyzer cannot drive it (KServe has
@@ -23,11 +28,14 @@ The server runs on one core (core 0), every client on another (core 1).
    machine's drift does not move: issue 20's target is at least 5x KServe's
    req/s on each.
 
-Server CPU per request is the server's CPU time (/proc) over the requests it
-counted (its Prometheus request_count), so the clients' own cost is left
-out. The ratios compare paths measured in this run against issue 20's
-targets: v2 gRPC and v2 REST at most 1.2x Predict's CPU on the same
-transport, and v2 binary REST at least as fast (no more CPU) as v2 JSON.
+The CPU ratios are the medians of the same-round ratios of step 2's paths
+against issue 20's targets: v2 gRPC and v2 REST at most 1.2x Predict's CPU
+on the same transport, and v2 binary REST at least as fast (no more CPU) as
+v2 JSON. Paths measured one after another in whole runs drifted apart with
+the host's speed (v2 REST JSON against /v1 came out 1.05x in one run and
+1.52x in the next). perf_analyzer's runs show their server CPU too (the
+server's CPU time from /proc over the requests its Prometheus
+request_count counted).
 With --nopeer the KServe comparison is left out.
 
 perf_analyzer sends what model metadata describes, and the tutorial's MNIST
@@ -44,6 +52,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -70,7 +79,9 @@ flags.DEFINE_integer("measurement_ms", 3000, "perf_analyzer's --measurement-inte
 # speed moves between windows, as shared VMs' does, and the run is lost.
 flags.DEFINE_integer("stability_percent", 25, "perf_analyzer's --stability-percentage.")
 flags.DEFINE_integer("max_trials", 20, "perf_analyzer's --max-trials.")
-flags.DEFINE_integer("requests", 3000, "Requests per REST path of the HTTP client.")
+flags.DEFINE_integer("cpu_rounds", 15, "Rounds of the server-CPU comparison of the paths.")
+flags.DEFINE_integer("cpu_burst_ms", 300, "h2load's milliseconds per path and round of the "
+                     "server-CPU comparison.")
 flags.DEFINE_integer("training_iteration", 100, "mnist_saved_model --training_iteration.")
 flags.DEFINE_bool("peer", True, "Also compare with KServe's Python ModelServer.")
 flags.DEFINE_integer("peer_rounds", 5, "Rounds of turns of the KServe comparison.")
@@ -208,19 +219,66 @@ def rest_bodies(image):
     }
 
 
-def rest_loop(port, path, body, headers, requests):
-    """`requests` POSTs on one keep-alive connection; fails on any non-200."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        for _ in range(requests):
-            connection.request("POST", path, body=body, headers=headers)
-            response = connection.getresponse()
-            data = response.read()
-            if response.status != 200:
-                raise RuntimeError(f"POST {path}: {response.status} {data[:200]!r}")
-    finally:
-        connection.close()
-    return []
+PREDICT_PATH = "/tensorflow.serving.PredictionService/Predict"
+
+
+def cpu_paths(image, work_dir, rest_port, grpc_port):
+    """{name: (url, body file, headers, http1, gRPC response frame bytes)} of
+    the paths whose server CPU is compared: the REST bodies, v2 ModelInfer
+    with the tensor as raw bytes (as tritonclient and perf_analyzer send it),
+    and TF Serving's Predict."""
+    from tritonclient.grpc import service_pb2  # pylint: disable=g-import-not-at-top
+    paths = {}
+    for number, (name, (path, body, headers)) in enumerate(rest_bodies(image).items()):
+        body_file = os.path.join(work_dir, f"cpu_rest_{number}.bin")
+        with open(body_file, "wb") as f:
+            f.write(body)
+        paths[name] = (f"http://127.0.0.1:{rest_port}{path}", body_file,
+                       tuple(f"{k}: {v}" for k, v in headers.items()), True, None)
+    infer = service_pb2.ModelInferRequest(model_name=MODEL)
+    infer.inputs.add(name=mnist_model.INPUT_ALIAS, datatype="FP32", shape=list(image.shape))
+    infer.raw_input_contents.append(image.astype("<f4").tobytes())
+    predict = payloads.predict_request(MODEL, mnist_model.SIGNATURE, mnist_model.INPUT_ALIAS,
+                                       image)
+    for name, method, message in (
+            ("gRPC v2 ModelInfer", _MODEL_INFER, infer.SerializeToString()),
+            ("gRPC TF Serving Predict", PREDICT_PATH, predict.SerializeToString())):
+        body_file = os.path.join(work_dir, f"cpu_{method.rsplit('/', 1)[1]}.bin")
+        with open(body_file, "wb") as f:
+            f.write(payloads.grpc_frame(message))
+        frame = len(method_calls.check(grpc_port, method, message)) + 5
+        paths[name] = (f"http://127.0.0.1:{grpc_port}{method}", body_file,
+                       payloads.GRPC_HEADERS, False, frame)
+    return paths
+
+
+def cpu_rounds(pid, paths, client_cpu, rounds, burst_s):
+    """{name: [server CPU us per request, one per round]}: each round runs a
+    burst of each path on one connection, in an order rotated round by
+    round, reading the server's CPU from its threads' schedstat. The paths
+    of a round see the same machine, so the median of same-round ratios is
+    not moved by the host's drift, as whole runs one after another were."""
+    names = list(paths)
+    cpu = {name: [] for name in names}
+    for number in range(rounds + 1):  # the first round warms up
+        shift = number % len(names)
+        for name in names[shift:] + names[:shift]:
+            url, body_file, headers, http1, frame = paths[name]
+            before = procstat.cpu_nanos(pid)
+            output = h2load.run(h2load.command(url, clients=1, duration_s=burst_s,
+                                               data_file=body_file, headers=headers,
+                                               http1=http1),
+                                cpu=client_cpu, timeout=burst_s + 120)
+            spent = procstat.cpu_nanos(pid) - before
+            summary = h2load.parse_summary(output)
+            errors = h2load.http_errors(summary)
+            if frame:
+                errors += h2load.grpc_errors_from_data(summary, frame)
+            if errors or not summary.done:
+                raise RuntimeError(f"{name}: {errors} failed of {summary.total}")
+            if number:
+                cpu[name].append(spent / 1e3 / summary.done)
+    return cpu
 
 
 class KServePeer:
@@ -344,28 +402,35 @@ def verdict(ratio, target, at_most=True) -> str:
     return "MET" if met else "NOT MET"
 
 
-def render(paths, peer_cells, cpu_model) -> str:
-    by_name = {p.name: p for p in paths}
+def render(paths, cpu, peer_cells, cpu_model) -> str:
+    """`paths`: perf_analyzer's runs; `cpu`: cpu_rounds()'s figures."""
     out = [f"server on one core; CPU: {cpu_model}", ""]
     for path in paths:
         out.append(f"{path.name}: {path.requests} requests, {path.req_per_s:.0f} req/s, "
                    f"server CPU {path.cpu_us_per_req:.1f} us/request")
         out.extend("    " + line.strip() for line in path.lines)
     out.append("")
+    for name, rounds in cpu.items():
+        out.append(f"{name}, one connection: server CPU {statistics.median(rounds):.1f} "
+                   f"us/request (median of {len(rounds)} rounds; "
+                   f"{min(rounds):.1f}-{max(rounds):.1f})")
+    out.append("")
 
     def ratio(a, b):
-        return by_name[a].cpu_us_per_req / by_name[b].cpu_us_per_req
+        return stats.paired_ratio(cpu[a], cpu[b])
 
     checks = [
-        ("v2 gRPC ModelInfer / TF Serving gRPC Predict, server CPU per request",
-         ratio("perf_analyzer v2 gRPC", "perf_analyzer tfserving gRPC Predict"),
+        ("v2 gRPC ModelInfer / TF Serving gRPC Predict, server CPU per request "
+         "(median of same-round ratios)",
+         ratio("gRPC v2 ModelInfer", "gRPC TF Serving Predict"),
          f"<= {CPU_RATIO_TARGET}", verdict(
-             ratio("perf_analyzer v2 gRPC", "perf_analyzer tfserving gRPC Predict"),
-             CPU_RATIO_TARGET)),
-        ("v2 REST infer (JSON) / REST /v1 Predict (JSON), server CPU per request",
+             ratio("gRPC v2 ModelInfer", "gRPC TF Serving Predict"), CPU_RATIO_TARGET)),
+        ("v2 REST infer (JSON) / REST /v1 Predict (JSON), server CPU per request "
+         "(median of same-round ratios)",
          ratio("REST v2 infer JSON", "REST /v1 Predict JSON"), f"<= {CPU_RATIO_TARGET}",
          verdict(ratio("REST v2 infer JSON", "REST /v1 Predict JSON"), CPU_RATIO_TARGET)),
-        ("v2 REST binary / v2 REST JSON, server CPU per request",
+        ("v2 REST binary / v2 REST JSON, server CPU per request (median of same-round "
+         "ratios)",
          ratio("REST v2 infer binary", "REST v2 infer JSON"), "<= 1.0",
          verdict(ratio("REST v2 infer binary", "REST v2 infer JSON"), 1.0)),
     ]
@@ -423,15 +488,15 @@ def main(argv):
             progress(name)
             paths.append(server.measure(
                 name, lambda a=args: run_perf_analyzer(command, env, client_cpu, a)))
-        for name, (path, body, headers) in rest_bodies(image).items():
-            progress(name)
-            rest_loop(server.runner.rest_port, path, body, headers, 200)  # warm-up
-            paths.append(server.measure(name, lambda p=path, b=body, h=headers: rest_loop(
-                server.runner.rest_port, p, b, h, FLAGS.requests)))
+        progress(f"server CPU per path: {FLAGS.cpu_rounds} rounds of "
+                 f"{FLAGS.cpu_burst_ms} ms bursts")
+        if h2load.find_h2load() is None:
+            raise RuntimeError(h2load.INSTALL_HINT)
+        cpu = cpu_rounds(server.pid, cpu_paths(image, work_dir, server.runner.rest_port,
+                                               server.runner.grpc_port),
+                         client_cpu, FLAGS.cpu_rounds, FLAGS.cpu_burst_ms / 1000)
         peer_cells = []
         if FLAGS.peer:
-            if h2load.find_h2load() is None:
-                raise RuntimeError(h2load.INSTALL_HINT)
             progress("starting KServe's ModelServer on the same SavedModel")
             peer = KServePeer(work_dir, base, server_cpu)
             try:
@@ -450,7 +515,7 @@ def main(argv):
             server.runner.stop()
         if not FLAGS.work_dir:
             shutil.rmtree(work_dir, ignore_errors=True)
-    sys.stdout.write("\n" + render(paths, peer_cells, procstat.cpu_model()) + "\n")
+    sys.stdout.write("\n" + render(paths, cpu, peer_cells, procstat.cpu_model()) + "\n")
     return 0
 
 

@@ -2,6 +2,7 @@
 
 import os
 import subprocess
+import threading
 import time
 
 from absl.testing import absltest
@@ -60,6 +61,26 @@ class LiveTest(absltest.TestCase):
         while time.process_time() < deadline:
             pass
         self.assertGreaterEqual(procstat.cpu_seconds(os.getpid()) - before, 0.2)
+
+    def test_cpu_nanos_counts_every_thread(self):
+        spun, release = threading.Event(), threading.Event()
+
+        def spin():
+            deadline = time.thread_time() + 0.2
+            while time.thread_time() < deadline:
+                pass
+            spun.set()
+            release.wait()  # alive, so its CPU is still the process's
+
+        before = procstat.cpu_nanos(os.getpid())
+        thread = threading.Thread(target=spin)
+        thread.start()
+        try:
+            self.assertTrue(spun.wait(30))
+            self.assertGreaterEqual(procstat.cpu_nanos(os.getpid()) - before, 150_000_000)
+        finally:
+            release.set()
+            thread.join()
 
     def test_serving_pid_follows_a_forking_launcher(self):
         # sh forks `sleep` (a command follows it), as a non-exec launcher would.
