@@ -37,6 +37,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -203,6 +204,7 @@ class Driver:
         self._work_dir = work_dir
         self._bodies = bodies   # api -> (body file, headers, path, http1)
         self._runs = 0
+        self._runs_lock = threading.Lock()  # cells may run at once
 
     def body(self, api) -> bytes:
         with open(self._bodies[api][0], "rb") as f:
@@ -223,8 +225,10 @@ class Driver:
     def cell(self, api, port, clients, duration_s, pid=None,
              response_frame_bytes=None) -> dict:
         """One measured run; the cell's dict (see report.render)."""
-        self._runs += 1
-        log_file = os.path.join(self._work_dir, f"h2load-{self._runs}-{api}-c{clients}.tsv")
+        with self._runs_lock:
+            self._runs += 1
+            run = self._runs
+        log_file = os.path.join(self._work_dir, f"h2load-{run}-{api}-c{clients}.tsv")
         cpu_before = procstat.cpu_seconds(pid) if pid else None
         output = h2load.run(self._argv(api, port, clients, duration_s, log_file),
                             binary=self._binary, cpu=self._pinning.client_cpu,
