@@ -361,43 +361,47 @@ def _tfrecord_count(path: str) -> int:
 def run_logging(results, work_dir, pinning, driver, command, model_base_path,
                 concurrency, grpc_message, rounds):
     """The servers of LOGGING_RATES, all on the server core, are loaded at
-    once, each by its own h2load, for `rounds` rounds. A server's cost is its
-    CPU seconds per request, and its ratio to logging off is the median of
-    the rounds' ratios of requests per CPU second, which is the ratio of
-    the req/s each would serve alone with the core to itself.
+    once, each by its own h2load, for `rounds` rounds, started anew for each
+    round. A server's cost is its CPU seconds per request, and its ratio to
+    logging off is the median of the rounds' ratios of requests per CPU
+    second, which is the ratio of the req/s each would serve alone with the
+    core to itself.
 
     Loaded at once, the servers share the machine's every moment: a shared
     host's speed moves by 20% and more from one second to the next, which
     turns of one server after another do not cancel, however short."""
     top = max(concurrency)
-    servers = {}
-    try:
+    rates = dict(LOGGING_RATES)
+
+    def at_once(work):
+        """{kind: work(kind)}, every kind in a thread of its own."""
+        with concurrent.futures.ThreadPoolExecutor(len(rates)) as pool:
+            futures = {kind: pool.submit(work, kind) for kind in rates}
+            return {kind: future.result() for kind, future in futures.items()}
+
+    turns = {kind: [] for kind in rates}
+    for round_number in range(rounds):
+        # New servers every round: two servers of one binary and config
+        # differed by up to 9% in CPU per request for as long as they ran.
+        servers = {}
+        try:
+            at_once(lambda kind, servers=servers: servers.__setitem__(kind, _logging_server(
+                work_dir, pinning, command, model_base_path, grpc_message, kind,
+                rates[kind])))
+            at_once(lambda kind, servers=servers: driver.warmup(
+                "grpc", servers[kind][0].grpc_port, top, FLAGS.warmup_s / 2))
+            cells = at_once(lambda kind, servers=servers: driver.cell(
+                "grpc", servers[kind][0].grpc_port, top, FLAGS.duration_s / 2,
+                pid=servers[kind][1], response_frame_bytes=servers[kind][2]))
+        finally:
+            for server, _, _ in servers.values():
+                server.stop()
         for kind, rate in LOGGING_RATES:
-            servers[kind] = _logging_server(work_dir, pinning, command, model_base_path,
-                                            grpc_message, kind, rate)
-
-        def at_once(measure):
-            with concurrent.futures.ThreadPoolExecutor(len(servers)) as pool:
-                futures = {kind: pool.submit(measure, *server)
-                           for kind, server in servers.items()}
-                return {kind: future.result() for kind, future in futures.items()}
-
-        at_once(lambda server, pid, frame: driver.warmup(
-            "grpc", server.grpc_port, top, FLAGS.warmup_s / 2))
-        turns = {kind: [] for kind, _ in LOGGING_RATES}
-        for round_number in range(rounds):
-            cells = at_once(lambda server, pid, frame: driver.cell(
-                "grpc", server.grpc_port, top, FLAGS.duration_s / 2, pid=pid,
-                response_frame_bytes=frame))
-            for kind, rate in LOGGING_RATES:
-                cell = cells[kind]
-                cell.update(api="grpc", batching=False, server=kind, sampling_rate=rate)
-                progress(f"servers at once, round {round_number + 1}: {kind}: grpc c={top}: "
-                         f"{describe_cell(cell)}")
-                turns[kind].append(cell)
-    finally:
-        for server, _, _ in servers.values():
-            server.stop()
+            cell = cells[kind]
+            cell.update(api="grpc", batching=False, server=kind, sampling_rate=rate)
+            progress(f"servers at once, round {round_number + 1}: {kind}: grpc c={top}: "
+                     f"{describe_cell(cell)}")
+            turns[kind].append(cell)
     off = turns["logging off"]
     for kind, rate in LOGGING_RATES:
         cells = turns[kind]
