@@ -219,9 +219,6 @@ def rest_bodies(image):
     }
 
 
-PREDICT_PATH = "/tensorflow.serving.PredictionService/Predict"
-
-
 def cpu_paths(image, work_dir, rest_port, grpc_port):
     """{name: (url, body file, headers, http1, gRPC response frame bytes)} of
     the paths whose server CPU is compared: the REST bodies, v2 ModelInfer
@@ -242,7 +239,7 @@ def cpu_paths(image, work_dir, rest_port, grpc_port):
                                        image)
     for name, method, message in (
             ("gRPC v2 ModelInfer", _MODEL_INFER, infer.SerializeToString()),
-            ("gRPC TF Serving Predict", PREDICT_PATH, predict.SerializeToString())):
+            ("gRPC TF Serving Predict", payloads.GRPC_PREDICT_PATH, predict.SerializeToString())):
         body_file = os.path.join(work_dir, f"cpu_{method.rsplit('/', 1)[1]}.bin")
         with open(body_file, "wb") as f:
             f.write(payloads.grpc_frame(message))
