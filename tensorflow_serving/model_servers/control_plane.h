@@ -19,10 +19,8 @@
 #include <mutex>
 #include <string>
 
-#include <grpcpp/generic/async_generic_service.h>
-#include <grpcpp/grpcpp.h>
-
 #include "absl/status/status.h"
+#include "tensorflow_serving/model_servers/grpc_unary_call.h"
 
 namespace tensorflow {
 namespace serving {
@@ -59,14 +57,14 @@ class ControlPlane {
 
 // tensorflow.serving.ModelService on the native gRPC server, answered by the
 // control plane: the request bytes go to Python as they came, the response
-// bytes come back as Python wrote them. Any other method no service
-// registers is answered UNIMPLEMENTED, as gRPC answers it.
-class ModelServiceBridge : public grpc::CallbackGenericService {
+// bytes come back as Python wrote them.
+class ModelServiceBridge {
  public:
   explicit ModelServiceBridge(ControlPlane* control_plane) : control_plane_(control_plane) {}
 
-  grpc::ServerGenericBidiReactor* CreateReactor(
-      grpc::GenericCallbackServerContext* context) override;
+  // Answers a call of `method` ("GetModelStatus" or
+  // "HandleReloadConfigRequest").
+  void Handle(const std::string& method, GrpcUnaryCall* call) const;
 
  private:
   ControlPlane* const control_plane_;

@@ -151,6 +151,8 @@ class DeadlineTest(server_runner.ServerTestCase):
 
 # The busy model's run must be cut off by this; the client waits longer.
 _DEADLINE_S = 0.5
+# How long a run holds its thread while other calls are made.
+_RUNNING_S = 15
 # A CPU-time window of the server, and the most an idle server uses in it: a
 # run still computing takes a core's share, well above it even on a loaded
 # machine.
@@ -220,6 +222,23 @@ class DeadlineEndsTheRunTest(server_runner.ServerTestCase):
             self.assertGrpcDeadlineEndsTheRun(server)
             self.assertRestTimeoutEndsTheRun(server)
             self.assertServes(server)
+
+    def test_a_running_call_holds_up_no_other_call(self):
+        # Two gRPC threads: while one computes the busy model's run, every
+        # other call is answered by the other, long before that run ends.
+        server = self.start_busy_server("--grpc_max_threads=2")
+        pid = procstat.serving_pid(server.process.pid)
+        running = server.prediction_stub.Predict.future(_busy_request(), timeout=_RUNNING_S)
+
+        def computing():
+            before = procstat.cpu_seconds(pid)
+            time.sleep(_WINDOW_S)  # a measurement window, not a wait for an event
+            return procstat.cpu_seconds(pid) - before > 2 * _IDLE_CPU_S
+        test_util.wait_for(computing, "the busy run to start", timeout=30, interval=0)
+        for _ in range(20):
+            self.assertServes(server)
+        self.assertFalse(running.done(), "the calls were answered only after the run ended")
+        self.assertEqual(running.exception().code(), grpc.StatusCode.DEADLINE_EXCEEDED)
 
     def test_with_batching_the_deadline_ends_the_batch_run(self):
         batching = os.path.join(self.tmp, "batching.config")

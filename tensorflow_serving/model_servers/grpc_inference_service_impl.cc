@@ -7,7 +7,7 @@
 #include <google/protobuf/arena.h>
 #include <grpcpp/support/proto_buffer_reader.h>
 
-#include "absl/strings/str_cat.h"
+#include "grpc_service.pb.h"
 #include "tensorflow_serving/model_servers/grpc_byte_buffer.h"
 #include "tensorflow_serving/servables/tensorflow/open_inference.h"
 #include "tensorflow_serving/servables/tensorflow/util.h"
@@ -20,38 +20,27 @@ namespace {
 
 using Clock = SavedModelBundle::Clock;
 
-constexpr char kService[] = "/inference.GRPCInferenceService/";
 constexpr char kInferApi[] = "ModelInfer";
 
-// One call, from its request bytes to Finish(), on gRPC's default reactor;
-// it deletes itself once it has finished the call.
+// One call, from its request bytes to Finish(); it deletes itself once it
+// has answered.
 template <typename Request, typename Response>
 class Call {
  public:
-  Call(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
-       grpc::ByteBuffer* response_bytes)
-      : context_(context),
-        request_bytes_(request_bytes),
-        response_bytes_(response_bytes),
-        reactor_(context->DefaultReactor()),
+  explicit Call(GrpcUnaryCall* call)
+      : call_(call),
         arena_(ArenaOptions(arena_block_, sizeof(arena_block_))),
         request_(google::protobuf::Arena::CreateMessage<Request>(&arena_)),
         response_(google::protobuf::Arena::CreateMessage<Response>(&arena_)) {}
 
-  grpc::ServerUnaryReactor* reactor() const { return reactor_; }
-  grpc::CallbackServerContext* context() const { return context_; }
+  GrpcUnaryCall* call() const { return call_; }
   Request* request() { return request_; }
   Response* response() { return response_; }
 
   // Parses the request; answers the call (as grpcio and PredictionService
-  // answer such calls) and returns false if there is none to parse.
-  bool Parse(const char* method) {
-    if (!request_bytes_->Valid()) {
-      Finish(absl::UnimplementedError(absl::StrCat("\"b'", kService, method,
-                                                   "'\" requires exactly one request message.")));
-      return false;
-    }
-    grpc::ProtoBufferReader reader(const_cast<grpc::ByteBuffer*>(request_bytes_));
+  // answer such calls) and returns false if it cannot be parsed.
+  bool Parse() {
+    grpc::ProtoBufferReader reader(call_->request());
     if (!request_->ParseFromZeroCopyStream(&reader)) {
       Finish(absl::InternalError("Exception deserializing request!"));
       return false;
@@ -63,14 +52,14 @@ class Call {
   void Finish(const absl::Status& status) {
     grpc::Status answer = grpc::Status::OK;
     if (status.ok()) {
-      *response_bytes_ = SerializeDeterministically(*response_);
+      *call_->response() = SerializeDeterministically(*response_);
     } else {
       answer = grpc::Status(static_cast<grpc::StatusCode>(status.code()),
                             std::string(status.message()));
     }
-    grpc::ServerUnaryReactor* reactor = reactor_;
+    GrpcUnaryCall* call = call_;
     delete this;
-    reactor->Finish(answer);
+    call->Finish(answer);
   }
 
   // Held until the call is answered, so the version stays loaded.
@@ -86,10 +75,7 @@ class Call {
     return options;
   }
 
-  grpc::CallbackServerContext* const context_;
-  const grpc::ByteBuffer* const request_bytes_;
-  grpc::ByteBuffer* const response_bytes_;
-  grpc::ServerUnaryReactor* const reactor_;
+  GrpcUnaryCall* const call_;
   alignas(8) char arena_block_[8 * 1024];
   google::protobuf::Arena arena_;
   Request* request_;
@@ -120,48 +106,34 @@ GrpcInferenceServiceImpl::GrpcInferenceServiceImpl(std::shared_ptr<const Serving
   options_.tensor_content = true;
 }
 
-grpc::ServerUnaryReactor* GrpcInferenceServiceImpl::ServerLive(
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-    grpc::ByteBuffer* response) {
+void GrpcInferenceServiceImpl::ServerLive(GrpcUnaryCall* grpc_call) const {
   auto* call =
-      new Call<inference::ServerLiveRequest, inference::ServerLiveResponse>(context, request,
-                                                                            response);
-  grpc::ServerUnaryReactor* reactor = call->reactor();
-  if (!call->Parse("ServerLive")) return reactor;
+      new Call<inference::ServerLiveRequest, inference::ServerLiveResponse>(grpc_call);
+  if (!call->Parse()) return;
   call->response()->set_live(true);
   call->Finish(absl::OkStatus());
-  return reactor;
 }
 
-grpc::ServerUnaryReactor* GrpcInferenceServiceImpl::ServerReady(
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-    grpc::ByteBuffer* response) {
-  auto* call = new Call<inference::ServerReadyRequest, inference::ServerReadyResponse>(
-      context, request, response);
-  grpc::ServerUnaryReactor* reactor = call->reactor();
-  if (!call->Parse("ServerReady")) return reactor;
+void GrpcInferenceServiceImpl::ServerReady(GrpcUnaryCall* grpc_call) const {
+  auto* call = new Call<inference::ServerReadyRequest, inference::ServerReadyResponse>(grpc_call);
+  if (!call->Parse()) return;
   call->response()->set_ready(serving_map_->AllConfiguredModelsAvailable());
   call->Finish(absl::OkStatus());
-  return reactor;
 }
 
-grpc::ServerUnaryReactor* GrpcInferenceServiceImpl::ModelReady(
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-    grpc::ByteBuffer* response) {
+void GrpcInferenceServiceImpl::ModelReady(GrpcUnaryCall* grpc_call) const {
   auto* call =
-      new Call<inference::ModelReadyRequest, inference::ModelReadyResponse>(context, request,
-                                                                            response);
-  grpc::ServerUnaryReactor* reactor = call->reactor();
-  if (!call->Parse("ModelReady")) return reactor;
+      new Call<inference::ModelReadyRequest, inference::ModelReadyResponse>(grpc_call);
+  if (!call->Parse()) return;
   if (call->request()->name().empty()) {
     call->Finish(absl::InvalidArgumentError("ModelSpec has no name specified."));
-    return reactor;
+    return;
   }
   absl::Status status = MakeOpenInferenceModelSpec(call->request()->name(),
                                                    call->request()->version(), &call->spec);
   if (!status.ok()) {
     call->Finish(status);
-    return reactor;
+    return;
   }
   int64_t version = 0;
   status = serving_map_->Find(call->spec, &call->bundle, &version);
@@ -169,32 +141,22 @@ grpc::ServerUnaryReactor* GrpcInferenceServiceImpl::ModelReady(
   // unknown model, version or label) is not ready.
   call->response()->set_ready(status.ok());
   call->Finish(absl::OkStatus());
-  return reactor;
 }
 
-grpc::ServerUnaryReactor* GrpcInferenceServiceImpl::ServerMetadata(
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-    grpc::ByteBuffer* response) {
-  auto* call = new Call<inference::ServerMetadataRequest, inference::ServerMetadataResponse>(
-      context, request, response);
-  grpc::ServerUnaryReactor* reactor = call->reactor();
-  if (!call->Parse("ServerMetadata")) return reactor;
+void GrpcInferenceServiceImpl::ServerMetadata(GrpcUnaryCall* grpc_call) const {
+  auto* call = new Call<inference::ServerMetadataRequest, inference::ServerMetadataResponse>(grpc_call);
+  if (!call->Parse()) return;
   call->response()->set_name(kOpenInferenceServerName);
   call->response()->set_version(server_version_);
   for (const char* extension : kOpenInferenceExtensions) {
     call->response()->add_extensions(extension);
   }
   call->Finish(absl::OkStatus());
-  return reactor;
 }
 
-grpc::ServerUnaryReactor* GrpcInferenceServiceImpl::ModelMetadata(
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-    grpc::ByteBuffer* response) {
-  auto* call = new Call<inference::ModelMetadataRequest, inference::ModelMetadataResponse>(
-      context, request, response);
-  grpc::ServerUnaryReactor* reactor = call->reactor();
-  if (!call->Parse("ModelMetadata")) return reactor;
+void GrpcInferenceServiceImpl::ModelMetadata(GrpcUnaryCall* grpc_call) const {
+  auto* call = new Call<inference::ModelMetadataRequest, inference::ModelMetadataResponse>(grpc_call);
+  if (!call->Parse()) return;
   int64_t version = 0;
   absl::Status status = Resolve(*serving_map_, call->request()->name(),
                                 call->request()->version(), call, &version);
@@ -204,16 +166,11 @@ grpc::ServerUnaryReactor* GrpcInferenceServiceImpl::ModelMetadata(
                                    call->response());
   }
   call->Finish(status);
-  return reactor;
 }
 
-grpc::ServerUnaryReactor* GrpcInferenceServiceImpl::ModelConfig(
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-    grpc::ByteBuffer* response) {
-  auto* call = new Call<inference::ModelConfigRequest, inference::ModelConfigResponse>(
-      context, request, response);
-  grpc::ServerUnaryReactor* reactor = call->reactor();
-  if (!call->Parse("ModelConfig")) return reactor;
+void GrpcInferenceServiceImpl::ModelConfig(GrpcUnaryCall* grpc_call) const {
+  auto* call = new Call<inference::ModelConfigRequest, inference::ModelConfigResponse>(grpc_call);
+  if (!call->Parse()) return;
   int64_t version = 0;
   absl::Status status = Resolve(*serving_map_, call->request()->name(),
                                 call->request()->version(), call, &version);
@@ -222,16 +179,12 @@ grpc::ServerUnaryReactor* GrpcInferenceServiceImpl::ModelConfig(
                                  call->response()->mutable_config());
   }
   call->Finish(status);
-  return reactor;
 }
 
-grpc::ServerUnaryReactor* GrpcInferenceServiceImpl::ModelInfer(
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-    grpc::ByteBuffer* response) {
+void GrpcInferenceServiceImpl::ModelInfer(GrpcUnaryCall* grpc_call) const {
   using InferCall = Call<inference::ModelInferRequest, inference::ModelInferResponse>;
-  auto* call = new InferCall(context, request, response);
-  grpc::ServerUnaryReactor* reactor = call->reactor();
-  if (!call->Parse("ModelInfer")) return reactor;
+  auto* call = new InferCall(grpc_call);
+  if (!call->Parse()) return;
   const std::string model_name = call->request()->model_name();
   int64_t version = 0;
   const absl::Status status = Resolve(*serving_map_, model_name,
@@ -240,12 +193,12 @@ grpc::ServerUnaryReactor* GrpcInferenceServiceImpl::ModelInfer(
   if (!status.ok()) {
     if (metrics) RecordModelRequestCount(model_name, status);
     call->Finish(status);
-    return reactor;
+    return;
   }
   Clock::time_point deadline = Clock::time_point::max();
   if (options_.enforce_session_run_timeout) {
     // What is left of the call's deadline, at least 1 ms, as Predict's.
-    const auto remaining = context->deadline() - std::chrono::system_clock::now();
+    const auto remaining = grpc_call->deadline() - std::chrono::system_clock::now();
     if (remaining < std::chrono::hours(24 * 365 * 100)) {
       deadline = call->start +
                  std::max<std::chrono::nanoseconds>(
@@ -265,7 +218,6 @@ grpc::ServerUnaryReactor* GrpcInferenceServiceImpl::ModelInfer(
                   }
                   call->Finish(status);
                 });
-  return reactor;
 }
 
 }  // namespace serving

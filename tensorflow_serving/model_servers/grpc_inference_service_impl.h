@@ -12,8 +12,8 @@
 #include <memory>
 #include <string>
 
-#include "grpc_service.grpc.pb.h"
 #include "tensorflow_serving/core/serving_map.h"
+#include "tensorflow_serving/model_servers/grpc_unary_call.h"
 #include "tensorflow_serving/servables/tensorflow/predict_util.h"
 
 namespace tensorflow {
@@ -25,45 +25,22 @@ inline constexpr const char* kOpenInferenceExtensions[] = {"binary_tensor_data",
                                                            "model_configuration"};
 
 // Every method takes and gives raw bytes, as PredictionService's do; the
-// rest of Triton's service is its callback default (UNIMPLEMENTED).
-using GrpcInferenceServiceWithRawMethods =
-    inference::GRPCInferenceService::WithRawCallbackMethod_ServerLive<
-        inference::GRPCInferenceService::WithRawCallbackMethod_ServerReady<
-            inference::GRPCInferenceService::WithRawCallbackMethod_ModelReady<
-                inference::GRPCInferenceService::WithRawCallbackMethod_ServerMetadata<
-                    inference::GRPCInferenceService::WithRawCallbackMethod_ModelMetadata<
-                        inference::GRPCInferenceService::WithRawCallbackMethod_ModelInfer<
-                            inference::GRPCInferenceService::WithRawCallbackMethod_ModelConfig<
-                                inference::GRPCInferenceService::CallbackService>>>>>>>;
-
-class GrpcInferenceServiceImpl final : public GrpcInferenceServiceWithRawMethods {
+// server answers the rest of Triton's service UNIMPLEMENTED.
+class GrpcInferenceServiceImpl {
  public:
   // `options` are the server's; ModelInfer writes tensor_content whatever
   // --enable_serialization_as_tensor_content says (v2 outputs are raw).
   GrpcInferenceServiceImpl(std::shared_ptr<const ServingMap> serving_map,
                            PredictOptions options, std::string server_version);
 
-  grpc::ServerUnaryReactor* ServerLive(grpc::CallbackServerContext* context,
-                                       const grpc::ByteBuffer* request,
-                                       grpc::ByteBuffer* response) override;
-  grpc::ServerUnaryReactor* ServerReady(grpc::CallbackServerContext* context,
-                                        const grpc::ByteBuffer* request,
-                                        grpc::ByteBuffer* response) override;
-  grpc::ServerUnaryReactor* ModelReady(grpc::CallbackServerContext* context,
-                                       const grpc::ByteBuffer* request,
-                                       grpc::ByteBuffer* response) override;
-  grpc::ServerUnaryReactor* ServerMetadata(grpc::CallbackServerContext* context,
-                                           const grpc::ByteBuffer* request,
-                                           grpc::ByteBuffer* response) override;
-  grpc::ServerUnaryReactor* ModelMetadata(grpc::CallbackServerContext* context,
-                                          const grpc::ByteBuffer* request,
-                                          grpc::ByteBuffer* response) override;
-  grpc::ServerUnaryReactor* ModelInfer(grpc::CallbackServerContext* context,
-                                       const grpc::ByteBuffer* request,
-                                       grpc::ByteBuffer* response) override;
-  grpc::ServerUnaryReactor* ModelConfig(grpc::CallbackServerContext* context,
-                                        const grpc::ByteBuffer* request,
-                                        grpc::ByteBuffer* response) override;
+  // Each answers `call`, now or later, from whichever thread finishes it.
+  void ServerLive(GrpcUnaryCall* call) const;
+  void ServerReady(GrpcUnaryCall* call) const;
+  void ModelReady(GrpcUnaryCall* call) const;
+  void ServerMetadata(GrpcUnaryCall* call) const;
+  void ModelMetadata(GrpcUnaryCall* call) const;
+  void ModelInfer(GrpcUnaryCall* call) const;
+  void ModelConfig(GrpcUnaryCall* call) const;
 
   const ServingMap& serving_map() const { return *serving_map_; }
   const PredictOptions& options() const { return options_; }

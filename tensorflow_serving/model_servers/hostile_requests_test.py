@@ -10,6 +10,7 @@ import json
 import os
 import socket
 import tempfile
+import threading
 import urllib.error
 import urllib.request
 
@@ -157,6 +158,56 @@ class HostileRequestsTest(absltest.TestCase):
         self.assertLessEqual(new_logs.count("Exception deserializing"), 2, new_logs[-2000:])
         self.assertNotIn("Traceback", new_logs)
         self.assertLess(len(new_logs), 20000)
+
+    def test_calls_no_method_answers(self):
+        channel = self.server.channel
+
+        def call(path, requests):
+            multi = channel.stream_unary(path, request_serializer=lambda raw: raw,
+                                         response_deserializer=lambda raw: raw)
+            with self.assertRaises(grpc.RpcError) as cm:
+                multi(iter(requests), timeout=30)
+            return cm.exception
+        # What gRPC answers for a method no service has.
+        error = call("/tensorflow.serving.PredictionService/Explain", [b""])
+        self.assertEqual(grpc.StatusCode.UNIMPLEMENTED, error.code())
+        self.assertEqual("Method not found!", error.details())
+        # A method of Triton's service this server does not implement.
+        error = call("/inference.GRPCInferenceService/RepositoryIndex", [b""])
+        self.assertEqual(grpc.StatusCode.UNIMPLEMENTED, error.code())
+        # A unary call whose client sent no request message: grpcio's answer.
+        for path in ("/tensorflow.serving.PredictionService/Predict",
+                     "/tensorflow.serving.ModelService/GetModelStatus",
+                     "/inference.GRPCInferenceService/ModelInfer"):
+            error = call(path, [])
+            self.assertEqual(grpc.StatusCode.UNIMPLEMENTED, error.code())
+            self.assertEqual(f"\"b'{path}'\" requires exactly one request message.",
+                             error.details())
+        response = self.server.prediction_stub.Predict(
+            server_runner.half_plus_two_request(_MODEL, [2.0]), timeout=30)
+        self.assertEqual([3.0], list(response.outputs["y"].float_val))
+
+    def test_requests_slow_to_arrive_hold_up_no_call(self):
+        # Calls whose request message has not come (more of them than the
+        # server has gRPC threads) while another call is made.
+        release = threading.Event()
+
+        def held():
+            release.wait(60)
+            yield from ()
+        predict = self.server.channel.stream_unary(
+            "/tensorflow.serving.PredictionService/Predict",
+            request_serializer=lambda raw: raw, response_deserializer=lambda raw: raw)
+        waiting = [predict.future(held(), timeout=90) for _ in range(16)]
+        try:
+            response = self.server.prediction_stub.Predict(
+                server_runner.half_plus_two_request(_MODEL, [2.0]), timeout=30)
+            self.assertEqual([3.0], list(response.outputs["y"].float_val))
+            self.assertFalse(any(call.done() for call in waiting))
+        finally:
+            release.set()
+        for call in waiting:
+            self.assertEqual(grpc.StatusCode.UNIMPLEMENTED, call.exception().code())
 
     def test_server_survives_garbage_on_its_ports(self):
         for port in (self.server.grpc_port, self.server.rest_port):

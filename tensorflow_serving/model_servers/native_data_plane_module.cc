@@ -482,7 +482,7 @@ bool StringList(PyObject* options, const char* key, std::vector<std::string>* ou
 }
 
 // Server(options): `options` is server_options.Options as a dict, plus
-// grpc_addresses ([str]), grpc_int_channel_arguments ([(str, int)]),
+// grpc_addresses ([str]), grpc_threads (int), grpc_int_channel_arguments ([(str, int)]),
 // grpc_str_channel_arguments ([(str, str)]), ssl ((key, cert, ca,
 // client_verify) or None), metrics_path (str, "" for none) and
 // server_version (str, what the Open Inference Protocol's ServerMetadata
@@ -506,6 +506,9 @@ int Server_init(ServerObject* self, PyObject* args, PyObject*) {
       !RequiredString(options, "server_version", &grpc->server_version)) {
     return -1;
   }
+  int64_t grpc_threads = 0;
+  if (!RequiredInt(options, "grpc_threads", &grpc_threads)) return -1;
+  grpc->threads = static_cast<int>(grpc_threads);
   grpc->predict.max_tensor_fill_bytes = max_fill_bytes;
   PyObject* int_args = Required(options, "grpc_int_channel_arguments");
   PyObject* str_args = Required(options, "grpc_str_channel_arguments");

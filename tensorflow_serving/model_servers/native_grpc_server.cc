@@ -1,8 +1,12 @@
 #include "tensorflow_serving/model_servers/native_grpc_server.h"
 
+#include <algorithm>
 #include <chrono>
 #include <climits>
+#include <initializer_list>
+#include <utility>
 
+#include <google/protobuf/descriptor.h>
 #include <grpcpp/health_check_service_interface.h>
 
 #include "absl/strings/match.h"
@@ -29,6 +33,19 @@ std::shared_ptr<grpc::ServerCredentials> Credentials(const NativeGrpcServerOptio
   return grpc::SslServerCredentials(ssl);
 }
 
+// Adds `service`'s methods, each under `prefix` and its name.
+template <typename Service>
+void AddMethods(
+    const Service* service, const std::string& prefix,
+    std::initializer_list<std::pair<const char*, void (Service::*)(GrpcUnaryCall*) const>> named,
+    std::unordered_map<std::string, std::function<void(GrpcUnaryCall*)>>* methods) {
+  for (const auto& [name, method] : named) {
+    (*methods)[prefix + name] = [service, method = method](GrpcUnaryCall* call) {
+      (service->*method)(call);
+    };
+  }
+}
+
 }  // namespace
 
 // Upstream's names for the health service and the services' full names,
@@ -45,6 +62,9 @@ absl::Status NativeGrpcServer::Start(const NativeGrpcServerOptions& options,
                                      std::unique_ptr<NativeGrpcServer>* out) {
   SetSignatureMethodNameCheckFeature(options.enable_signature_method_name_check);
   std::unique_ptr<NativeGrpcServer> server(new NativeGrpcServer());
+  NativeGrpcServer* const dispatcher = server.get();
+  server->calls_ = std::make_unique<GrpcCallSource>(
+      [dispatcher](GrpcUnaryCall* call) { dispatcher->Dispatch(call); });
   server->model_service_ = std::make_unique<ModelServiceBridge>(control_plane);
   server->prediction_service_ =
       std::make_unique<PredictionServiceImpl>(serving_map, options.predict);
@@ -58,9 +78,11 @@ absl::Status NativeGrpcServer::Start(const NativeGrpcServerOptions& options,
   for (size_t i = 0; i < options.addresses.size(); ++i) {
     builder.AddListeningPort(options.addresses[i], credentials, &server->bound_ports_[i]);
   }
-  builder.RegisterService(server->prediction_service_.get());
-  builder.RegisterService(server->inference_service_.get());
-  builder.RegisterCallbackGenericService(server->model_service_.get());
+  server->methods_ = server->Methods();
+  builder.RegisterAsyncGenericService(server->calls_->service());
+  for (int i = 0; i < std::max(options.threads, 1); ++i) {
+    server->queues_.push_back(builder.AddCompletionQueue());
+  }
   builder.SetMaxReceiveMessageSize(INT_MAX);
   builder.SetMaxSendMessageSize(INT_MAX);
   // A port in use is an error, never shared with another server.
@@ -99,6 +121,11 @@ absl::Status NativeGrpcServer::Start(const NativeGrpcServerOptions& options,
   if (grpc::HealthCheckServiceInterface* health = server->server_->GetHealthCheckService()) {
     for (const char* name : kHealthServices) health->SetServingStatus(name, true);
   }
+  for (const auto& queue : server->queues_) {
+    GrpcCallSource* calls = server->calls_.get();
+    grpc::ServerCompletionQueue* cq = queue.get();
+    server->threads_.emplace_back([calls, cq] { calls->Serve(cq); });
+  }
   *out = std::move(server);
   return absl::OkStatus();
 }
@@ -115,8 +142,66 @@ void NativeGrpcServer::Stop(double grace_seconds) {
   if (server_ == nullptr) return;
   server_->Shutdown(std::chrono::system_clock::now() +
                     std::chrono::milliseconds(static_cast<int64_t>(grace_seconds * 1000)));
+  // Calls cancelled by the shutdown may still be answered (by a batch
+  // thread, say), and their answers go through the queues.
+  calls_->WaitForNoCalls();
+  for (const auto& queue : queues_) queue->Shutdown();
+  for (std::thread& thread : threads_) thread.join();
+  threads_.clear();
   server_->Wait();
   server_.reset();
+  queues_.clear();
+}
+
+std::unordered_map<std::string, NativeGrpcServer::Method> NativeGrpcServer::Methods() {
+  std::unordered_map<std::string, Method> methods;
+  // Every method of the three services, so that the ones not served here
+  // (the rest of Triton's service) are answered as a grpc++ service answers
+  // a method it does not implement.
+  for (const char* service : {"tensorflow.serving.PredictionService",
+                              "tensorflow.serving.ModelService",
+                              "inference.GRPCInferenceService"}) {
+    const google::protobuf::ServiceDescriptor* descriptor =
+        google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(service);
+    for (int i = 0; descriptor != nullptr && i < descriptor->method_count(); ++i) {
+      methods[absl::StrCat("/", service, "/", descriptor->method(i)->name())] =
+          [](GrpcUnaryCall* call) {
+            call->Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, ""));
+          };
+    }
+  }
+  AddMethods(prediction_service_.get(), "/tensorflow.serving.PredictionService/",
+             {{"Predict", &PredictionServiceImpl::Predict},
+              {"Classify", &PredictionServiceImpl::Classify},
+              {"Regress", &PredictionServiceImpl::Regress},
+              {"MultiInference", &PredictionServiceImpl::MultiInference},
+              {"GetModelMetadata", &PredictionServiceImpl::GetModelMetadata}},
+             &methods);
+  AddMethods(inference_service_.get(), "/inference.GRPCInferenceService/",
+             {{"ServerLive", &GrpcInferenceServiceImpl::ServerLive},
+              {"ServerReady", &GrpcInferenceServiceImpl::ServerReady},
+              {"ModelReady", &GrpcInferenceServiceImpl::ModelReady},
+              {"ServerMetadata", &GrpcInferenceServiceImpl::ServerMetadata},
+              {"ModelMetadata", &GrpcInferenceServiceImpl::ModelMetadata},
+              {"ModelInfer", &GrpcInferenceServiceImpl::ModelInfer},
+              {"ModelConfig", &GrpcInferenceServiceImpl::ModelConfig}},
+             &methods);
+  const ModelServiceBridge* model = model_service_.get();
+  for (const char* method : {"GetModelStatus", "HandleReloadConfigRequest"}) {
+    methods[absl::StrCat("/tensorflow.serving.ModelService/", method)] =
+        [model, method](GrpcUnaryCall* call) { model->Handle(method, call); };
+  }
+  return methods;
+}
+
+void NativeGrpcServer::Dispatch(GrpcUnaryCall* call) {
+  const auto method = methods_.find(call->method());
+  if (method == methods_.end()) {
+    // What gRPC answers for a method no service registers.
+    call->Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "Method not found!"));
+    return;
+  }
+  method->second(call);
 }
 
 }  // namespace serving

@@ -1,14 +1,22 @@
 // The model server's gRPC listener (the gRPC half of upstream's server.cc):
-// a grpc++ callback server on the public port and/or Unix socket with the
-// native PredictionService, the Open Inference Protocol's
-// GRPCInferenceService beside it, ModelService answered by the Python control
-// plane (ModelServiceBridge), and grpc++'s own health service when enabled.
+// a grpc++ server on the public port and/or Unix socket with the native
+// PredictionService, the Open Inference Protocol's GRPCInferenceService
+// beside it, ModelService answered by the Python control plane
+// (ModelServiceBridge), and grpc++'s own health service when enabled.
+//
+// Every call but the health service's comes through one async generic
+// service (GrpcUnaryCall) and is dispatched here by its method name; each
+// completion queue has one thread, which reads a call, runs it and writes
+// its answer.
 
 #ifndef TENSORFLOW_SERVING_MODEL_SERVERS_NATIVE_GRPC_SERVER_H_
 #define TENSORFLOW_SERVING_MODEL_SERVERS_NATIVE_GRPC_SERVER_H_
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <thread>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -17,6 +25,7 @@
 #include "absl/status/status.h"
 #include "tensorflow_serving/core/serving_map.h"
 #include "tensorflow_serving/model_servers/grpc_inference_service_impl.h"
+#include "tensorflow_serving/model_servers/grpc_unary_call.h"
 #include "tensorflow_serving/model_servers/prediction_service_impl.h"
 #include "tensorflow_serving/model_servers/control_plane.h"
 
@@ -29,6 +38,9 @@ struct NativeGrpcServerOptions {
   // --grpc_channel_arguments, already split; integers stay integers.
   std::vector<std::pair<std::string, int>> int_channel_arguments;
   std::vector<std::pair<std::string, std::string>> string_channel_arguments;
+  // Completion queues, each polled by a thread of its own: the most calls
+  // whose handlers run at once (server.py decides how many).
+  int threads = 2;
   // --enable_grpc_healthcheck_service: grpc.health.v1.Health, SERVING for
   // upstream's names and the services' full names until shutdown.
   bool enable_health_check_service = false;
@@ -69,6 +81,16 @@ class NativeGrpcServer {
   std::unique_ptr<ModelServiceBridge> model_service_;
   std::unique_ptr<PredictionServiceImpl> prediction_service_;
   std::unique_ptr<GrpcInferenceServiceImpl> inference_service_;
+  using Method = std::function<void(GrpcUnaryCall*)>;
+  // What answers each method path the server knows.
+  std::unordered_map<std::string, Method> Methods();
+  // Answers a call; runs on a completion queue's thread.
+  void Dispatch(GrpcUnaryCall* call);
+
+  std::unordered_map<std::string, Method> methods_;
+  std::unique_ptr<GrpcCallSource> calls_;
+  std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues_;
+  std::vector<std::thread> threads_;
   std::unique_ptr<grpc::Server> server_;
   std::vector<int> bound_ports_;
 };

@@ -7,11 +7,9 @@
 #include <string>
 
 #include <google/protobuf/arena.h>
-#include <grpc/grpc.h>
 #include <grpcpp/support/proto_buffer_reader.h>
 
-#include "absl/strings/str_cat.h"
-
+#include "tensorflow_serving/apis/prediction_service.pb.h"
 #include "tensorflow_serving/core/server_request_logger.h"
 #include "tensorflow_serving/model_servers/grpc_byte_buffer.h"
 #include "tensorflow_serving/servables/tensorflow/classifier.h"
@@ -27,11 +25,6 @@ namespace serving {
 namespace {
 
 using Clock = SavedModelBundle::Clock;
-
-grpc::Status NoRequestMessage(const char* path) {
-  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                      absl::StrCat("\"b'", path, "'\" requires exactly one request message."));
-}
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
@@ -56,7 +49,6 @@ absl::Status RequireModelSpec(bool has_model_spec) {
 struct PredictRpc {
   using Request = PredictRequest;
   using Response = PredictResponse;
-  static constexpr char kPath[] = "/tensorflow.serving.PredictionService/Predict";
   static constexpr const char* kApi = "Predict";
   static const ModelSpec& Spec(const Request& request) { return request.model_spec(); }
   static absl::Status Check(const Request& request) {
@@ -77,7 +69,6 @@ struct PredictRpc {
 struct ClassifyRpc {
   using Request = ClassificationRequest;
   using Response = ClassificationResponse;
-  static constexpr char kPath[] = "/tensorflow.serving.PredictionService/Classify";
   static constexpr const char* kApi = "Classify";
   static const ModelSpec& Spec(const Request& request) { return request.model_spec(); }
   static absl::Status Check(const Request& request) {
@@ -97,7 +88,6 @@ struct ClassifyRpc {
 struct RegressRpc {
   using Request = RegressionRequest;
   using Response = RegressionResponse;
-  static constexpr char kPath[] = "/tensorflow.serving.PredictionService/Regress";
   static constexpr const char* kApi = "Regress";
   static const ModelSpec& Spec(const Request& request) { return request.model_spec(); }
   static absl::Status Check(const Request& request) {
@@ -117,7 +107,6 @@ struct RegressRpc {
 struct MultiInferenceRpc {
   using Request = MultiInferenceRequest;
   using Response = MultiInferenceResponse;
-  static constexpr char kPath[] = "/tensorflow.serving.PredictionService/MultiInference";
   static constexpr const char* kApi = nullptr;
   // Upstream's GetModelSpecFromRequest: the first task's, else an empty one
   // (which no servable matches).
@@ -142,7 +131,6 @@ struct MultiInferenceRpc {
 struct GetModelMetadataRpc {
   using Request = GetModelMetadataRequest;
   using Response = GetModelMetadataResponse;
-  static constexpr char kPath[] = "/tensorflow.serving.PredictionService/GetModelMetadata";
   static constexpr const char* kApi = nullptr;
   static const ModelSpec& Spec(const Request& request) { return request.model_spec(); }
   static absl::Status Check(const Request& request) {
@@ -156,49 +144,37 @@ struct GetModelMetadataRpc {
   static void Log(const Request&, const Response&) {}
 };
 
-// One call, from the request bytes to Finish(). It
-// runs on gRPC's default reactor, whose completion gRPC handles inline (a
-// reactor of our own would cost every call a hop to gRPC's executor
-// thread). It lives in the call's own arena, which gRPC sizes from the calls
-// before it, so a call costs no allocation of its own; it destroys itself
-// just before Finish() and gRPC frees the arena with the call.
+// One call, from the request bytes to Finish(). It lives in the call's own
+// arena, which gRPC sizes from the calls before it, so a call costs no
+// allocation of its own; it destroys itself just before Finish() and gRPC
+// frees the arena with the call.
 template <typename Rpc>
 class NativeCall {
  public:
   using Request = typename Rpc::Request;
   using Response = typename Rpc::Response;
 
-  NativeCall(const PredictionServiceImpl* service, grpc::CallbackServerContext* context,
-             const grpc::ByteBuffer* request, grpc::ByteBuffer* response)
+  NativeCall(const PredictionServiceImpl* service, GrpcUnaryCall* call)
       : service_(service),
-        context_(context),
-        request_bytes_(request),
-        response_bytes_(response),
+        call_(call),
         arena_(ArenaOptions(arena_block_, sizeof(arena_block_))),
         request_(google::protobuf::Arena::CreateMessage<Request>(&arena_)),
         response_(google::protobuf::Arena::CreateMessage<Response>(&arena_)) {}
 
-  // The reactor gRPC is to drive; `this` may be gone when it returns.
-  grpc::ServerUnaryReactor* Start() {
+  // `this` may be gone when it returns.
+  void Start() {
     start_ = Clock::now();
-    // A call without a request message (its client half-closed without
-    // sending one): answered as grpcio answers it.
-    if (!request_bytes_->Valid()) return Answer(NoRequestMessage(Rpc::kPath));
     // grpcio's answer, which clients of this server have always had.
     if (!Parse()) {
-      return Answer(grpc::Status(grpc::StatusCode::INTERNAL, "Exception deserializing request!"));
+      return Finish(grpc::Status(grpc::StatusCode::INTERNAL, "Exception deserializing request!"));
     }
-    grpc::ServerUnaryReactor* reactor = reactor_ = context_->DefaultReactor();
     absl::Status status = Rpc::Check(*request_);
     int64_t version = 0;
     if (status.ok()) status = service_->serving_map().Find(Rpc::Spec(*request_), &bundle_, &version);
-    if (!status.ok()) {
-      Fail(status);
-      return reactor;
-    }
+    if (!status.ok()) return Fail(status);
     if (service_->options().enforce_session_run_timeout) {
       // What is left of the call's deadline, at least 1 ms, counted from now.
-      const auto remaining = context_->deadline() - std::chrono::system_clock::now();
+      const auto remaining = call_->deadline() - std::chrono::system_clock::now();
       if (remaining < std::chrono::hours(24 * 365 * 100)) {
         deadline_ = start_ + std::max<std::chrono::nanoseconds>(
                                  std::chrono::duration_cast<std::chrono::nanoseconds>(remaining),
@@ -208,7 +184,6 @@ class NativeCall {
     // The core may answer before it returns: `this` may then be gone.
     Rpc::Run(*service_, *bundle_, version, *request_, deadline_, response_,
              [this](absl::Status status) { Complete(status); });
-    return reactor;
   }
 
  private:
@@ -222,7 +197,7 @@ class NativeCall {
   }
 
   bool Parse() {
-    grpc::ProtoBufferReader reader(const_cast<grpc::ByteBuffer*>(request_bytes_));
+    grpc::ProtoBufferReader reader(call_->request());
     return request_->ParseFromZeroCopyStream(&reader);
   }
 
@@ -230,7 +205,7 @@ class NativeCall {
 
   void Complete(const absl::Status& status) {
     if (!status.ok()) return Fail(status);
-    *response_bytes_ = SerializeDeterministically(*response_);
+    *call_->response() = SerializeDeterministically(*response_);
     Rpc::Log(*request_, *response_);
     if (Rpc::kApi != nullptr && Metrics::Get().enabled()) {
       RecordRequestLatency(ModelName(), Rpc::kApi, "GRPC", MicrosSince(start_));
@@ -248,23 +223,13 @@ class NativeCall {
 
   // Finishes the call and destroys this (the bundle reference goes with it).
   void Finish(const grpc::Status& status) {
-    grpc::ServerUnaryReactor* reactor = reactor_;
+    GrpcUnaryCall* call = call_;
     this->~NativeCall();
-    reactor->Finish(status);
-  }
-
-  // Answers a call whose request could not be read, on the default reactor.
-  grpc::ServerUnaryReactor* Answer(const grpc::Status& status) {
-    grpc::ServerUnaryReactor* reactor = reactor_ = context_->DefaultReactor();
-    Finish(status);
-    return reactor;
+    call->Finish(status);
   }
 
   const PredictionServiceImpl* const service_;
-  grpc::CallbackServerContext* const context_;
-  const grpc::ByteBuffer* const request_bytes_;
-  grpc::ByteBuffer* const response_bytes_;
-  grpc::ServerUnaryReactor* reactor_ = nullptr;
+  GrpcUnaryCall* const call_;
   alignas(8) char arena_block_[8 * 1024];
   google::protobuf::Arena arena_;
   Request* request_;
@@ -276,46 +241,33 @@ class NativeCall {
 };
 
 template <typename Rpc>
-grpc::ServerUnaryReactor* StartCall(const PredictionServiceImpl* service,
-                                    grpc::CallbackServerContext* context,
-                                    const grpc::ByteBuffer* request,
-                                    grpc::ByteBuffer* response) {
+void StartCall(const PredictionServiceImpl* service, GrpcUnaryCall* call) {
   // The arena hands out blocks aligned for any fundamental type.
   static_assert(alignof(NativeCall<Rpc>) <= alignof(std::max_align_t));
-  void* memory = grpc_call_arena_alloc(context->c_call(), sizeof(NativeCall<Rpc>));
-  return (new (memory) NativeCall<Rpc>(service, context, request, response))->Start();
+  void* memory = call->ArenaAllocate(sizeof(NativeCall<Rpc>));
+  (new (memory) NativeCall<Rpc>(service, call))->Start();
 }
 
 }  // namespace
 
-grpc::ServerUnaryReactor* PredictionServiceImpl::Predict(grpc::CallbackServerContext* context,
-                                                         const grpc::ByteBuffer* request,
-                                                         grpc::ByteBuffer* response) {
-  return StartCall<PredictRpc>(this, context, request, response);
+void PredictionServiceImpl::Predict(GrpcUnaryCall* call) const {
+  StartCall<PredictRpc>(this, call);
 }
 
-grpc::ServerUnaryReactor* PredictionServiceImpl::Classify(grpc::CallbackServerContext* context,
-                                                          const grpc::ByteBuffer* request,
-                                                          grpc::ByteBuffer* response) {
-  return StartCall<ClassifyRpc>(this, context, request, response);
+void PredictionServiceImpl::Classify(GrpcUnaryCall* call) const {
+  StartCall<ClassifyRpc>(this, call);
 }
 
-grpc::ServerUnaryReactor* PredictionServiceImpl::Regress(grpc::CallbackServerContext* context,
-                                                         const grpc::ByteBuffer* request,
-                                                         grpc::ByteBuffer* response) {
-  return StartCall<RegressRpc>(this, context, request, response);
+void PredictionServiceImpl::Regress(GrpcUnaryCall* call) const {
+  StartCall<RegressRpc>(this, call);
 }
 
-grpc::ServerUnaryReactor* PredictionServiceImpl::MultiInference(
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-    grpc::ByteBuffer* response) {
-  return StartCall<MultiInferenceRpc>(this, context, request, response);
+void PredictionServiceImpl::MultiInference(GrpcUnaryCall* call) const {
+  StartCall<MultiInferenceRpc>(this, call);
 }
 
-grpc::ServerUnaryReactor* PredictionServiceImpl::GetModelMetadata(
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-    grpc::ByteBuffer* response) {
-  return StartCall<GetModelMetadataRpc>(this, context, request, response);
+void PredictionServiceImpl::GetModelMetadata(GrpcUnaryCall* call) const {
+  StartCall<GetModelMetadataRpc>(this, call);
 }
 
 }  // namespace serving

@@ -1,7 +1,7 @@
 // The native gRPC tensorflow.serving.PredictionService: the gRPC edge of the
 // request cores (RunPredict, RunClassify, RunRegress, RunMultiInference,
 // GetModelMetadata), which every transport shares. All five methods run
-// here, on gRPC's threads (or a batch thread), with no Python and no GIL on
+// here, on the server's completion-queue threads (or a batch thread), with no Python and no GIL on
 // the way; a model, version or label the ServingMap cannot resolve gets
 // ServerCore's error from the map.
 
@@ -11,8 +11,8 @@
 #include <cstdint>
 #include <memory>
 
-#include "tensorflow_serving/apis/prediction_service.grpc.pb.h"
 #include "tensorflow_serving/core/serving_map.h"
+#include "tensorflow_serving/model_servers/grpc_unary_call.h"
 #include "tensorflow_serving/servables/tensorflow/predict_util.h"
 
 namespace tensorflow {
@@ -20,33 +20,17 @@ namespace serving {
 
 // Every method takes and gives raw bytes: requests are parsed onto a
 // per-call arena, and responses serialized deterministically into one slice.
-using PredictionServiceWithRawMethods = PredictionService::WithRawCallbackMethod_Classify<
-    PredictionService::WithRawCallbackMethod_Regress<
-        PredictionService::WithRawCallbackMethod_Predict<
-            PredictionService::WithRawCallbackMethod_MultiInference<
-                PredictionService::WithRawCallbackMethod_GetModelMetadata<
-                    PredictionService::Service>>>>>;
-
-class PredictionServiceImpl final : public PredictionServiceWithRawMethods {
+class PredictionServiceImpl {
  public:
   PredictionServiceImpl(std::shared_ptr<const ServingMap> serving_map, PredictOptions options)
       : serving_map_(std::move(serving_map)), options_(options) {}
 
-  grpc::ServerUnaryReactor* Predict(grpc::CallbackServerContext* context,
-                                    const grpc::ByteBuffer* request,
-                                    grpc::ByteBuffer* response) override;
-  grpc::ServerUnaryReactor* Classify(grpc::CallbackServerContext* context,
-                                     const grpc::ByteBuffer* request,
-                                     grpc::ByteBuffer* response) override;
-  grpc::ServerUnaryReactor* Regress(grpc::CallbackServerContext* context,
-                                    const grpc::ByteBuffer* request,
-                                    grpc::ByteBuffer* response) override;
-  grpc::ServerUnaryReactor* MultiInference(grpc::CallbackServerContext* context,
-                                           const grpc::ByteBuffer* request,
-                                           grpc::ByteBuffer* response) override;
-  grpc::ServerUnaryReactor* GetModelMetadata(grpc::CallbackServerContext* context,
-                                             const grpc::ByteBuffer* request,
-                                             grpc::ByteBuffer* response) override;
+  // Each answers `call`, now or later, from whichever thread finishes it.
+  void Predict(GrpcUnaryCall* call) const;
+  void Classify(GrpcUnaryCall* call) const;
+  void Regress(GrpcUnaryCall* call) const;
+  void MultiInference(GrpcUnaryCall* call) const;
+  void GetModelMetadata(GrpcUnaryCall* call) const;
 
   const ServingMap& serving_map() const { return *serving_map_; }
   const PredictOptions& options() const { return options_; }

@@ -24,6 +24,7 @@ from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 from tensorflow_serving.model_servers.server_options import Options
 from tensorflow_serving.util import config_protos
+from tensorflow_serving.util import cpu_info
 from tensorflow_serving.util import proto_util
 from tensorflow_serving.util import status as status_lib
 
@@ -339,6 +340,9 @@ class Server:
         options.update(
             http_port=http_port,
             grpc_addresses=addresses,
+            # A thread per completion queue: one per CPU, and at least two,
+            # so that one long model run never holds up every other call.
+            grpc_threads=min(o.grpc_max_threads, max(2, cpu_info.num_schedulable_cpus())),
             grpc_int_channel_arguments=[(k, v) for k, v in channel_args
                                         if isinstance(v, int)],
             grpc_str_channel_arguments=[(k, str(v)) for k, v in channel_args

@@ -35,7 +35,8 @@ class Options:
         "key=value (e.g. grpc.max_connection_age_ms=2000); integer values are "
         "passed as integers.")
     grpc_max_threads: int = _option(
-        "grpc_max_threads", 4 * _CPUS, "Most threads handling gRPC calls at once.",
+        "grpc_max_threads", 4 * _CPUS, "Most threads handling gRPC calls at once "
+        "(the server runs one per CPU, at least two, up to this).",
         lower_bound=1)
     enable_grpc_healthcheck_service: bool = _option(
         "enable_grpc_healthcheck_service", False, "Serve grpc.health.v1.Health.")
