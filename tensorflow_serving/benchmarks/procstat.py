@@ -103,12 +103,23 @@ def serving_pid(pid: int) -> int:
 
 
 def parse_cpu_model(cpuinfo_text: str) -> str | None:
-    """The first "model name" in the text of /proc/cpuinfo (None if absent)."""
+    """The first CPU's "model name" in the text of /proc/cpuinfo, with its
+    family and model numbers (None if it has no name). A virtual machine's
+    name is often just "AMD EPYC", for CPUs whose speeds differ several
+    times; the numbers tell them apart."""
+    fields = {}
     for line in cpuinfo_text.splitlines():
         name, _, value = line.partition(":")
-        if name.strip() == "model name":
-            return value.strip()
-    return None
+        name = name.strip()
+        if name == "processor" and fields:
+            break
+        fields.setdefault(name, value.strip())
+    model_name = fields.get("model name")
+    if model_name is None:
+        return None
+    if "cpu family" in fields and "model" in fields:
+        return f"{model_name}, family {fields['cpu family']} model {fields['model']}"
+    return model_name
 
 
 def cpu_model() -> str:

@@ -42,6 +42,12 @@ class ParseTest(absltest.TestCase):
         self.assertEqual(procstat.parse_cpu_model(text), "AMD EPYC 7B13")
         self.assertIsNone(procstat.parse_cpu_model("processor\t: 0\n"))
 
+    def test_cpu_model_names_family_and_model(self):
+        text = ("processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\n"
+                "model\t\t: 1\nmodel name\t: AMD EPYC\nprocessor\t: 1\n"
+                "cpu family\t: 26\nmodel\t\t: 2\nmodel name\t: AMD EPYC\n")
+        self.assertEqual(procstat.parse_cpu_model(text), "AMD EPYC, family 25 model 1")
+
 
 def _cmdline(pid: int) -> bytes:
     try:

@@ -34,6 +34,7 @@ from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
 from absl import logging
 
+from tensorflow_serving.benchmarks import procstat
 from tensorflow_serving.model_servers.test_util import rollover_driver
 from tensorflow_serving.model_servers import server_launcher
 
@@ -115,17 +116,6 @@ def reload_config(server, models: dict) -> None:
         raise RuntimeError(f"config reload failed: {response.status}")
 
 
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
-
-
 def run(work_dir: str, results: dict) -> bool:
     from tensorflow_serving.servables.tensorflow.testdata import saved_model_resnet  # pylint: disable=g-import-not-at-top
     base = os.path.join(work_dir, MODEL)
@@ -152,11 +142,11 @@ def run(work_dir: str, results: dict) -> bool:
         + FLAGS.server_args, command=command, env=env or None,
         log_path=os.path.join(work_dir, "server.log"))
     results["config"] = {
-        "cpu": cpu_model(), "cores": os.cpu_count(), "server": server.argv,
+        "cpu": procstat.cpu_model(), "cores": os.cpu_count(), "server": server.argv,
         "preload": FLAGS.preload, "server_env": FLAGS.server_env,
         "version_disk_mb": version_bytes / _MB,
         "rollovers": FLAGS.rollovers}
-    progress(f"{cpu_model()}, {os.cpu_count()} cores; one version {version_bytes / _MB:.0f} "
+    progress(f"{procstat.cpu_model()}, {os.cpu_count()} cores; one version {version_bytes / _MB:.0f} "
              f"MB on disk; work dir {work_dir}")
     try:
         server.start([MODEL], timeout=FLAGS.timeout_s)
