@@ -1,7 +1,8 @@
 // One unary call on the server's async generic gRPC service, from the moment
-// gRPC hands it over to the answer: every method of every service the server
-// answers goes through it. Handlers get the request bytes and answer once,
-// from any thread; the call deletes itself when gRPC is done with it.
+// gRPC hands it over to the answer: every method the server answers goes
+// through it, but grpc++'s own health service (when enabled). Handlers get
+// the request bytes and answer once, from any thread; the call deletes
+// itself when gRPC is done with it.
 //
 // Why the completion-queue API and not grpc++'s callback API: with a
 // completion queue polled by a thread of our own, the thread that reads a
